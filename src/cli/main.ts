@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * The `lockstep` command line. Every subcommand has --help; errors print one line naming the
+ * input, the position and what to do, and exit with status 2 (bad input) or 1 (anything else).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_NAMES } from '../linalg/backend.js';
+import { ALPHA_SELECTIONS, type AlphaSelection } from '../ridge/alphaGrid.js';
+import { runDecode } from './decodeCommand.js';
+import { describeAvailability } from '../linalg/select.js';
+
+function numberList(value: string): number[] {
+  const out = value.split(',').map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError(`expected comma-separated numbers, got "${value}"`);
+  return out;
+}
+
+function number(value: string): number {
+  const v = Number(value);
+  if (!Number.isFinite(v)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return v;
+}
+
+function positiveInt(value: string): number {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return v;
+}
+
+const backendOption = () =>
+  new Option('--backend <name>', 'linear-algebra backend: auto picks blas (OpenBLAS) when it loads, else ort').choices(['auto', ...BACKEND_NAMES]).default('auto');
+
+export function buildProgram(): Command {
+  const program = new Command('lockstep')
+    .description('Real-time monitor of how language-model layers line up in time with MEG responses (Raugel et al. 2025).')
+    .showHelpAfterError('(run with --help for usage)')
+    .version('0.1.0');
+
+  program
+    .command('decode')
+    .description(
+      'Exact K-fold ridge decoding of layer activations from MEG epochs, per time sample, with the temporal score.\n' +
+        'X.npy: float32/float64 [words, channels, times] (MNE epochs.get_data()); Y.npy: [layers, words, dims].',
+    )
+    .requiredOption('--epochs <X.npy>', 'epochs [words, channels, times], little-endian float32/float64, C order')
+    .requiredOption('--targets <Y.npy>', 'layer activations [layers, words, dims]')
+    .option('--layers-depths <list>', 'relative depth of each layer (default 0.1,…,0.9 for 9 layers)', numberList)
+    .option('--times-start <sec>', 'time of the first epoch sample, seconds', number, -2.5)
+    .option('--sfreq <Hz>', 'epoch sampling rate', number, 30)
+    .option('--folds <K>', 'contiguous (unshuffled) outer folds', positiveInt, 5)
+    .option('--alphas <list>', 'ridge penalties; one value means a fixed α (default logspace(-4, 8, 13))', numberList)
+    .addOption(new Option('--alpha-selection <how>', 'per-target α: gcv (default), kfold (inner K-fold) or fixed').choices([...ALPHA_SELECTIONS]))
+    .addOption(backendOption())
+    .option('--batch-words <n>', 'words per accumulation product', positiveInt)
+    .option('--out <scores.npy>', 'also write R [layers, times], .folds.npy [folds, layers, times] and .alphas.npy [folds, times, targets]')
+    .option('--checkpoint <file>', 'save the sufficient statistics (resumable) after accumulating')
+    .option('--include-folds', 'add per-fold R curves to the JSON output')
+    .option('--json', 'print one JSON object on stdout (otherwise a short summary)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (o) => {
+      const out = await runDecode({
+        epochs: o.epochs,
+        targets: o.targets,
+        depths: o.layersDepths,
+        timesStart: o.timesStart,
+        sfreq: o.sfreq,
+        folds: o.folds,
+        alphas: o.alphas,
+        alphaSelection: o.alphaSelection as AlphaSelection | undefined,
+        backend: o.backend,
+        batchWords: o.batchWords,
+        out: o.out,
+        checkpoint: o.checkpoint,
+        includeFolds: o.includeFolds,
+        quiet: o.quiet,
+      });
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+      } else {
+        const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : String(v));
+        process.stdout.write(
+          `${out.nWords} words, ${out.R.length} layers × ${out.times.length} times, backend ${out.backend}\n` +
+            `temporal score r = ${fmt(out.temporalScore)} (p = ${out.p.toPrecision(3)}, ${Math.round(out.ci.level * 100)}% CI ${fmt(out.ci.low)}…${fmt(out.ci.high)}, ${out.ci.method})\n` +
+            `alignment score ${fmt(out.alignmentScore)} at layer ${out.bestLayer} (depth ${out.depths[out.bestLayer]}), t = ${fmt(out.peakTimeSec)} s\n` +
+            `Tmax per layer (s): ${out.tmax.map(fmt).join(' ')}\n` +
+            `took ${out.seconds.toFixed(1)} s (accumulate ${out.accumulateSeconds.toFixed(1)} s, refit ${out.refitSeconds.toFixed(1)} s)\n`,
+        );
+      }
+    });
+
+  program
+    .command('backends')
+    .description('Show which linear-algebra backends load on this machine, and why the others do not.')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const info = await describeAvailability();
+      process.stdout.write(o.json ? `${JSON.stringify(info)}\n` : `${JSON.stringify(info, null, 2)}\n`);
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`lockstep: ${err.message}\n`);
+    process.exitCode = err instanceof RangeError || /\.npy|checkpoint|dtype|shape/.test(err.message) ? 2 : 1;
+  }
+}
+
+await main();

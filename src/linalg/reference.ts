@@ -1,0 +1,81 @@
+/**
+ * The `reference` backend: readable float64 TypeScript loops. It is the oracle every other backend
+ * is tested against, and the fallback that always loads.
+ */
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig } from './backend.js';
+import { symmetricEigen } from './symmetricEigen.js';
+
+export class ReferenceBackend implements LinalgBackend {
+  readonly name = 'reference' as const;
+  readonly precision = 'float64' as const;
+  readonly detail = 'reference (TypeScript float64 loops)';
+
+  async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array): Promise<void> {
+    crossAccumulateLoops(a, b, shape, c);
+  }
+
+  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Promise<Float64Array> {
+    return matmulLoops(a, b, shape, opts);
+  }
+
+  async symEig(a: Float64Array, n: number, batch: number): Promise<SymEig> {
+    return symEigLoops(a, n, batch);
+  }
+
+  async dispose(): Promise<void> {}
+}
+
+/** C[b] += A[b]ᵀB[b] with A[b] k×m, B[b] k×n: loops ordered so the innermost runs along rows of B and C. */
+export function crossAccumulateLoops(a: ArrayLike<number>, b: ArrayLike<number>, shape: GemmShape, c: Float64Array): void {
+  const { batch, m, n, k } = shape;
+  checkLength('accumulateCross', 'A', a, batch * k * m);
+  checkLength('accumulateCross', 'B', b, batch * k * n);
+  checkLength('accumulateCross', 'C', c, batch * m * n);
+  for (let bi = 0; bi < batch; bi++) {
+    const ao = bi * k * m;
+    const bo = bi * k * n;
+    const co = bi * m * n;
+    for (let r = 0; r < k; r++) {
+      const ar = ao + r * m;
+      const br = bo + r * n;
+      for (let i = 0; i < m; i++) {
+        const av = a[ar + i];
+        if (av === 0) continue;
+        const ci = co + i * n;
+        for (let j = 0; j < n; j++) c[ci + j] += av * b[br + j];
+      }
+    }
+  }
+}
+
+export function matmulLoops(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Float64Array {
+  const { batch, m, n, k } = shape;
+  const transA = opts.transA ?? false;
+  const bBatched = opts.bBatched ?? true;
+  checkLength('matmul', 'A', a, batch * m * k);
+  checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
+  const out = new Float64Array(batch * m * n);
+  for (let bi = 0; bi < batch; bi++) {
+    const ao = bi * m * k;
+    const bo = bBatched ? bi * k * n : 0;
+    const oo = bi * m * n;
+    for (let i = 0; i < m; i++) {
+      const oi = oo + i * n;
+      for (let p = 0; p < k; p++) {
+        const av = transA ? a[ao + p * m + i] : a[ao + i * k + p];
+        if (av === 0) continue;
+        const bp = bo + p * n;
+        for (let j = 0; j < n; j++) out[oi + j] += av * b[bp + j];
+      }
+    }
+  }
+  return out;
+}
+
+export function symEigLoops(a: Float64Array, n: number, batch: number): SymEig {
+  checkLength('symEig', 'A', a, batch * n * n);
+  const values = new Float64Array(batch * n);
+  const vectors = new Float64Array(batch * n * n);
+  for (let bi = 0; bi < batch; bi++) symmetricEigen(a, n, values, vectors, bi * n * n, bi * n * n);
+  return { values, vectors };
+}

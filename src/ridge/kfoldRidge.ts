@@ -1,0 +1,515 @@
+/**
+ * Exact K-fold ridge decoding (MEG at one time sample → all layers' targets) from per-fold
+ * sufficient statistics, at any moment of a stream and at a cost independent of the number of words.
+ *
+ * For every time sample t and outer fold f (method.md §7):
+ *   training sums = total − fold f; global z-scoring per (channel, t) and training centring are
+ *   applied algebraically; one eigendecomposition S = V diag(s) Vᵀ of the training scatter serves
+ *   all targets and all α: W(α) = V diag(1/(s+α)) Vᵀ Sxy; α is picked per target (GCV, inner
+ *   K-fold or fixed); the held-out Pearson r per target is closed-form from fold f's sums.
+ * Optionally the same is done on all words ("full model"), which the prequential scorer uses.
+ *
+ * Owns: the algebra of one refit. Must not: hold state between refits or do I/O.
+ */
+import type { LinalgBackend } from '../linalg/backend.js';
+import type { SufficientStats } from '../stats/sufficientStats.js';
+import { nTargets, type DecoderDims } from '../types.js';
+import type { AlphaSelection } from './alphaGrid.js';
+
+export interface RidgeOptions {
+  alphas: readonly number[];
+  selection: AlphaSelection;
+  /** Also fit on all words (for prequential prediction). */
+  fitFull: boolean;
+  /** Solve and score the outer folds (default true). False fits only the full model (needs fitFull). */
+  evaluateFolds?: boolean;
+  /** Time samples solved per batch (memory ∝ timeChunk·(K+1)·C·P). */
+  timeChunk?: number;
+  /** Called after each time chunk, e.g. to report progress or yield. */
+  onProgress?: (doneTimes: number, totalTimes: number) => void | Promise<void>;
+}
+
+export interface FullModel {
+  /** [time][channel][target], raw units: ŷ = xᵀW + b for a raw (tesla) epoch column x. */
+  weights: Float64Array;
+  /** [time][target] */
+  intercept: Float64Array;
+  /** [time][target] index into the α grid */
+  alphaIndex: Uint8Array;
+  /** Number of words it was fit on. */
+  n: number;
+}
+
+export interface KFoldResult {
+  dims: DecoderDims;
+  nFolds: number;
+  alphas: readonly number[];
+  selection: AlphaSelection;
+  /** Words per fold. */
+  foldSizes: number[];
+  /** [fold][time][target] held-out Pearson r. */
+  targetR: Float64Array;
+  /** [fold][layer][time] mean over the layer's dims. */
+  foldR: Float64Array;
+  /** [layer][time] mean over folds of foldR. */
+  R: Float64Array;
+  /** [fold][time][target] index into `alphas`. */
+  alphaIndex: Uint8Array;
+  full?: FullModel;
+}
+
+interface Job {
+  t: number;
+  /** Held-out fold, or -1 for the full model. */
+  fold: number;
+}
+
+/** A training set for inner K-fold selection: all words but folds `a` and `b`. */
+interface PairJob {
+  t: number;
+  a: number;
+  b: number;
+}
+
+export async function kfoldRidge(folds: readonly SufficientStats[], backend: LinalgBackend, opts: RidgeOptions): Promise<KFoldResult> {
+  const dims = folds[0].dims;
+  const { nChannels: C, nTimes: T, nLayers: L, nDims: D } = dims;
+  const P = nTargets(dims);
+  const K = folds.length;
+  const A = opts.alphas.length;
+  const foldSizes = folds.map((f) => f.n);
+  const N = foldSizes.reduce((a, b) => a + b, 0);
+  const evaluate = opts.evaluateFolds ?? true;
+  if (!evaluate && !opts.fitFull) throw new Error('kfoldRidge: nothing to do (no folds, no full model)');
+  if (N < 2) throw new RangeError(`cannot fit yet: ${N} words; at least 2 are needed`);
+  for (let f = 0; evaluate && f < K; f++) {
+    if (N - foldSizes[f] < 2 || foldSizes[f] < 2) {
+      throw new RangeError(`cannot refit yet: fold ${f} has ${foldSizes[f]} words and its training set ${N - foldSizes[f]}; each needs at least 2`);
+    }
+  }
+  const targetR = new Float64Array(K * T * P);
+  const alphaIndex = new Uint8Array(K * T * P);
+  const full: FullModel | undefined = opts.fitFull
+    ? { weights: new Float64Array(T * C * P), intercept: new Float64Array(T * P), alphaIndex: new Uint8Array(T * P), n: N }
+    : undefined;
+  const chunk = Math.max(1, opts.timeChunk ?? 4);
+
+  for (let t0 = 0; t0 < T; t0 += chunk) {
+    const t1 = Math.min(T, t0 + chunk);
+    const totals = chunkTotals(folds, t0, t1);
+    const jobs: Job[] = [];
+    for (let t = t0; t < t1; t++) {
+      for (let f = 0; evaluate && f < K; f++) jobs.push({ t, fold: f });
+      if (full) jobs.push({ t, fold: -1 });
+    }
+    const J = jobs.length;
+    const train = jobs.map((job) => trainingSet(folds, totals, job, t0));
+    // z-scored, centred training scatter and cross-products, batched over jobs.
+    const S = new Float64Array(J * C * C);
+    const Sxy = new Float64Array(J * C * P);
+    const Syy = new Float64Array(J * P);
+    for (let j = 0; j < J; j++) {
+      zScatter(train[j], C, P, S.subarray(j * C * C, (j + 1) * C * C), Sxy.subarray(j * C * P, (j + 1) * C * P), Syy.subarray(j * P, (j + 1) * P));
+    }
+    const eig = await backend.symEig(S, C, J);
+    clampNonNegative(eig.values);
+    const Qp = await backend.matmul(eig.vectors, Sxy, { batch: J, m: C, k: C, n: P }, { transA: true }); // Vᵀ Sxy
+    const chosen = new Uint8Array(J * P);
+    if (opts.selection === 'gcv') {
+      await gcvSelect(backend, eig.values, Qp, Syy, train.map((s) => s.n), C, P, opts.alphas, chosen);
+    } else if (opts.selection === 'kfold' && !evaluate) {
+      // Without populated outer folds there is no held-out data: the full model falls back to GCV.
+      await gcvSelect(backend, eig.values, Qp, Syy, train.map((s) => s.n), C, P, opts.alphas, chosen);
+    } else if (opts.selection === 'kfold') {
+      await innerKfoldSelect(backend, folds, totals, t0, jobs, train, eig, Qp, opts.alphas, chosen);
+    } // fixed: index 0 everywhere
+    const Z = new Float64Array(J * C * P);
+    for (let j = 0; j < J; j++) {
+      for (let i = 0; i < C; i++) {
+        const s = eig.values[j * C + i];
+        const row = (j * C + i) * P;
+        for (let p = 0; p < P; p++) Z[row + p] = Qp[row + p] / (s + opts.alphas[chosen[j * P + p]]);
+      }
+    }
+    const Wz = await backend.matmul(eig.vectors, Z, { batch: J, m: C, k: C, n: P });
+
+    // Held-out evaluation for the outer folds.
+    const heldJobs = jobs.map((job, j) => ({ job, j })).filter(({ job }) => job.fold >= 0);
+    const H = heldJobs.length;
+    const Bz = new Float64Array(H * C * C);
+    const Wh = new Float64Array(H * C * P);
+    for (let h = 0; h < H; h++) {
+      const { job, j } = heldJobs[h];
+      heldOutScatter(folds[job.fold], train[j], job.t, Bz.subarray(h * C * C, (h + 1) * C * C));
+      Wh.set(Wz.subarray(j * C * P, (j + 1) * C * P), h * C * P);
+    }
+    const BW = H > 0 ? await backend.matmul(Bz, Wh, { batch: H, m: C, k: C, n: P }) : new Float64Array(0);
+    for (let h = 0; h < H; h++) {
+      const { job, j } = heldJobs[h];
+      const out = (job.fold * T + job.t) * P;
+      heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(h * C * P, (h + 1) * C * P), BW.subarray(h * C * P, (h + 1) * C * P), targetR.subarray(out, out + P));
+      alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), out);
+    }
+    if (full) {
+      jobs.forEach((job, j) => {
+        if (job.fold >= 0) return;
+        rawModel(train[j], Wz.subarray(j * C * P, (j + 1) * C * P), full.weights.subarray(job.t * C * P, (job.t + 1) * C * P), full.intercept.subarray(job.t * P, (job.t + 1) * P));
+        full.alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), job.t * P);
+      });
+    }
+    await opts.onProgress?.(t1, T);
+  }
+
+  const foldR = new Float64Array(K * L * T);
+  const R = new Float64Array(L * T);
+  for (let f = 0; f < K; f++) {
+    for (let t = 0; t < T; t++) {
+      for (let l = 0; l < L; l++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += targetR[(f * T + t) * P + l * D + d];
+        foldR[(f * L + l) * T + t] = s / D;
+        R[l * T + t] += s / D / K;
+      }
+    }
+  }
+  return { dims, nFolds: K, alphas: opts.alphas, selection: opts.selection, foldSizes, targetR, foldR, R, alphaIndex, full };
+}
+
+/** Totals over folds for time samples [t0, t1) (slices only, to keep memory at one chunk). */
+interface ChunkTotals {
+  n: number;
+  sx: Float64Array; // [t - t0][C]
+  sxx: Float64Array; // [t - t0][C][C]
+  sy: Float64Array;
+  syy: Float64Array;
+  sxy: Float64Array; // [t - t0][C][P]
+}
+
+function chunkTotals(folds: readonly SufficientStats[], t0: number, t1: number): ChunkTotals {
+  const { nChannels: C } = folds[0].dims;
+  const P = folds[0].sy.length;
+  const nt = t1 - t0;
+  const tot: ChunkTotals = { n: 0, sx: new Float64Array(nt * C), sxx: new Float64Array(nt * C * C), sy: new Float64Array(P), syy: new Float64Array(P), sxy: new Float64Array(nt * C * P) };
+  for (const f of folds) {
+    tot.n += f.n;
+    addSlice(tot.sx, f.sx, t0 * C);
+    addSlice(tot.sxx, f.sxx, t0 * C * C);
+    addSlice(tot.sxy, f.sxy, t0 * C * P);
+    addSlice(tot.sy, f.sy, 0);
+    addSlice(tot.syy, f.syy, 0);
+  }
+  return tot;
+}
+
+function addSlice(target: Float64Array, source: Float64Array, offset: number): void {
+  for (let i = 0; i < target.length; i++) target[i] += source[offset + i];
+}
+
+/** Raw training sums for one job at its time sample, with the global z-scoring scale. */
+interface TrainingSet {
+  n: number;
+  /** Training mean of x, raw, [C] */
+  mx: Float64Array;
+  /** Training mean of y, [P] */
+  my: Float64Array;
+  /** Global (all words) standard deviation per channel at this t, [C] — StandardScaler's scale. */
+  sd: Float64Array;
+  sxx: Float64Array; // raw Σxxᵀ over training words [C][C]
+  sxy: Float64Array; // raw Σxyᵀ [C][P]
+  syy: Float64Array; // raw Σy² [P]
+}
+
+function trainingSet(folds: readonly SufficientStats[], tot: ChunkTotals, job: Job, t0: number): TrainingSet {
+  return trainingWithout(folds, tot, job.t, t0, job.fold >= 0 ? [job.fold] : []);
+}
+
+/** Training sums at time t over all words except those of the `without` folds. */
+function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t: number, t0: number, without: readonly number[]): TrainingSet {
+  const { nChannels: C } = folds[0].dims;
+  const P = folds[0].sy.length;
+  const lt = t - t0;
+  const n = tot.n - without.reduce((a, f) => a + folds[f].n, 0);
+  const sd = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const mean = tot.sx[lt * C + c] / tot.n;
+    const v = tot.sxx[(lt * C + c) * C + c] / tot.n - mean * mean;
+    // StandardScaler leaves zero-variance features unscaled.
+    sd[c] = v > 0 ? Math.sqrt(v) : 1;
+  }
+  const mx = new Float64Array(C);
+  const sxx = new Float64Array(C * C);
+  const sxy = new Float64Array(C * P);
+  const my = new Float64Array(P);
+  const syy = new Float64Array(P);
+  sxx.set(tot.sxx.subarray(lt * C * C, (lt + 1) * C * C));
+  sxy.set(tot.sxy.subarray(lt * C * P, (lt + 1) * C * P));
+  for (let c = 0; c < C; c++) mx[c] = tot.sx[lt * C + c];
+  my.set(tot.sy);
+  syy.set(tot.syy);
+  for (const f of without) {
+    const held = folds[f];
+    for (let c = 0; c < C; c++) mx[c] -= held.sx[t * C + c];
+    for (let i = 0; i < C * C; i++) sxx[i] -= held.sxx[t * C * C + i];
+    for (let i = 0; i < C * P; i++) sxy[i] -= held.sxy[t * C * P + i];
+    for (let p = 0; p < P; p++) {
+      my[p] -= held.sy[p];
+      syy[p] -= held.syy[p];
+    }
+  }
+  for (let c = 0; c < C; c++) mx[c] /= n;
+  for (let p = 0; p < P; p++) my[p] /= n;
+  return { n, mx, my, sd, sxx, sxy, syy };
+}
+
+/** Centred training scatter in z-units: S = D⁻¹(Σxxᵀ − n m mᵀ)D⁻¹, Sxy = D⁻¹(Σxyᵀ − n m_x m_yᵀ), Syy = Σy² − n m_y². */
+function zScatter(tr: TrainingSet, C: number, P: number, S: Float64Array, Sxy: Float64Array, Syy: Float64Array): void {
+  const { n, mx, my, sd } = tr;
+  for (let i = 0; i < C; i++) {
+    for (let j = 0; j < C; j++) S[i * C + j] = (tr.sxx[i * C + j] - n * mx[i] * mx[j]) / (sd[i] * sd[j]);
+    for (let p = 0; p < P; p++) Sxy[i * P + p] = (tr.sxy[i * P + p] - n * mx[i] * my[p]) / sd[i];
+  }
+  for (let p = 0; p < P; p++) Syy[p] = tr.syy[p] - n * my[p] * my[p];
+}
+
+function clampNonNegative(values: Float64Array): void {
+  // Rounding can leave tiny negative eigenvalues on rank-deficient scatter; they are zero.
+  for (let i = 0; i < values.length; i++) if (values[i] < 0) values[i] = 0;
+}
+
+/**
+ * GCV per target: RSS(α) / (n − 1 − df(α))², with RSS(α) = Syy − Σᵢ qᵢ²(sᵢ+2α)/(sᵢ+α)² and
+ * df(α) = Σᵢ sᵢ/(sᵢ+α) (the 1 is the intercept). All targets and α at once as one product per job.
+ */
+async function gcvSelect(backend: LinalgBackend, s: Float64Array, Qp: Float64Array, Syy: Float64Array, nTrain: number[], C: number, P: number, alphas: readonly number[], chosen: Uint8Array): Promise<void> {
+  const J = nTrain.length;
+  const A = alphas.length;
+  const Q2 = new Float64Array(Qp.length);
+  for (let i = 0; i < Qp.length; i++) Q2[i] = Qp[i] * Qp[i];
+  const U = new Float64Array(J * C * A); // [job][i][α] = (s+2α)/(s+α)²
+  const df = new Float64Array(J * A);
+  for (let j = 0; j < J; j++) {
+    for (let i = 0; i < C; i++) {
+      const si = s[j * C + i];
+      for (let a = 0; a < A; a++) {
+        const al = alphas[a];
+        U[(j * C + i) * A + a] = (si + 2 * al) / ((si + al) * (si + al));
+        df[j * A + a] += si / (si + al);
+      }
+    }
+  }
+  const explained = await backend.matmul(Q2, U, { batch: J, m: P, k: C, n: A }, { transA: true }); // [job][target][α]
+  for (let j = 0; j < J; j++) {
+    for (let p = 0; p < P; p++) {
+      let best = 0;
+      let bestScore = Infinity;
+      for (let a = 0; a < A; a++) {
+        const rss = Math.max(0, Syy[j * P + p] - explained[(j * P + p) * A + a]);
+        const dof = nTrain[j] - 1 - df[j * A + a];
+        const score = dof > 0 ? rss / (dof * dof) : Infinity;
+        if (score < bestScore) {
+          bestScore = score;
+          best = a;
+        }
+      }
+      chosen[j * P + p] = best;
+    }
+  }
+}
+
+/** Held-out fold's scatter around the training mean, z-units: D⁻¹ Σ(x−m)(x−m)ᵀ D⁻¹. */
+function heldOutScatter(held: SufficientStats, tr: TrainingSet, t: number, B: Float64Array): void {
+  const C = tr.mx.length;
+  const { mx, sd } = tr;
+  const n = held.n;
+  const sx = held.sx.subarray(t * C, (t + 1) * C);
+  const sxx = held.sxx.subarray(t * C * C, (t + 1) * C * C);
+  for (let i = 0; i < C; i++) {
+    for (let j = 0; j < C; j++) {
+      B[i * C + j] = (sxx[i * C + j] - sx[i] * mx[j] - mx[i] * sx[j] + n * mx[i] * mx[j]) / (sd[i] * sd[j]);
+    }
+  }
+}
+
+/**
+ * Closed-form held-out Pearson r per target (method.md §7), with predictions centred on the
+ * training mean: ŷ' = ((x − m_x)/sd)ᵀ w, which leaves r unchanged and limits cancellation.
+ * A target whose prediction is constant on the held-out fold gets r = 0.
+ */
+function heldOutPearson(held: SufficientStats, tr: TrainingSet, t: number, W: Float64Array, BW: Float64Array, out: Float64Array): void {
+  const C = tr.mx.length;
+  const P = out.length;
+  const { mx, sd } = tr;
+  const n = held.n;
+  const dz = new Float64Array(C);
+  for (let c = 0; c < C; c++) dz[c] = (held.sx[t * C + c] - n * mx[c]) / sd[c];
+  const sumYhat = new Float64Array(P);
+  const sumYhat2 = new Float64Array(P);
+  const sumYhatY = new Float64Array(P);
+  const sxy = held.sxy.subarray(t * C * P, (t + 1) * C * P);
+  for (let c = 0; c < C; c++) {
+    const row = c * P;
+    const d = dz[c];
+    const m = mx[c];
+    const inv = 1 / sd[c];
+    for (let p = 0; p < P; p++) {
+      const w = W[row + p];
+      sumYhat[p] += w * d;
+      sumYhat2[p] += w * BW[row + p];
+      sumYhatY[p] += w * (sxy[row + p] - m * held.sy[p]) * inv;
+    }
+  }
+  for (let p = 0; p < P; p++) {
+    const sy = held.sy[p];
+    const vy = held.syy[p] - (sy * sy) / n;
+    const vh = sumYhat2[p] - (sumYhat[p] * sumYhat[p]) / n;
+    const cov = sumYhatY[p] - (sumYhat[p] * sy) / n;
+    out[p] = vy > 0 && vh > 0 ? cov / Math.sqrt(vy * vh) : 0;
+  }
+}
+
+/** Converts z-space weights to raw-unit weights and intercept: W = D⁻¹Wz, b = m_y − m_xᵀW. */
+function rawModel(tr: TrainingSet, Wz: Float64Array, W: Float64Array, b: Float64Array): void {
+  const C = tr.mx.length;
+  const P = b.length;
+  for (let p = 0; p < P; p++) b[p] = tr.my[p];
+  for (let c = 0; c < C; c++) {
+    const inv = 1 / tr.sd[c];
+    for (let p = 0; p < P; p++) {
+      const w = Wz[c * P + p] * inv;
+      W[c * P + p] = w;
+      b[p] -= tr.mx[c] * w;
+    }
+  }
+}
+
+/**
+ * Inner K-fold α selection. For outer fold o, α per target minimises the summed held-out squared
+ * error of models trained on all folds but {o, g} and tested on g, over g ≠ o. The training set
+ * "all but {a, b}" serves outer fold a (tested on b) and outer fold b (tested on a), so each time
+ * sample needs K(K−1)/2 extra eigendecompositions. The full model's α comes from the outer folds
+ * themselves (trained on all but g, tested on g).
+ */
+async function innerKfoldSelect(
+  backend: LinalgBackend,
+  folds: readonly SufficientStats[],
+  totals: ChunkTotals,
+  t0: number,
+  jobs: readonly Job[],
+  train: readonly TrainingSet[],
+  eig: { values: Float64Array; vectors: Float64Array },
+  Qp: Float64Array,
+  alphas: readonly number[],
+  chosen: Uint8Array,
+): Promise<void> {
+  const { nChannels: C } = folds[0].dims;
+  const P = folds[0].sy.length;
+  const K = folds.length;
+  const A = alphas.length;
+  const times = [...new Set(jobs.map((j) => j.t))];
+  const pairs: PairJob[] = [];
+  for (const t of times) for (let a = 0; a < K; a++) for (let b = a + 1; b < K; b++) pairs.push({ t, a, b });
+  const pairTrain = pairs.map((pj) => trainingWithout(folds, totals, pj.t, t0, [pj.a, pj.b]));
+  const S = new Float64Array(pairs.length * C * C);
+  const Sxy = new Float64Array(pairs.length * C * P);
+  const Syy = new Float64Array(pairs.length * P);
+  pairTrain.forEach((tr, j) => zScatter(tr, C, P, S.subarray(j * C * C, (j + 1) * C * C), Sxy.subarray(j * C * P, (j + 1) * C * P), Syy.subarray(j * P, (j + 1) * P)));
+  const pairEig = await backend.symEig(S, C, pairs.length);
+  clampNonNegative(pairEig.values);
+  const pairQp = await backend.matmul(pairEig.vectors, Sxy, { batch: pairs.length, m: C, k: C, n: P }, { transA: true });
+  // sse[(t, outer fold)] and, for the full model, sseFull[t]: [target][α]
+  const sse = new Map<string, Float64Array>();
+  const acc = (key: string, add: Float64Array) => {
+    const cur = sse.get(key);
+    if (!cur) sse.set(key, add);
+    else for (let i = 0; i < cur.length; i++) cur[i] += add[i];
+  };
+  for (let j = 0; j < pairs.length; j++) {
+    const { t, a, b } = pairs[j];
+    const basis = slices(pairEig, pairQp, j, C, P);
+    acc(`${t}:${a}`, await heldOutSse(backend, folds[b], pairTrain[j], t, basis, alphas));
+    acc(`${t}:${b}`, await heldOutSse(backend, folds[a], pairTrain[j], t, basis, alphas));
+  }
+  for (let j = 0; j < jobs.length; j++) {
+    const job = jobs[j];
+    if (job.fold < 0 || !jobs.some((x) => x.t === job.t && x.fold < 0)) continue;
+    acc(`${job.t}:full`, await heldOutSse(backend, folds[job.fold], train[j], job.t, slices(eig, Qp, j, C, P), alphas));
+  }
+  for (let j = 0; j < jobs.length; j++) {
+    const job = jobs[j];
+    const total = sse.get(`${job.t}:${job.fold < 0 ? 'full' : job.fold}`)!;
+    for (let p = 0; p < P; p++) {
+      let best = 0;
+      for (let a = 1; a < A; a++) if (total[p * A + a] < total[p * A + best]) best = a;
+      chosen[j * P + p] = best;
+    }
+  }
+}
+
+interface EigBasis {
+  s: Float64Array;
+  V: Float64Array;
+  Qp: Float64Array;
+}
+
+function slices(eig: { values: Float64Array; vectors: Float64Array }, Qp: Float64Array, j: number, C: number, P: number): EigBasis {
+  return { s: eig.values.subarray(j * C, (j + 1) * C), V: eig.vectors.subarray(j * C * C, (j + 1) * C * C), Qp: Qp.subarray(j * C * P, (j + 1) * C * P) };
+}
+
+/**
+ * Held-out squared error of the model trained on `tr` (eigenbasis `e`) on fold `held`, for every
+ * target and α: [target][α]. With M_α = diag(1/(s+α)) Q′ and Ã = VᵀBV, Σŷ′² = diag(M_αᵀ Ã M_α).
+ */
+async function heldOutSse(backend: LinalgBackend, held: SufficientStats, tr: TrainingSet, t: number, e: EigBasis, alphas: readonly number[]): Promise<Float64Array> {
+  const C = tr.mx.length;
+  const P = tr.my.length;
+  const A = alphas.length;
+  const n = held.n;
+  const B = new Float64Array(C * C);
+  heldOutScatter(held, tr, t, B);
+  const BV = await backend.matmul(B, e.V, { batch: 1, m: C, k: C, n: C });
+  const At = await backend.matmul(e.V, BV, { batch: 1, m: C, k: C, n: C }, { transA: true });
+  // E = D⁻¹(Σxyᵀ − m_x Σyᵀ) and d = D⁻¹(Σx − n m_x) on the held-out fold, rotated into the basis.
+  const E = new Float64Array(C * P);
+  const d = new Float64Array(C);
+  const sxy = held.sxy.subarray(t * C * P, (t + 1) * C * P);
+  for (let c = 0; c < C; c++) {
+    d[c] = (held.sx[t * C + c] - n * tr.mx[c]) / tr.sd[c];
+    for (let p = 0; p < P; p++) E[c * P + p] = (sxy[c * P + p] - tr.mx[c] * held.sy[p]) / tr.sd[c];
+  }
+  const Et = await backend.matmul(e.V, E, { batch: 1, m: C, k: C, n: P }, { transA: true });
+  const dt = new Float64Array(C);
+  for (let i = 0; i < C; i++) for (let c = 0; c < C; c++) dt[i] += e.V[c * C + i] * d[c];
+  const M = new Float64Array(C * A * P); // [i][α][target]
+  for (let i = 0; i < C; i++) {
+    for (let a = 0; a < A; a++) {
+      const g = 1 / (e.s[i] + alphas[a]);
+      const row = (i * A + a) * P;
+      for (let p = 0; p < P; p++) M[row + p] = g * e.Qp[i * P + p];
+    }
+  }
+  const AM = await backend.matmul(At, M, { batch: 1, m: C, k: C, n: A * P });
+  const out = new Float64Array(P * A);
+  const quad = new Float64Array(A * P);
+  const lin = new Float64Array(A * P); // Σ y ŷ′
+  const sum = new Float64Array(A * P); // Σ ŷ′
+  for (let i = 0; i < C; i++) {
+    for (let a = 0; a < A; a++) {
+      const row = (i * A + a) * P;
+      for (let p = 0; p < P; p++) {
+        const m = M[row + p];
+        quad[a * P + p] += m * AM[row + p];
+        lin[a * P + p] += m * Et[i * P + p];
+        sum[a * P + p] += m * dt[i];
+      }
+    }
+  }
+  for (let p = 0; p < P; p++) {
+    const my = tr.my[p];
+    const syyC = held.syy[p] - 2 * my * held.sy[p] + n * my * my; // Σ(y − m_y)²
+    for (let a = 0; a < A; a++) {
+      const cross = lin[a * P + p] - my * sum[a * P + p]; // Σ(y − m_y)ŷ′
+      out[p * A + a] = syyC - 2 * cross + quad[a * P + p];
+    }
+  }
+  return out;
+}

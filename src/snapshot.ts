@@ -1,0 +1,141 @@
+/**
+ * ScoreSnapshot: what lockstep publishes (WebSocket, --json lines, results files). The schema is
+ * versioned; README "Snapshot schema" documents every field. Built from a decoder report by pure
+ * functions so the worker, the CLI and tests share one definition.
+ */
+import type { Decoder } from './decoder.js';
+import type { KFoldResult } from './ridge/kfoldRidge.js';
+import { foldBootstrapCI } from './scores/foldCI.js';
+import { temporalScore } from './scores/temporal.js';
+import { describeFoldPlan } from './stats/foldPlan.js';
+import type { SkipReason } from './types.js';
+
+export const SNAPSHOT_SCHEMA = 'lockstep.snapshot/1';
+
+export interface CurveScores {
+  /** [layer][time] decoding score R(t) */
+  R: number[][];
+  /** per layer, seconds */
+  tmax: number[];
+  /** Pearson r of Tmax vs relative depth */
+  temporalScore: number;
+  /** two-sided p, t-distribution with df = layers − 2 */
+  p: number;
+  /** peak R over time at the best layer */
+  alignmentScore: number;
+  bestLayer: number;
+  peakTimeSec: number;
+}
+
+export interface ExactScores extends CurveScores {
+  /** Words in the statistics when this K-fold result was computed. */
+  nWords: number;
+  foldSizes: number[];
+  /** Seconds the refit took (wall clock, on the decoder's thread). */
+  computeSeconds: number;
+  /** Confidence interval of the temporal score over folds. */
+  ci: { method: string; level: number; low: number; high: number };
+  /** per layer: median over dims, time samples and folds of the chosen α */
+  medianAlpha: number[];
+  /** [fold][layer][time], only when asked for (large). */
+  foldR?: number[][][];
+}
+
+export interface RollingScores extends CurveScores {
+  /** Words predicted before being added (all but those before the first refit). */
+  nScored: number;
+  halfLifeWords: number | null;
+}
+
+export interface ScoreSnapshot {
+  schema: typeof SNAPSHOT_SCHEMA;
+  seq: number;
+  /** Accepted words in the statistics. */
+  nWords: number;
+  skipped: Record<SkipReason, number>;
+  /** Onset of the last word received, source clock, seconds. */
+  sourceTimeSec: number | null;
+  lastWord: { index: number; word?: string; onsetSec: number } | null;
+  times: number[];
+  depths: number[];
+  backend: string;
+  alphaSelection: string;
+  alphas: number[];
+  folds: string;
+  rolling: RollingScores | null;
+  exact: ExactScores | null;
+}
+
+export function curveScores(R: Float64Array, nLayers: number, times: number[], depths: number[]): CurveScores {
+  const T = times.length;
+  const s = temporalScore(R, nLayers, times, depths);
+  return {
+    R: Array.from({ length: nLayers }, (_, l) => Array.from(R.subarray(l * T, (l + 1) * T))),
+    tmax: s.tmax,
+    temporalScore: s.r,
+    p: s.p,
+    alignmentScore: s.alignmentScore,
+    bestLayer: s.bestLayer,
+    peakTimeSec: s.peakTime,
+  };
+}
+
+export function exactScores(result: KFoldResult, nWords: number, computeSeconds: number, times: number[], depths: number[], includeFolds = false): ExactScores {
+  const { nLayers: L, nTimes: T, nDims: D } = result.dims;
+  const K = result.nFolds;
+  const ci = foldBootstrapCI(result.foldR, K, L, times, depths, { reps: 1000, seed: 0, level: 0.95 });
+  const P = L * D;
+  const medianAlpha = Array.from({ length: L }, (_, l) => {
+    const picks: number[] = [];
+    for (let f = 0; f < K; f++) for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) picks.push(result.alphas[result.alphaIndex[(f * T + t) * P + l * D + d]]);
+    picks.sort((a, b) => a - b);
+    return picks[Math.floor(picks.length / 2)];
+  });
+  const out: ExactScores = {
+    ...curveScores(result.R, L, times, depths),
+    nWords,
+    foldSizes: result.foldSizes,
+    computeSeconds,
+    ci: { method: ci.method, level: ci.level, low: ci.low, high: ci.high },
+    medianAlpha,
+  };
+  if (includeFolds) {
+    out.foldR = Array.from({ length: K }, (_, f) => Array.from({ length: L }, (_, l) => Array.from(result.foldR.subarray((f * L + l) * T, (f * L + l + 1) * T))));
+  }
+  return out;
+}
+
+export interface SnapshotContext {
+  seq: number;
+  times: number[];
+  depths: number[];
+  backend: string;
+  lastWord: { index: number; word?: string; onsetSec: number } | null;
+  refitSeconds: number;
+}
+
+/** A snapshot of the decoder as it stands (rolling scores from the prequential sums, exact from the latest refit). */
+export function snapshotOf(decoder: Decoder, ctx: SnapshotContext): ScoreSnapshot {
+  const { nLayers: L } = decoder.dims;
+  const rolling: RollingScores | null =
+    decoder.prequential.scored > 0
+      ? { ...curveScores(decoder.prequential.curves(), L, ctx.times, ctx.depths), nScored: decoder.prequential.scored, halfLifeWords: decoder.prequential.halfLifeWords }
+      : null;
+  const exact = decoder.latest ? exactScores(decoder.latest, decoder.latestAtWords, ctx.refitSeconds, ctx.times, ctx.depths) : null;
+  return {
+    schema: SNAPSHOT_SCHEMA,
+    seq: ctx.seq,
+    nWords: decoder.accepted,
+    skipped: { ...decoder.skipped },
+    sourceTimeSec: ctx.lastWord?.onsetSec ?? null,
+    lastWord: ctx.lastWord,
+    times: ctx.times,
+    depths: ctx.depths,
+    backend: ctx.backend,
+    alphaSelection: decoder.options.selection,
+    alphas: [...decoder.options.alphas],
+    folds: describeFoldPlan(decoder.options.foldPlan),
+    rolling,
+    exact,
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * `scoreSnapshots`: the RxJS operator at the end of every pipeline. It consumes word pairs
+ * ({epoch, activations} with word id and onset) and emits ScoreSnapshots on a cadence of words
+ * and/or source time, with the rolling (prequential) score and the latest exact K-fold result.
+ *
+ * The decoder lives in a worker thread by default: this operator only forwards words and asks for
+ * refits and snapshots, so its subscriber's event loop is never held by linear algebra.
+ * Ordering hazard: requests are answered strictly in the order sent, which is what makes a snapshot
+ * requested right after a refit include that refit.
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { ScoreSnapshot } from '../src/snapshot.js';
+import type { WordPair } from '../src/types.js';
+import { startDecoderHost, type DecoderHost } from './decoderHost.js';
+import type { DecoderSessionOptions } from './decoderSession.js';
+
+export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
+  /** Exact K-fold refit (and new prequential model) every N accepted-or-not words. */
+  refitEveryWords: number;
+  /** Emit a snapshot every N words (0 = never by count). */
+  snapshotEveryWords?: number;
+  /** Emit a snapshot whenever source time advanced this much since the last one (seconds). */
+  snapshotEverySourceSec?: number;
+  /** Words per message to the decoder. */
+  sendBatchWords?: number;
+  /** Write a checkpoint every N words to `checkpointPath` (and at the end). */
+  checkpointPath?: string;
+  checkpointEveryWords?: number;
+  /** Refit and emit a final snapshot when the source completes (default true). */
+  finalRefit?: boolean;
+  where?: 'worker' | 'in-process';
+  /** Called with the host once it runs (for health reporting). */
+  onHost?: (host: DecoderHost) => void;
+  /** Shape errors (a word refused) go here; by default the stream errors. */
+  onWordError?: (message: string) => void;
+}
+
+/**
+ * @example
+ * words$.pipe(scoreSnapshots({ decoder, backend: 'auto', times, depths, refitEveryWords: 500, snapshotEveryWords: 50 }))
+ *   .subscribe((s) => console.log(s.exact?.temporalScore));
+ * @param opts decoder, backend, axes and cadences
+ * @returns an operator from word pairs to score snapshots
+ */
+export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<WordPair, ScoreSnapshot> {
+  if (!(opts.refitEveryWords >= 1)) throw new RangeError(`refitEveryWords must be ≥ 1, got ${opts.refitEveryWords}`);
+  return (source) =>
+    new Observable<ScoreSnapshot>((subscriber) => {
+      let host: DecoderHost | undefined;
+      let closed = false;
+      let words = 0;
+      let seq = 0;
+      let lastSnapshotSourceSec: number | null = null;
+      let batch: WordPair[] = [];
+      const sendBatch = opts.sendBatchWords ?? 16;
+      // Everything that talks to the host goes through this chain so that the host is ready and
+      // failures surface once, as a stream error.
+      let chain: Promise<unknown> = startDecoderHost(opts, opts.where).then((h) => {
+        host = h;
+        opts.onHost?.(h);
+      });
+      const fail = (e: unknown) => {
+        if (!closed) subscriber.error(e);
+        closed = true;
+      };
+      const enqueue = (op: (h: DecoderHost) => Promise<unknown>) => {
+        // Requests are fired as soon as the host exists (not awaited one by one); the host keeps order.
+        chain = chain.then(() => {
+          const p = op(host!);
+          p.catch(fail);
+          return undefined;
+        });
+        chain.catch(fail);
+      };
+      const flushBatch = () => {
+        if (batch.length === 0) return;
+        const send = batch;
+        batch = [];
+        enqueue((h) =>
+          h.add(send).then((summary) => {
+            for (const m of summary.errors) {
+              if (opts.onWordError) opts.onWordError(m);
+              else fail(new RangeError(m));
+            }
+          }),
+        );
+      };
+      const emitSnapshot = () => {
+        flushBatch();
+        const s = ++seq;
+        enqueue((h) => h.snapshot(s).then((snap) => !closed && subscriber.next(snap)));
+      };
+
+      const sub = source.subscribe({
+        next: (word) => {
+          batch.push(word);
+          words += 1;
+          if (batch.length >= sendBatch) flushBatch();
+          if (words % opts.refitEveryWords === 0) {
+            flushBatch();
+            enqueue((h) => h.refit());
+          }
+          if (opts.checkpointPath && opts.checkpointEveryWords && words % opts.checkpointEveryWords === 0) {
+            flushBatch();
+            const path = opts.checkpointPath;
+            enqueue((h) => h.checkpoint(path));
+          }
+          const byCount = (opts.snapshotEveryWords ?? 0) > 0 && words % opts.snapshotEveryWords! === 0;
+          const bySource =
+            opts.snapshotEverySourceSec !== undefined &&
+            (lastSnapshotSourceSec === null || word.onsetSec - lastSnapshotSourceSec >= opts.snapshotEverySourceSec);
+          if (byCount || bySource) {
+            lastSnapshotSourceSec = word.onsetSec;
+            emitSnapshot();
+          }
+        },
+        error: (e) => fail(e),
+        complete: () => {
+          flushBatch();
+          if (opts.finalRefit ?? true) enqueue((h) => h.refit());
+          if (opts.checkpointPath) {
+            const path = opts.checkpointPath;
+            enqueue((h) => h.checkpoint(path));
+          }
+          emitSnapshot();
+          chain
+            .then(() => host?.close())
+            .then(() => {
+              if (!closed) subscriber.complete();
+              closed = true;
+            })
+            .catch(fail);
+        },
+      });
+      return () => {
+        closed = true;
+        sub.unsubscribe();
+        // Let queued requests finish, then stop the worker.
+        chain.finally(() => host?.close().catch(() => undefined)).catch(() => undefined);
+      };
+    });
+}
