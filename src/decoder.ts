@@ -44,11 +44,13 @@ export function resolveDecoderOptions(o: DecoderOptions): ResolvedDecoderOptions
   const alphas = o.alphas ?? (selection === 'fixed' ? [1] : DEFAULT_ALPHAS);
   validateAlphas(alphas, selection);
   validateFoldPlan(o.foldPlan);
-  for (const [k, v] of Object.entries(o.dims)) {
+  const { nChannels, nTimes, nLayers, nDims } = o.dims;
+  const dims: DecoderDims = { nChannels, nTimes, nLayers, nDims };
+  for (const [k, v] of Object.entries(dims)) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`decoder dims: ${k} must be a positive integer, got ${v}`);
   }
   return {
-    dims: { ...o.dims },
+    dims,
     foldPlan: { ...o.foldPlan },
     alphas: [...alphas],
     selection,

@@ -292,7 +292,7 @@ function addSymmetricUpper(c: Float64Array, off: number, s: Float64Array, n: num
 }
 
 function toFloat64(x: Float32Array | Float64Array): Float64Array {
-  return x instanceof Float64Array ? x : Float64Array.from(x);
+  return x instanceof Float64Array ? x : new Float64Array(x);
 }
 
 function errorText(e: unknown): string {

@@ -131,7 +131,7 @@ export class OrtBackend implements LinalgBackend {
 
   /** A float32 tensor over elements [from, to) of `src`; Float32 input is viewed, not copied. */
   private tensor(src: Float32Array | Float64Array, from: number, to: number, dims: number[]): Tensor {
-    const data = src instanceof Float32Array ? src.subarray(from, to) : Float32Array.from(src.subarray(from, to));
+    const data = src instanceof Float32Array ? src.subarray(from, to) : new Float32Array(src.subarray(from, to));
     return new this.ort.Tensor('float32', data, dims);
   }
 }

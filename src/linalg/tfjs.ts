@@ -143,7 +143,7 @@ export class TfjsBackend implements LinalgBackend {
     if (result.length === 0 || k === 0) return result;
     const tf = this.tf;
     // A shared B stays on the device for every chunk; it is disposed in `finally`.
-    const sharedB = bBatched ? undefined : tf.tensor3d(Float32Array.from(b), [1, k, n], 'float32');
+    const sharedB = bBatched ? undefined : tf.tensor3d(new Float32Array(b), [1, k, n], 'float32');
     try {
       for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * (m * k + (bBatched ? k * n : 0)))) {
         const cb = b1 - b0;
@@ -179,7 +179,7 @@ async function readAndDispose(t: Tensor): Promise<Float32Array> {
 }
 
 function toFloat32(src: Float32Array | Float64Array, from: number, to: number): Float32Array {
-  return src instanceof Float32Array ? src.subarray(from, to) : Float32Array.from(src.subarray(from, to));
+  return src instanceof Float32Array ? src.subarray(from, to) : new Float32Array(src.subarray(from, to));
 }
 
 function batchChunks(batch: number, budget: number, bytesPerItem: number): Array<[number, number]> {

@@ -63,6 +63,9 @@ def main(argv=None):
     ap.add_argument('Y', help='targets .npy, [layers, words, dims]')
     ap.add_argument('--alphas', required=True, help='comma-separated alpha grid, e.g. 1e-4,1e-3,...,1e8')
     ap.add_argument('--fixed', type=float, default=None, help='use Ridge(alpha=FIXED) instead of RidgeCV')
+    ap.add_argument('--inner-kfold', action='store_true',
+                    help='pick alpha per target by inner K-fold: for outer fold o, minimise the summed squared '
+                         'error over g != o of Ridge fit on all folds but {o, g} and tested on g')
     ap.add_argument('--folds', type=int, default=5)
     ap.add_argument('--out', required=True, help='result .json')
     args = ap.parse_args(argv)
@@ -101,6 +104,24 @@ def main(argv=None):
         for f, (train, test) in enumerate(folds):
             if args.fixed is not None:
                 model = Ridge(alpha=args.fixed, fit_intercept=True)
+            elif args.inner_kfold:
+                sse = np.zeros((alphas.size, n_targets))
+                for g, (_, inner_test) in enumerate(folds):
+                    if g == f:
+                        continue
+                    inner_train = np.setdiff1d(train, inner_test)
+                    for a, alpha in enumerate(alphas):
+                        pred = Ridge(alpha=alpha, fit_intercept=True).fit(Xt[inner_train], Ycat[inner_train]).predict(Xt[inner_test])
+                        sse[a] += ((pred - Ycat[inner_test]) ** 2).sum(axis=0)
+                best = sse.argmin(axis=0)
+                # One Ridge per chosen alpha (targets grouped), assembled into per-target predictions.
+                pred = np.empty((test.size, n_targets))
+                for a in np.unique(best):
+                    cols = best == a
+                    pred[:, cols] = Ridge(alpha=alphas[a], fit_intercept=True).fit(Xt[train], Ycat[train][:, cols]).predict(Xt[test])
+                target_r[f, t] = pearson_per_column(Ycat[test], pred)
+                alpha_index[f, t] = best
+                continue
             else:
                 model = RidgeCV(alphas=alphas, alpha_per_target=True, fit_intercept=True)
             model.fit(Xt[train], Ycat[train])
