@@ -235,7 +235,14 @@ test('regularizedIncompleteBeta with large parameters (t with df up to 1e8) agai
   // exact 0.40600639105518), so the reference is mpmath at 40 digits, evaluated on the side of
   // the mean where its hypergeometric series converges.
   const cases: [number, number, number][] = [];
-  for (const a of [5e3, 5e5, 5e7]) for (const b of [0.5, 2, 40]) for (const x of [1 - 1e-7, 1 - 1e-5, a / (a + b), 0.99 * (a / (a + b))]) cases.push([a, b, x]);
+  for (const a of [5e3, 5e5, 5e7]) {
+    for (const b of [0.5, 2, 40]) {
+      // The mean, ±2 and −4 standard deviations of Beta(a, b), and fixed points near 1.
+      const mean = a / (a + b);
+      const sd = Math.sqrt((a * b) / ((a + b) * (a + b) * (a + b + 1)));
+      for (const x of [1 - 1e-7, 1 - 1e-5, mean, mean - 4 * sd, mean - 2 * sd, Math.min(mean + 2 * sd, 1 - 1e-12)]) cases.push([a, b, x]);
+    }
+  }
   const ref = python(
     [
       'import mpmath as mp',
@@ -243,14 +250,20 @@ test('regularizedIncompleteBeta with large parameters (t with df up to 1e8) agai
       'def I(a, b, x):',
       '    a, b, X = mp.mpf(a), mp.mpf(b), mp.mpf(x)',
       '    return mp.betainc(a, b, 0, X, regularized=True) if x <= 0.5 else 1 - mp.betainc(b, a, 0, 1 - X, regularized=True)',
-      'out = [mp.nstr(I(a, b, x), 20) for a, b, x in data]',
+      'def S(a, b, x):',
+      '    try:',
+      '        return mp.nstr(I(a, b, x), 20)',
+      '    except mp.libmp.NoConvergence:',
+      "        return 'nan'",
+      'out = [S(a, b, x) for a, b, x in data]',
     ].join('\n'),
     cases,
   ) as string[];
   cases.forEach(([a, b, x], i) => {
     const expected = num(ref[i]);
-    // Below ~1e-20 the 40-digit complement 1 − I_y(b, a) has no digits left; skip those.
-    if (Math.abs(expected) < 1e-15) return;
+    // mpmath gives up on some far-tail points (its series needs too many terms), and below ~1e-15
+    // the 40-digit complement 1 − I_y(b, a) has too few digits left: skip those.
+    if (Number.isNaN(expected) || Math.abs(expected) < 1e-15) return;
     assertClose(regularizedIncompleteBeta(a, b, x), expected, 1e-12, 0, `I_${x}(${a}, ${b})`);
   });
 });
@@ -354,11 +367,19 @@ test('temporalScore: constant Tmax gives r and p NaN; size checks', () => {
 
 const K = 5;
 
+/**
+ * Latencies rising with depth but not exactly linearly (r ≈ 0.99). With exactly linear latencies
+ * many leave-one-out sets reach r = 1, whose Fisher z is pinned at atanh(1 − 1e-12) ≈ 14.2 by the
+ * clamp, next to replicates at z ≈ 4–5: the jackknife interval then spans almost [−1, 1], a
+ * known limit of the z-scale jackknife as r → 1 (see foldJackknifeCI), not what is tested here.
+ */
+const CI_PEAKS = [75, 78, 84, 86, 93, 95, 102, 103, 110];
+
 /** Per-fold curves [fold][layer][time]: the planted R plus independent noise of sd `noiseSd[f]`. */
 function plantedFolds(noiseSd: readonly number[], seed: number): Float64Array {
   const rng = mulberry32(seed);
   const out = new Float64Array(K * L * T);
-  for (let f = 0; f < K; f++) out.set(plantedR(LINEAR_PEAKS, noiseSd[f], rng), f * L * T);
+  for (let f = 0; f < K; f++) out.set(plantedR(CI_PEAKS, noiseSd[f], rng), f * L * T);
   return out;
 }
 
@@ -375,7 +396,7 @@ const NOISY_SD = [0.006, 0.006, 0.08, 0.006, 0.006];
 test('fold CIs contain the point estimate on a clean planted dataset', () => {
   const foldR = plantedFolds(CLEAN_SD, 7);
   const point = temporalScore(foldMean(foldR), L, TIMES, DEPTHS).r;
-  assert.ok(point > 0.95, `clean point estimate ${point}`);
+  assert.ok(point > 0.98 && point < 0.999, `clean point estimate ${point}`);
   for (const ci of [foldBootstrapCI(foldR, K, L, TIMES, DEPTHS), foldJackknifeCI(foldR, K, L, TIMES, DEPTHS)]) {
     assertClose(ci.estimate, point, 1e-12, 0, `${ci.method} estimate`);
     assert.equal(ci.level, 0.95);

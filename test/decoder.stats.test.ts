@@ -1,0 +1,102 @@
+/**
+ * Sufficient statistics: one word at a time, in batches, and in two halves merged give the same
+ * sums (to rounding); a word with NaN/Inf is skipped and counted and changes nothing else; shape
+ * mismatches are errors that name the shapes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Decoder } from '../src/decoder.js';
+import { ReferenceBackend } from '../src/linalg/reference.js';
+import { createBackend } from '../src/linalg/select.js';
+import { addStatsInto, addWordDirect, emptyStats, STATS_ARRAY_KEYS, type SufficientStats } from '../src/stats/sufficientStats.js';
+import { foldOf } from '../src/stats/foldPlan.js';
+import { smallPlanted, wordsOf } from './helpers/planted.js';
+
+const data = smallPlanted({ nChannels: 7, nTimes: 9, nLayers: 3, nDims: 2 });
+const words = wordsOf(data, 57);
+const reference = new ReferenceBackend();
+
+function assertStatsClose(a: SufficientStats, b: SufficientStats, rel: number, label: string): void {
+  assert.equal(a.n, b.n, `${label}: n`);
+  for (const key of STATS_ARRAY_KEYS) {
+    const x = a[key];
+    const y = b[key];
+    let scale = 0;
+    for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(x[i]));
+    for (let i = 0; i < x.length; i++) {
+      assert.ok(Math.abs(x[i] - y[i]) <= rel * scale, `${label}: ${key}[${i}] ${x[i]} vs ${y[i]}`);
+    }
+  }
+}
+
+async function accumulate(batchWords: number, backendName: 'reference' | 'auto' = 'reference', list = words): Promise<Decoder> {
+  const backend = backendName === 'reference' ? reference : await createBackend('auto');
+  const d = new Decoder({ dims: data.o, foldPlan: { kind: 'blocks', folds: 5, blockWords: 4 }, batchWords });
+  for (const w of list) await d.add(w, backend);
+  await d.flush(backend);
+  return d;
+}
+
+describe('sufficient statistics', () => {
+  it('one word at a time equals the direct per-word sums, and batches of any size agree', async () => {
+    const direct = Array.from({ length: 5 }, () => emptyStats(data.o));
+    words.forEach((w, i) => addWordDirect(direct[foldOf({ kind: 'blocks', folds: 5, blockWords: 4 }, i)], w.epoch, w.activations));
+    for (const batch of [1, 3, 16, 64]) {
+      const d = await accumulate(batch);
+      d.accumulator.folds.forEach((f, i) => assertStatsClose(f, direct[i], 1e-12, `batch ${batch}, fold ${i}`));
+    }
+    const auto = await accumulate(16, 'auto');
+    auto.accumulator.folds.forEach((f, i) => assertStatsClose(f, direct[i], 1e-5, `auto backend, fold ${i}`));
+  });
+
+  it('two halves accumulated separately and merged equal one pass', async () => {
+    const whole = await accumulate(8);
+    // Same fold assignment: the second half continues the positions of the first.
+    const first = await accumulate(8, 'reference', words.slice(0, 30));
+    const second = new Decoder({ dims: data.o, foldPlan: { kind: 'blocks', folds: 5, blockWords: 4 }, batchWords: 8 });
+    second.accepted = 30;
+    for (const w of words.slice(30)) await second.add(w, reference);
+    await second.flush(reference);
+    first.accumulator.folds.forEach((f, i) => addStatsInto(f, second.accumulator.folds[i]));
+    first.accumulator.folds.forEach((f, i) => assertStatsClose(f, whole.accumulator.folds[i], 1e-12, `merged fold ${i}`));
+  });
+
+  it('a word with NaN or Inf is skipped with its reason and changes nothing else', async () => {
+    const clean = await accumulate(8);
+    const dirty = new Decoder({ dims: data.o, foldPlan: { kind: 'blocks', folds: 5, blockWords: 4 }, batchWords: 8 });
+    const badEpoch = { ...words[3], epoch: words[3].epoch.slice() };
+    badEpoch.epoch[5] = NaN;
+    const badAct = { ...words[4], activations: words[4].activations.slice() };
+    badAct.activations[1] = Infinity;
+    const list = [...words.slice(0, 10), badEpoch, badAct, ...words.slice(10)];
+    const outcomes = [];
+    for (const w of list) outcomes.push(await dirty.add(w, reference));
+    await dirty.flush(reference);
+    assert.deepEqual(outcomes[10], { accepted: false, reason: 'nonfinite-epoch' });
+    assert.deepEqual(outcomes[11], { accepted: false, reason: 'nonfinite-activations' });
+    assert.deepEqual(dirty.skipped, { 'nonfinite-epoch': 1, 'nonfinite-activations': 1 });
+    assert.equal(dirty.accepted, words.length);
+    dirty.accumulator.folds.forEach((f, i) => assertStatsClose(f, clean.accumulator.folds[i], 0, `fold ${i}`));
+  });
+
+  it('mismatched shapes are errors that name both shapes', async () => {
+    const d = new Decoder({ dims: data.o, foldPlan: { kind: 'blocks', folds: 5, blockWords: 4 } });
+    await assert.rejects(d.add({ ...words[0], epoch: new Float32Array(10) }, reference), /word 0: epoch has 10 values, expected 7 channels × 9 times = 63/);
+    await assert.rejects(d.add({ ...words[0], activations: new Float32Array(5) }, reference), /activations have 5 values, expected 3 layers × 2 dims = 6/);
+    assert.equal(d.accepted, 0);
+  });
+
+  it('contiguous folds over a known total follow KFold(5, shuffle=False) boundaries', () => {
+    const plan = { kind: 'total' as const, folds: 5, totalWords: 23 };
+    const sizes = [0, 0, 0, 0, 0];
+    let last = 0;
+    for (let i = 0; i < 23; i++) {
+      const f = foldOf(plan, i);
+      assert.ok(f >= last, 'folds are contiguous and ordered');
+      last = f;
+      sizes[f]++;
+    }
+    assert.deepEqual(sizes, [5, 5, 5, 4, 4]);
+    assert.throws(() => foldOf(plan, 23), /beyond the declared total of 23/);
+  });
+});
