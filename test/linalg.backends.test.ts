@@ -83,7 +83,11 @@ const candidates: Candidate[] = [
   // A tiny run budget forces the batch-splitting path on every call.
   { label: 'ort (split batches)', load: () => loadOrt({ maxRunInputBytes: 1 }), required: false },
   { label: 'tfjs', load: () => loadTfjs(), required: false },
-  { label: 'tfjs (split batches)', load: () => loadTfjs(undefined, { maxRunInputBytes: 1 }), required: false },
+  // The batched-matMul path (default on tfjs-node engines), with a budget that splits every batch.
+  { label: 'tfjs (batched kernel, split batches)', load: () => loadTfjs(undefined, { perItem: false, maxRunInputBytes: 1 }), required: false },
+  // The pure-JS engine; tfjs has one active engine per process, so this also checks that every
+  // backend instance switches back to its own engine.
+  { label: 'tfjs cpu', load: () => loadTfjs('cpu'), required: false },
 ];
 
 const loaded: LinalgBackend[] = [];

@@ -44,7 +44,7 @@ export function defaultBlasCandidates(env: NodeJS.ProcessEnv = process.env): Bla
 
 export interface LoadBlasOptions {
   candidates?: BlasCandidate[];
-  /** Bind the Fortran symbols (dgemm_, dsyrk_) even when CBLAS exists: lets tests cover that path. */
+  /** Bind the Fortran symbol dgemm_ even when cblas_dgemm exists: lets tests cover that path. */
   fortranOnly?: boolean;
 }
 
@@ -78,8 +78,6 @@ interface BlasBinding {
   describe: string;
   /** C = op(A)·B + beta·C, row-major, op(A) m×k (A stored k×m with transA), B k×n, C m×n. */
   gemm(transA: boolean, m: number, n: number, k: number, a: Float64Array, b: Float64Array, beta: number, c: Float64Array): void;
-  /** Upper triangle (row-major, i ≤ j) of S = AᵀA for A k×n; the strict lower part is left untouched. */
-  syrkUpperAtA: ((n: number, k: number, a: Float64Array, s: Float64Array) => void) | undefined;
   /** LAPACK dsyevd_ with jobz 'V': overwrites `a` (n×n, column-major) by eigenvectors, returns info. */
   syevd(n: number, a: Float64Array, w: Float64Array, work: Float64Array, iwork: Int32Array): number;
 }
@@ -88,7 +86,6 @@ interface BlasBinding {
 const CblasRowMajor = 101;
 const CblasNoTrans = 111;
 const CblasTrans = 112;
-const CblasUpper = 121;
 
 /** Binds the symbols or throws naming what is missing. */
 function bindLibrary(koffi: Koffi, cand: BlasCandidate, fortranOnly: boolean): BlasBinding {
@@ -108,30 +105,21 @@ function bindLibrary(koffi: Koffi, cand: BlasCandidate, fortranOnly: boolean): B
   if (!dsyevd) throw new Error('does not export dsyevd_ (LAPACK)');
 
   const cblasGemm = fortranOnly ? undefined : tryFunc(blas, 'void cblas_dgemm(int order, int transA, int transB, int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc)');
-  const cblasSyrk = fortranOnly ? undefined : tryFunc(blas, 'void cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha, const double *a, int lda, double beta, double *c, int ldc)');
   const fGemm = cblasGemm ? undefined : tryFunc(blas, 'void dgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const double *alpha, const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c, const int *ldc, size_t taLen, size_t tbLen)');
-  const fSyrk = cblasSyrk ? undefined : tryFunc(blas, 'void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k, const double *alpha, const double *a, const int *lda, const double *beta, double *c, const int *ldc, size_t uploLen, size_t transLen)');
-  if (!cblasGemm && !fGemm) throw new Error(`${cand.blas ?? cand.lib} exports neither cblas_dgemm nor dgemm_`);
-
-  // Scratch cells for Fortran's by-reference scalars; calls are synchronous so sharing them is safe.
+  // Fortran takes every scalar by reference: each goes in a one-element array.
   const i32 = (v: number): Int32Array => Int32Array.of(v);
   const f64 = (v: number): Float64Array => Float64Array.of(v);
 
-  const gemm: BlasBinding['gemm'] = cblasGemm
-    ? (transA, m, n, k, a, b, beta, c) => {
-        cblasGemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1, a, ld(transA ? m : k), b, ld(n), beta, c, ld(n));
-      }
-    : (transA, m, n, k, a, b, beta, c) => {
-        // Fortran is column-major: a row-major X is Xᵀ to it, so compute Cᵀ = Bᵀ·op(A)ᵀ instead.
-        fGemm!('N', transA ? 'T' : 'N', i32(n), i32(m), i32(k), f64(1), b, i32(ld(n)), a, i32(ld(transA ? m : k)), f64(beta), c, i32(ld(n)), 1, 1);
-      };
-
-  let syrkUpperAtA: BlasBinding['syrkUpperAtA'];
-  if (cblasSyrk) {
-    syrkUpperAtA = (n, k, a, s) => cblasSyrk(CblasRowMajor, CblasUpper, CblasTrans, n, k, 1, a, ld(n), 0, s, ld(n));
-  } else if (fSyrk) {
-    // Column-major sees A (k×n row-major) as X = Aᵀ (n×k), so AᵀA = X·Xᵀ ('N'); its lower triangle is our upper one.
-    syrkUpperAtA = (n, k, a, s) => fSyrk('L', 'N', i32(n), i32(k), f64(1), a, i32(ld(n)), f64(0), s, i32(ld(n)), 1, 1);
+  let gemm: BlasBinding['gemm'];
+  if (cblasGemm) {
+    gemm = (transA, m, n, k, a, b, beta, c) =>
+      cblasGemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1, a, ld(transA ? m : k), b, ld(n), beta, c, ld(n));
+  } else if (fGemm) {
+    // Fortran is column-major: a row-major X is Xᵀ to it, so compute Cᵀ = Bᵀ·op(A)ᵀ instead.
+    gemm = (transA, m, n, k, a, b, beta, c) =>
+      fGemm('N', transA ? 'T' : 'N', i32(n), i32(m), i32(k), f64(1), b, i32(ld(n)), a, i32(ld(transA ? m : k)), f64(beta), c, i32(ld(n)), 1, 1);
+  } else {
+    throw new Error(`${cand.blas ?? cand.lib} exports neither cblas_dgemm nor dgemm_`);
   }
 
   const syevd: BlasBinding['syevd'] = (n, a, w, work, iwork) => {
@@ -148,7 +136,7 @@ function bindLibrary(koffi: Koffi, cand: BlasCandidate, fortranOnly: boolean): B
   }
   const files = cand.blas ? `${loadedPath(cand.lib)} + ${loadedPath(cand.blas)}` : loadedPath(cand.lib);
   const how = cblasGemm ? 'cblas' : 'fortran';
-  return { describe: `${version}${files}, ${how}`, gemm, syrkUpperAtA, syevd };
+  return { describe: `${version}${files}, ${how}`, gemm, syevd };
 }
 
 /**
@@ -191,23 +179,18 @@ export class BlasBackend implements LinalgBackend {
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
     if (batch * m * n === 0 || k === 0) return;
-    const a64 = toFloat64(a);
-    // Converting once keeps the Gram case recognisable after a Float32 → Float64 copy.
-    const b64 = b === a ? a64 : toFloat64(b);
-    const syrk = this.lib.syrkUpperAtA;
-    if (b64 === a64 && m === n && syrk) {
-      // Gram matrix: dsyrk does half the flops of dgemm. It writes one triangle, and C may not be
-      // symmetric on entry, so compute into scratch and add both halves.
-      const s = new Float64Array(m * m);
-      for (let bi = 0; bi < batch; bi++) {
-        syrk(m, k, a64.subarray(bi * k * m), s);
-        addSymmetricUpper(c, bi * m * m, s, m);
-      }
-      return;
-    }
+    // Gram matrices (a === b) use dgemm too: dsyrk halves the flops but fills one triangle only,
+    // and mirroring it into a C that need not be symmetric cost more than it saved (measured at
+    // batch 166, k 128, m 273: dsyrk 50 ms + mirror 100 ms vs dgemm 60 ms).
+    // Float32 input is widened one batch item at a time into reused scratch: widening the whole
+    // array into fresh memory took ~85 ms for that shape, the per-item copies ~7 ms.
+    const aScratch = a instanceof Float32Array ? new Float64Array(k * m) : undefined;
+    const bScratch = b instanceof Float32Array && b !== a ? new Float64Array(k * n) : undefined;
     for (let bi = 0; bi < batch; bi++) {
+      const a64 = item64(a, bi * k * m, k * m, aScratch);
+      const b64 = b === a ? a64 : item64(b, bi * k * n, k * n, bScratch);
       // beta = 1 accumulates straight into C's slice: koffi passes a subarray as a pointer to its first element.
-      this.lib.gemm(true, m, n, k, a64.subarray(bi * k * m), b64.subarray(bi * k * n), 1, c.subarray(bi * m * n));
+      this.lib.gemm(true, m, n, k, a64, b64, 1, c.subarray(bi * m * n));
     }
   }
 
@@ -277,22 +260,12 @@ export class BlasBackend implements LinalgBackend {
   }
 }
 
-/** C[off..] += S + Sᵀ − diag(S), from the upper triangle of S (n×n row-major). */
-function addSymmetricUpper(c: Float64Array, off: number, s: Float64Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const ri = off + i * n;
-    const si = i * n;
-    c[ri + i] += s[si + i];
-    for (let j = i + 1; j < n; j++) {
-      const v = s[si + j];
-      c[ri + j] += v;
-      c[off + j * n + i] += v;
-    }
-  }
-}
-
-function toFloat64(x: Float32Array | Float64Array): Float64Array {
-  return x instanceof Float64Array ? x : new Float64Array(x);
+/** Elements [off, off+len) of `src` as float64: a view for Float64 input, else widened into `scratch`. */
+function item64(src: Float32Array | Float64Array, off: number, len: number, scratch: Float64Array | undefined): Float64Array {
+  if (src instanceof Float64Array) return src.subarray(off, off + len);
+  if (!scratch) throw new Error('blas: internal error, no scratch buffer for Float32 input');
+  scratch.set(src.subarray(off, off + len));
+  return scratch;
 }
 
 function errorText(e: unknown): string {

@@ -47,6 +47,13 @@ export class OrtBackend implements LinalgBackend {
   private readonly threads = availableParallelism();
   private readonly sessions = new Map<MatmulGraphKind, Promise<InferenceSession>>();
   private readonly maxRunInputBytes: number;
+  /**
+   * Reused float32 conversion buffers, one per input slot (A, B, shared B): filling warm memory is
+   * several times faster than allocating a fresh array for every call. Freed by dispose().
+   */
+  private scratch: Float32Array[] = [];
+  /** Calls run one after another, because they share `scratch` across an awaited session.run. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   /** Prefer {@link loadOrt}, which reports a missing native binding instead of throwing later. */
   constructor(
@@ -79,16 +86,19 @@ export class OrtBackend implements LinalgBackend {
     checkLength('accumulateCross', 'A', a, batch * k * m);
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
+    if (batch * m * n === 0 || k === 0) return;
     const sameInput = a === b;
-    const session = await this.session('batchedTransA');
-    for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
-      const cb = b1 - b0;
-      const ta = this.tensor(a, b0 * k * m, b1 * k * m, [cb, k, m]);
-      // For a Gram matrix, feed the same tensor twice instead of converting the input again.
-      const tb = sameInput ? ta : this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n]);
-      const out = await session.run({ A: ta, B: tb });
-      addInto(c, b0 * m * n, outputData(out));
-    }
+    return this.exclusive(async () => {
+      const session = await this.session('batchedTransA');
+      for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
+        const cb = b1 - b0;
+        const ta = this.tensor(a, b0 * k * m, b1 * k * m, [cb, k, m], SLOT_A);
+        // For a Gram matrix, feed the same tensor twice instead of converting the input again.
+        const tb = sameInput ? ta : this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n], SLOT_B);
+        const out = await session.run({ A: ta, B: tb });
+        addInto(c, b0 * m * n, outputData(out));
+      }
+    });
   }
 
   async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Promise<Float64Array> {
@@ -97,20 +107,23 @@ export class OrtBackend implements LinalgBackend {
     const bBatched = opts.bBatched ?? true;
     checkLength('matmul', 'A', a, batch * m * k);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
-    const kind: MatmulGraphKind = bBatched ? (transA ? 'batchedTransA' : 'batched') : transA ? 'sharedBTransA' : 'sharedB';
-    const session = await this.session(kind);
     const result = new Float64Array(batch * m * n);
+    if (result.length === 0 || k === 0) return result;
+    const kind: MatmulGraphKind = bBatched ? (transA ? 'batchedTransA' : 'batched') : transA ? 'sharedBTransA' : 'sharedB';
     const aDims = transA ? [k, m] : [m, k];
-    // A shared B is converted once and reused by every chunk.
-    const sharedB = bBatched ? undefined : this.tensor(b, 0, k * n, [k, n]);
-    for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * (m * k + (bBatched ? k * n : 0)))) {
-      const cb = b1 - b0;
-      const ta = this.tensor(a, b0 * m * k, b1 * m * k, [cb, ...aDims]);
-      const tb = sharedB ?? this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n]);
-      const out = await session.run({ A: ta, B: tb });
-      result.set(outputData(out), b0 * m * n);
-    }
-    return result;
+    return this.exclusive(async () => {
+      const session = await this.session(kind);
+      // A shared B is converted once and reused by every chunk.
+      const sharedB = bBatched ? undefined : this.tensor(b, 0, k * n, [k, n], SLOT_SHARED_B);
+      for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * (m * k + (bBatched ? k * n : 0)))) {
+        const cb = b1 - b0;
+        const ta = this.tensor(a, b0 * m * k, b1 * m * k, [cb, ...aDims], SLOT_A);
+        const tb = sharedB ?? this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n], SLOT_B);
+        const out = await session.run({ A: ta, B: tb });
+        result.set(outputData(out), b0 * m * n);
+      }
+      return result;
+    });
   }
 
   async symEig(a: Float64Array, n: number, batch: number): Promise<SymEig> {
@@ -118,6 +131,8 @@ export class OrtBackend implements LinalgBackend {
   }
 
   async dispose(): Promise<void> {
+    await this.tail;
+    this.scratch = [];
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     for (const s of sessions) {
@@ -129,12 +144,31 @@ export class OrtBackend implements LinalgBackend {
     }
   }
 
-  /** A float32 tensor over elements [from, to) of `src`; Float32 input is viewed, not copied. */
-  private tensor(src: Float32Array | Float64Array, from: number, to: number, dims: number[]): Tensor {
-    const data = src instanceof Float32Array ? src.subarray(from, to) : new Float32Array(src.subarray(from, to));
+  /**
+   * A float32 tensor over elements [from, to) of `src`: Float32 input is viewed (onnxruntime
+   * honours a subarray's offset), Float64 input is narrowed into the scratch buffer of `slot`.
+   */
+  private tensor(src: Float32Array | Float64Array, from: number, to: number, dims: number[], slot: number): Tensor {
+    if (src instanceof Float32Array) return new this.ort.Tensor('float32', src.subarray(from, to), dims);
+    const len = to - from;
+    let buf = this.scratch[slot];
+    if (!buf || buf.length < len) this.scratch[slot] = buf = new Float32Array(len);
+    const data = buf.subarray(0, len);
+    data.set(src.subarray(from, to));
     return new this.ort.Tensor('float32', data, dims);
   }
+
+  /** Runs `fn` after every earlier call has finished, whether it succeeded or not. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
 }
+
+const SLOT_A = 0;
+const SLOT_B = 1;
+const SLOT_SHARED_B = 2;
 
 /** Splits [0, batch) so each chunk's inputs take at most `budget` bytes (at least one item per chunk). */
 function batchChunks(batch: number, budget: number, bytesPerItem: number): Array<[number, number]> {

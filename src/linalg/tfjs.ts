@@ -33,6 +33,12 @@ const DEFAULT_MAX_RUN_INPUT_BYTES = 256 * 1024 * 1024;
 export interface TfjsOptions {
   /** Split batches so one run's float32 inputs stay under this many bytes (default 256 MiB). */
   maxRunInputBytes?: number;
+  /**
+   * Issue one 2-D matMul per batch item, with A transposed in JS, instead of one batched matMul
+   * with transposeA. Default: true on the wasm and cpu engines, where batched and transposed
+   * products are ~10× slower (measured: 166×(128×273)ᵀ·(128×273) 2.3 s batched vs 0.23 s per item).
+   */
+  perItem?: boolean;
 }
 
 /**
@@ -103,6 +109,9 @@ export class TfjsBackend implements LinalgBackend {
   /** Every tfjs engine computes matmul in float32. */
   readonly precision = 'float32' as const;
   private readonly maxRunInputBytes: number;
+  private readonly perItem: boolean;
+  /** The tfjs backend this instance computes on ('wasm', 'cpu', 'tensorflow'), re-selected per call. */
+  private readonly tfBackend: string;
 
   /** Prefer {@link loadTfjs}, which picks and initialises the engine. */
   constructor(
@@ -113,6 +122,16 @@ export class TfjsBackend implements LinalgBackend {
     opts: TfjsOptions = {},
   ) {
     this.maxRunInputBytes = opts.maxRunInputBytes ?? DEFAULT_MAX_RUN_INPUT_BYTES;
+    this.perItem = opts.perItem ?? (engine === 'wasm' || engine === 'cpu');
+    this.tfBackend = tf.getBackend();
+  }
+
+  /** tfjs has one active backend per process: make it ours again if another user switched it. */
+  private async activate(): Promise<Tf> {
+    if (this.tf.getBackend() !== this.tfBackend && !(await this.tf.setBackend(this.tfBackend))) {
+      throw new Error(`tfjs: could not switch back to the ${this.tfBackend} backend`);
+    }
+    return this.tf;
   }
 
   async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array): Promise<void> {
@@ -121,13 +140,27 @@ export class TfjsBackend implements LinalgBackend {
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
     if (batch * m * n === 0 || k === 0) return;
+    const tf = await this.activate();
     const sameInput = a === b;
+    if (this.perItem) {
+      // Buffers are refilled per item; every engine copies them into its tensor (or, on the cpu
+      // engine, reads them synchronously inside tidy), so reuse after the product is safe.
+      const at = new Float32Array(m * k);
+      const bi32 = new Float32Array(k * n);
+      for (let bi = 0; bi < batch; bi++) {
+        transposeInto(a, bi * k * m, k, m, at);
+        bi32.set(b.subarray(bi * k * n, (bi + 1) * k * n));
+        const out = tf.tidy(() => tf.matMul(tf.tensor2d(at, [m, k], 'float32'), tf.tensor2d(bi32, [k, n], 'float32')));
+        addInto(c, bi * m * n, await readAndDispose(out));
+      }
+      return;
+    }
     for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
       const cb = b1 - b0;
-      const out = this.tf.tidy(() => {
-        const ta = this.tf.tensor3d(toFloat32(a, b0 * k * m, b1 * k * m), [cb, k, m], 'float32');
-        const tb = sameInput ? ta : this.tf.tensor3d(toFloat32(b, b0 * k * n, b1 * k * n), [cb, k, n], 'float32');
-        return this.tf.matMul(ta, tb, true, false);
+      const out = tf.tidy(() => {
+        const ta = tf.tensor3d(toFloat32(a, b0 * k * m, b1 * k * m), [cb, k, m], 'float32');
+        const tb = sameInput ? ta : tf.tensor3d(toFloat32(b, b0 * k * n, b1 * k * n), [cb, k, n], 'float32');
+        return tf.matMul(ta, tb, true, false);
       });
       addInto(c, b0 * m * n, await readAndDispose(out));
     }
@@ -141,19 +174,37 @@ export class TfjsBackend implements LinalgBackend {
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
     const result = new Float64Array(batch * m * n);
     if (result.length === 0 || k === 0) return result;
-    const tf = this.tf;
-    // A shared B stays on the device for every chunk; it is disposed in `finally`.
-    const sharedB = bBatched ? undefined : tf.tensor3d(new Float32Array(b), [1, k, n], 'float32');
+    const tf = await this.activate();
+    // A shared B stays in the engine for every product; it is disposed in `finally`.
+    const sharedB = bBatched ? undefined : tf.tensor2d(new Float32Array(b), [k, n], 'float32');
     try {
-      for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * (m * k + (bBatched ? k * n : 0)))) {
-        const cb = b1 - b0;
-        const out = tf.tidy(() => {
-          const ta = tf.tensor3d(toFloat32(a, b0 * m * k, b1 * m * k), transA ? [cb, k, m] : [cb, m, k], 'float32');
-          // tfjs broadcasts the batch dimension of a [1,k,n] B.
-          const tb = sharedB ?? tf.tensor3d(toFloat32(b, b0 * k * n, b1 * k * n), [cb, k, n], 'float32');
-          return tf.matMul(ta, tb, transA, false);
-        });
-        result.set(await readAndDispose(out), b0 * m * n);
+      if (sharedB && !transA) {
+        // Stacked A[b] (m×k each) form one (batch·m)×k matrix: one large 2-D product, in chunks.
+        for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * m * k)) {
+          const out = tf.tidy(() => tf.matMul(tf.tensor2d(toFloat32(a, b0 * m * k, b1 * m * k), [(b1 - b0) * m, k], 'float32'), sharedB));
+          result.set(await readAndDispose(out), b0 * m * n);
+        }
+      } else if (this.perItem) {
+        const ai = new Float32Array(m * k);
+        const bi32 = new Float32Array(k * n);
+        for (let bi = 0; bi < batch; bi++) {
+          if (transA) transposeInto(a, bi * m * k, k, m, ai);
+          else ai.set(a.subarray(bi * m * k, (bi + 1) * m * k));
+          if (!sharedB) bi32.set(b.subarray(bi * k * n, (bi + 1) * k * n));
+          const out = tf.tidy(() => tf.matMul(tf.tensor2d(ai, [m, k], 'float32'), sharedB ?? tf.tensor2d(bi32, [k, n], 'float32')));
+          result.set(await readAndDispose(out), bi * m * n);
+        }
+      } else {
+        for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * (m * k + (bBatched ? k * n : 0)))) {
+          const cb = b1 - b0;
+          const out = tf.tidy(() => {
+            const ta = tf.tensor3d(toFloat32(a, b0 * m * k, b1 * m * k), transA ? [cb, k, m] : [cb, m, k], 'float32');
+            // tfjs broadcasts the batch dimension of a [1,k,n] B.
+            const tb = sharedB ? tf.expandDims(sharedB, 0) : tf.tensor3d(toFloat32(b, b0 * k * n, b1 * k * n), [cb, k, n], 'float32');
+            return tf.matMul(ta, tb, transA, false);
+          });
+          result.set(await readAndDispose(out), b0 * m * n);
+        }
       }
     } finally {
       sharedB?.dispose();
@@ -175,6 +226,14 @@ async function readAndDispose(t: Tensor): Promise<Float32Array> {
     return (await t.data()) as Float32Array;
   } finally {
     t.dispose();
+  }
+}
+
+/** dst (cols×rows) = transpose of the rows×cols matrix at src[off..], narrowed to float32. */
+function transposeInto(src: Float32Array | Float64Array, off: number, rows: number, cols: number, dst: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const o = off + r * cols;
+    for (let j = 0; j < cols; j++) dst[j * rows + r] = src[o + j];
   }
 }
 

@@ -137,6 +137,12 @@ export function foldBootstrapCI(
  * Needs K ≥ 2 and every leave-one-out score finite; otherwise low and high are NaN (the
  * replicates are still returned for inspection).
  *
+ * Caveat as r → 1: z stretches without bound, so leave-one-out scores of 0.9999 and 0.9990 are
+ * already 1.2 apart in z, and an exactly perfect ordering (r = 1, common with Tmax on a 33 ms
+ * grid and clean data) sits at the clamp, z ≈ 14.2. A mix of such replicates gives an interval
+ * spanning most of [−1, 1]. That is the honest z-scale answer with K = 5, but prefer the
+ * bootstrap (whose percentiles are unaffected) when scores are that close to 1.
+ *
  * @param foldR per-fold decoding scores, flat [fold][layer][time]
  * @param nFolds number of folds K
  * @param nLayers number of layers L
