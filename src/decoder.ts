@@ -54,9 +54,9 @@ export function resolveDecoderOptions(o: DecoderOptions): ResolvedDecoderOptions
     foldPlan: { ...o.foldPlan },
     alphas: [...alphas],
     selection,
-    batchWords: o.batchWords ?? 64,
+    batchWords: o.batchWords ?? 128,
     halfLifeWords: o.halfLifeWords ?? null,
-    timeChunk: o.timeChunk ?? 4,
+    timeChunk: o.timeChunk ?? 2,
   };
 }
 
@@ -153,23 +153,29 @@ export class Decoder {
   }
 
   /**
-   * Exact K-fold decoding on everything accepted so far, and a new prequential model fit on all
-   * words. While some fold is still empty (contiguous folds over a known total fill one after the
+   * Exact K-fold decoding on everything accepted so far, and (unless `fitFull` is false, as for
+   * offline decoding) a new prequential model fit on all words. While some fold is still empty (contiguous folds over a known total fill one after the
    * other) only the model is refit and `latest` keeps its previous value; returns null then.
    */
-  async refit(backend: LinalgBackend, onProgress?: (done: number, total: number) => void | Promise<void>): Promise<KFoldResult | null> {
+  async refit(
+    backend: LinalgBackend,
+    onProgress?: (done: number, total: number) => void | Promise<void>,
+    opts: { fitFull?: boolean } = {},
+  ): Promise<KFoldResult | null> {
     await this.flush(backend);
     if (this.accepted < 2) return null;
     const evaluateFolds = this.canRefit;
+    const fitFull = opts.fitFull ?? true;
+    if (!evaluateFolds && !fitFull) return null;
     const result = await kfoldRidge(this.accumulator.folds, backend, {
       alphas: this.options.alphas,
       selection: this.options.selection,
-      fitFull: true,
+      fitFull,
       evaluateFolds,
       timeChunk: this.options.timeChunk,
       onProgress,
     });
-    this.model = result.full;
+    if (result.full) this.model = result.full;
     if (!evaluateFolds) return null;
     this.latest = result;
     this.latestAtWords = this.accepted;

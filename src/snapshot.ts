@@ -106,6 +106,8 @@ export function exactScores(result: KFoldResult, nWords: number, computeSeconds:
 }
 
 export interface SnapshotContext {
+  /** The exact scores of `decoder.latest`, when already computed (they change only at refits). */
+  exact?: ExactScores | null;
   seq: number;
   times: number[];
   depths: number[];
@@ -121,7 +123,7 @@ export function snapshotOf(decoder: Decoder, ctx: SnapshotContext): ScoreSnapsho
     decoder.prequential.scored > 0
       ? { ...curveScores(decoder.prequential.curves(), L, ctx.times, ctx.depths), nScored: decoder.prequential.scored, halfLifeWords: decoder.prequential.halfLifeWords }
       : null;
-  const exact = decoder.latest ? exactScores(decoder.latest, decoder.latestAtWords, ctx.refitSeconds, ctx.times, ctx.depths) : null;
+  const exact = ctx.exact !== undefined ? ctx.exact : decoder.latest ? exactScores(decoder.latest, decoder.latestAtWords, ctx.refitSeconds, ctx.times, ctx.depths) : null;
   return {
     schema: SNAPSHOT_SCHEMA,
     seq: ctx.seq,

@@ -42,3 +42,50 @@ export function sameDims(a: DecoderDims, b: DecoderDims): boolean {
 export function describeDims(d: DecoderDims): string {
   return `${d.nChannels} channels × ${d.nTimes} times, ${d.nLayers} layers × ${d.nDims} dims`;
 }
+
+/** Kinds of channel, as MNE names them. */
+export type ChannelType = 'mag' | 'grad' | 'ref_meg' | 'eeg' | 'eog' | 'ecg' | 'stim' | 'misc';
+
+export interface ChannelInfo {
+  name: string;
+  type: ChannelType;
+  /** SI unit of the values: tesla for MEG, volts for EEG/EOG/ECG. */
+  unit: 'T' | 'V' | 'unitless';
+}
+
+/**
+ * A block of continuous multichannel data in its source's clock. Every producer (simulator, file
+ * replay, LSL inlet) emits these; every preprocessing operator consumes and emits them.
+ */
+export interface SampleChunk {
+  /** Sampling rate, Hz. */
+  sfreqHz: number;
+  /** Index of the first sample since the stream started (sample-exact bookkeeping). */
+  firstSample: number;
+  /** Source-clock time of the first sample, seconds (= firstSample / sfreqHz for file sources). */
+  tStartSec: number;
+  nChannels: number;
+  nSamples: number;
+  /** [sample][channel] row-major, SI units. */
+  data: Float32Array;
+}
+
+/** A word of the stimulus as it is heard: when, which, and whether it is a content word. */
+export interface WordEvent {
+  /** Index in the stimulus (stable across sources). */
+  wordIndex: number;
+  word: string;
+  /** Onset in the source clock, seconds. */
+  onsetSec: number;
+  /** Duration as spoken, seconds (for display). */
+  durationSec?: number;
+  /** NOUN/VERB/ADJ/ADV; undefined when not tagged. */
+  isContent?: boolean;
+}
+
+/** One word's epoch, cut from preprocessed data. */
+export interface WordEpoch {
+  word: WordEvent;
+  /** [channel][time] row-major, SI units, at the epoch rate. */
+  epoch: Float32Array;
+}

@@ -7,7 +7,7 @@ import { readCheckpoint, writeCheckpoint } from '../adapters/checkpointStore.js'
 import { Decoder, type DecoderOptions } from '../src/decoder.js';
 import type { BackendName, LinalgBackend } from '../src/linalg/backend.js';
 import { createBackend } from '../src/linalg/select.js';
-import { snapshotOf, type ScoreSnapshot } from '../src/snapshot.js';
+import { exactScores, snapshotOf, type ExactScores, type ScoreSnapshot } from '../src/snapshot.js';
 import type { WordPair } from '../src/types.js';
 
 export interface DecoderSessionOptions {
@@ -38,6 +38,8 @@ export interface RefitSummary {
 export class DecoderSession {
   private lastWord: ScoreSnapshot['lastWord'] = null;
   private refitSeconds = 0;
+  /** Exact scores (with their bootstrap CI) change only at refits: computed once per refit. */
+  private exact: ExactScores | null = null;
 
   private constructor(
     readonly decoder: Decoder,
@@ -78,12 +80,19 @@ export class DecoderSession {
     const t0 = performance.now();
     const result = await this.decoder.refit(this.backend);
     const seconds = (performance.now() - t0) / 1000;
-    if (result) this.refitSeconds = seconds;
+    if (result) {
+      this.refitSeconds = seconds;
+      this.exact = exactScores(result, this.decoder.latestAtWords, seconds, this.times, this.depths);
+    }
     return { seconds, exact: result !== null, nWords: this.decoder.accepted };
   }
 
   snapshot(seq: number): ScoreSnapshot {
-    return snapshotOf(this.decoder, { seq, times: this.times, depths: this.depths, backend: this.backend.detail, lastWord: this.lastWord, refitSeconds: this.refitSeconds });
+    if (!this.exact && this.decoder.latest) {
+      // Resumed from a checkpoint that carried a K-fold result.
+      this.exact = exactScores(this.decoder.latest, this.decoder.latestAtWords, this.refitSeconds, this.times, this.depths);
+    }
+    return snapshotOf(this.decoder, { seq, exact: this.exact, times: this.times, depths: this.depths, backend: this.backend.detail, lastWord: this.lastWord, refitSeconds: this.refitSeconds });
   }
 
   /** Saves the complete state (pending words included); the file is replaced atomically. */

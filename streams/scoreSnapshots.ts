@@ -12,7 +12,8 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { WordPair } from '../src/types.js';
 import { startDecoderHost, type DecoderHost } from './decoderHost.js';
-import type { DecoderSessionOptions } from './decoderSession.js';
+import type { DecoderSessionOptions, RefitSummary } from './decoderSession.js';
+import type { FlowControl } from './flowControl.js';
 
 export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
   /** Exact K-fold refit (and new prequential model) every N accepted-or-not words. */
@@ -33,6 +34,17 @@ export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
   onHost?: (host: DecoderHost) => void;
   /** Shape errors (a word refused) go here; by default the stream errors. */
   onWordError?: (message: string) => void;
+  /** Counts words sent to the decoder and not yet added, so a source can wait for it. */
+  flow?: FlowControl;
+  /**
+   * `every` (default): refit at exactly every N words — results are the same at any speed, and a
+   * source that can wait is held back by `flow`. `coalesce`: at most one refit in flight, a refit
+   * falling due meanwhile runs once after it — for live sources that cannot wait (results then
+   * depend on timing).
+   */
+  refitPolicy?: 'every' | 'coalesce';
+  /** Called after each refit (timing, whether it was exact). */
+  onRefit?: (r: RefitSummary) => void;
 }
 
 /**
@@ -78,9 +90,32 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         batch = [];
         enqueue((h) =>
           h.add(send).then((summary) => {
+            opts.flow?.finished(send.length);
             for (const m of summary.errors) {
               if (opts.onWordError) opts.onWordError(m);
               else fail(new RangeError(m));
+            }
+          }),
+        );
+      };
+      // At most one refit in flight: a refit that falls due while another computes runs right
+      // after it (once), so a slow machine refits less often instead of queueing refits.
+      let refitRunning = false;
+      let refitWanted = false;
+      const requestRefit = () => {
+        flushBatch();
+        if (refitRunning) {
+          refitWanted = true;
+          return;
+        }
+        refitRunning = (opts.refitPolicy ?? 'every') === 'coalesce';
+        enqueue((h) =>
+          h.refit().then((r) => {
+            refitRunning = false;
+            opts.onRefit?.(r);
+            if (refitWanted && !closed) {
+              refitWanted = false;
+              requestRefit();
             }
           }),
         );
@@ -94,12 +129,10 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       const sub = source.subscribe({
         next: (word) => {
           batch.push(word);
+          opts.flow?.taken();
           words += 1;
           if (batch.length >= sendBatch) flushBatch();
-          if (words % opts.refitEveryWords === 0) {
-            flushBatch();
-            enqueue((h) => h.refit());
-          }
+          if (words % opts.refitEveryWords === 0) requestRefit();
           if (opts.checkpointPath && opts.checkpointEveryWords && words % opts.checkpointEveryWords === 0) {
             flushBatch();
             const path = opts.checkpointPath;
@@ -117,7 +150,7 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         error: (e) => fail(e),
         complete: () => {
           flushBatch();
-          if (opts.finalRefit ?? true) enqueue((h) => h.refit());
+          if (opts.finalRefit ?? true) enqueue((h) => h.refit().then((r) => opts.onRefit?.(r)));
           if (opts.checkpointPath) {
             const path = opts.checkpointPath;
             enqueue((h) => h.checkpoint(path));

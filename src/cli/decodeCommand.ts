@@ -87,7 +87,8 @@ export async function runDecode(a: DecodeArgs): Promise<DecodeOutput> {
       await decoder.flush(backend);
       const accumulateSeconds = (performance.now() - tAcc) / 1000;
       const tFit = performance.now();
-      const result = await decoder.refit(backend, (done, total) => progress.update(`refitting: ${done}/${total} time samples`, done / total));
+      // Offline decoding needs no prequential model: skip the all-words fit (one eigendecomposition per time sample).
+      const result = await decoder.refit(backend, (done, total) => progress.update(`refitting: ${done}/${total} time samples`, done / total), { fitFull: false });
       const refitSeconds = (performance.now() - tFit) / 1000;
       progress.done();
       if (!result) throw new RangeError(`cannot decode: ${decoder.accepted} usable words for ${a.folds} folds (skipped: ${JSON.stringify(decoder.skipped)})`);

@@ -24,6 +24,27 @@ export interface SymEig {
   vectors: Float64Array;
 }
 
+export interface MatmulOptions {
+  transA?: boolean;
+  bBatched?: boolean;
+  out?: Float64Array;
+}
+
+/** The output array of a matmul: `out` checked for length, or a new one. */
+export function matmulOutput(out: Float64Array | undefined, length: number): Float64Array {
+  if (!out) return new Float64Array(length);
+  checkLength('matmul', 'out', out, length);
+  return out;
+}
+
+/** The outputs of a symEig: `out` checked for length, or new arrays. */
+export function symEigOutput(out: SymEig | undefined, n: number, batch: number): SymEig {
+  if (!out) return { values: new Float64Array(batch * n), vectors: new Float64Array(batch * n * n) };
+  checkLength('symEig', 'out.values', out.values, batch * n);
+  checkLength('symEig', 'out.vectors', out.vectors, batch * n * n);
+  return out;
+}
+
 export interface LinalgBackend {
   readonly name: BackendName;
   /** What the backend computes products in; stats are always accumulated in float64. */
@@ -41,11 +62,12 @@ export interface LinalgBackend {
   /**
    * Returns op(A[b]) · B[b] for every b: op(A) is A (m×k) or, with transA, Aᵀ where A is stored k×m.
    * B[b] is k×n; the result is [batch][m][n]. `bBatched = false` shares one B across the batch.
+   * With `out` (batch·m·n long) the result is written there and returned, so hot loops reuse memory.
    */
-  matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts?: { transA?: boolean; bBatched?: boolean }): Promise<Float64Array>;
+  matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts?: MatmulOptions): Promise<Float64Array>;
 
-  /** Eigendecomposition of `batch` symmetric n×n matrices stored [batch][n][n] (only read, never modified). */
-  symEig(a: Float64Array, n: number, batch: number): Promise<SymEig>;
+  /** Eigendecomposition of `batch` symmetric n×n matrices stored [batch][n][n] (only read, never modified); into `out` when given. */
+  symEig(a: Float64Array, n: number, batch: number, out?: SymEig): Promise<SymEig>;
 
   /** Releases native sessions or tensors. */
   dispose(): Promise<void>;

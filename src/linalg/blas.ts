@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig } from './backend.js';
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 
 type Koffi = typeof import('koffi');
 type LibraryHandle = ReturnType<Koffi['load']>;
@@ -194,14 +194,15 @@ export class BlasBackend implements LinalgBackend {
     }
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Promise<Float64Array> {
+  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     const { batch, m, n, k } = shape;
     const transA = opts.transA ?? false;
     const bBatched = opts.bBatched ?? true;
     checkLength('matmul', 'A', a, batch * m * k);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
-    const out = new Float64Array(batch * m * n);
-    if (out.length === 0 || k === 0) return out;
+    const out = matmulOutput(opts.out, batch * m * n);
+    if (out.length === 0) return out;
+    if (k === 0) return out.fill(0);
     if (!bBatched && !transA) {
       // Stacked A[b] (m×k each) form one (batch·m)×k matrix: a single large GEMM threads better.
       this.lib.gemm(false, batch * m, n, k, a, b, 0, out);
@@ -213,10 +214,9 @@ export class BlasBackend implements LinalgBackend {
     return out;
   }
 
-  async symEig(a: Float64Array, n: number, batch: number): Promise<SymEig> {
+  async symEig(a: Float64Array, n: number, batch: number, out?: SymEig): Promise<SymEig> {
     checkLength('symEig', 'A', a, batch * n * n);
-    const values = new Float64Array(batch * n);
-    const vectors = new Float64Array(batch * n * n);
+    const { values, vectors } = symEigOutput(out, n, batch);
     if (n === 0) return { values, vectors };
     const ws = this.workspace(n);
     for (let bi = 0; bi < batch; bi++) {

@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig } from './backend.js';
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 import { buildMatmulModel, type MatmulGraphKind } from './onnxGraph.js';
 import { symEigLoops } from './reference.js';
 
@@ -101,14 +101,14 @@ export class OrtBackend implements LinalgBackend {
     });
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Promise<Float64Array> {
+  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     const { batch, m, n, k } = shape;
     const transA = opts.transA ?? false;
     const bBatched = opts.bBatched ?? true;
     checkLength('matmul', 'A', a, batch * m * k);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
-    const result = new Float64Array(batch * m * n);
-    if (result.length === 0 || k === 0) return result;
+    const result = matmulOutput(opts.out, batch * m * n);
+    if (result.length === 0 || k === 0) return result.fill(0);
     const kind: MatmulGraphKind = bBatched ? (transA ? 'batchedTransA' : 'batched') : transA ? 'sharedBTransA' : 'sharedB';
     const aDims = transA ? [k, m] : [m, k];
     return this.exclusive(async () => {
@@ -126,8 +126,8 @@ export class OrtBackend implements LinalgBackend {
     });
   }
 
-  async symEig(a: Float64Array, n: number, batch: number): Promise<SymEig> {
-    return symEigLoops(a, n, batch);
+  async symEig(a: Float64Array, n: number, batch: number, out?: SymEig): Promise<SymEig> {
+    return symEigLoops(a, n, batch, out);
   }
 
   async dispose(): Promise<void> {

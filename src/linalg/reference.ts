@@ -2,7 +2,7 @@
  * The `reference` backend: readable float64 TypeScript loops. It is the oracle every other backend
  * is tested against, and the fallback that always loads.
  */
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig } from './backend.js';
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 import { symmetricEigen } from './symmetricEigen.js';
 
 export class ReferenceBackend implements LinalgBackend {
@@ -14,12 +14,12 @@ export class ReferenceBackend implements LinalgBackend {
     crossAccumulateLoops(a, b, shape, c);
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Promise<Float64Array> {
+  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     return matmulLoops(a, b, shape, opts);
   }
 
-  async symEig(a: Float64Array, n: number, batch: number): Promise<SymEig> {
-    return symEigLoops(a, n, batch);
+  async symEig(a: Float64Array, n: number, batch: number, out?: SymEig): Promise<SymEig> {
+    return symEigLoops(a, n, batch, out);
   }
 
   async dispose(): Promise<void> {}
@@ -48,13 +48,13 @@ export function crossAccumulateLoops(a: ArrayLike<number>, b: ArrayLike<number>,
   }
 }
 
-export function matmulLoops(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Float64Array {
+export function matmulLoops(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Float64Array {
   const { batch, m, n, k } = shape;
   const transA = opts.transA ?? false;
   const bBatched = opts.bBatched ?? true;
   checkLength('matmul', 'A', a, batch * m * k);
   checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
-  const out = new Float64Array(batch * m * n);
+  const out = matmulOutput(opts.out, batch * m * n).fill(0);
   for (let bi = 0; bi < batch; bi++) {
     const ao = bi * m * k;
     const bo = bBatched ? bi * k * n : 0;
@@ -72,10 +72,9 @@ export function matmulLoops(a: Float64Array, b: Float64Array, shape: GemmShape, 
   return out;
 }
 
-export function symEigLoops(a: Float64Array, n: number, batch: number): SymEig {
+export function symEigLoops(a: Float64Array, n: number, batch: number, out?: SymEig): SymEig {
   checkLength('symEig', 'A', a, batch * n * n);
-  const values = new Float64Array(batch * n);
-  const vectors = new Float64Array(batch * n * n);
+  const { values, vectors } = symEigOutput(out, n, batch);
   for (let bi = 0; bi < batch; bi++) symmetricEigen(a, n, values, vectors, bi * n * n, bi * n * n);
   return { values, vectors };
 }

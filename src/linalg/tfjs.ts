@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig } from './backend.js';
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 import { symEigLoops } from './reference.js';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
@@ -166,14 +166,14 @@ export class TfjsBackend implements LinalgBackend {
     }
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: { transA?: boolean; bBatched?: boolean } = {}): Promise<Float64Array> {
+  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     const { batch, m, n, k } = shape;
     const transA = opts.transA ?? false;
     const bBatched = opts.bBatched ?? true;
     checkLength('matmul', 'A', a, batch * m * k);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
-    const result = new Float64Array(batch * m * n);
-    if (result.length === 0 || k === 0) return result;
+    const result = matmulOutput(opts.out, batch * m * n);
+    if (result.length === 0 || k === 0) return result.fill(0);
     const tf = await this.activate();
     // A shared B stays in the engine for every product; it is disposed in `finally`.
     const sharedB = bBatched ? undefined : tf.tensor2d(new Float32Array(b), [k, n], 'float32');
@@ -212,8 +212,8 @@ export class TfjsBackend implements LinalgBackend {
     return result;
   }
 
-  async symEig(a: Float64Array, n: number, batch: number): Promise<SymEig> {
-    return symEigLoops(a, n, batch);
+  async symEig(a: Float64Array, n: number, batch: number, out?: SymEig): Promise<SymEig> {
+    return symEigLoops(a, n, batch, out);
   }
 
   async dispose(): Promise<void> {

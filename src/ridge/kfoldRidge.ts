@@ -71,12 +71,40 @@ interface PairJob {
   b: number;
 }
 
+/**
+ * Reused memory for one refit: sized for one time chunk, allocated once, so a refit does not ask
+ * the allocator for (and page-fault in) gigabytes of short-lived arrays.
+ */
+class Workspace {
+  /** Training scatter, then (after the eigendecomposition copied it) held-out scatter. */
+  readonly S: Float64Array;
+  /** Training cross-products, then held-out products B·W. */
+  readonly Sxy: Float64Array;
+  readonly Syy: Float64Array;
+  readonly eig: { values: Float64Array; vectors: Float64Array };
+  readonly Qp: Float64Array;
+  /** Squared Qp for GCV, then the per-target solution coefficients. */
+  readonly Z: Float64Array;
+  readonly Wz: Float64Array;
+  readonly chosen: Uint8Array;
+
+  constructor(C: number, P: number, J: number) {
+    this.S = new Float64Array(J * C * C);
+    this.Sxy = new Float64Array(J * C * P);
+    this.Syy = new Float64Array(J * P);
+    this.eig = { values: new Float64Array(J * C), vectors: new Float64Array(J * C * C) };
+    this.Qp = new Float64Array(J * C * P);
+    this.Z = new Float64Array(J * C * P);
+    this.Wz = new Float64Array(J * C * P);
+    this.chosen = new Uint8Array(J * P);
+  }
+}
+
 export async function kfoldRidge(folds: readonly SufficientStats[], backend: LinalgBackend, opts: RidgeOptions): Promise<KFoldResult> {
   const dims = folds[0].dims;
   const { nChannels: C, nTimes: T, nLayers: L, nDims: D } = dims;
   const P = nTargets(dims);
   const K = folds.length;
-  const A = opts.alphas.length;
   const foldSizes = folds.map((f) => f.n);
   const N = foldSizes.reduce((a, b) => a + b, 0);
   const evaluate = opts.evaluateFolds ?? true;
@@ -92,7 +120,11 @@ export async function kfoldRidge(folds: readonly SufficientStats[], backend: Lin
   const full: FullModel | undefined = opts.fitFull
     ? { weights: new Float64Array(T * C * P), intercept: new Float64Array(T * P), alphaIndex: new Uint8Array(T * P), n: N }
     : undefined;
-  const chunk = Math.max(1, opts.timeChunk ?? 4);
+  const chunk = Math.max(1, opts.timeChunk ?? 2);
+  const jobsPerTime = (evaluate ? K : 0) + (full ? 1 : 0);
+  const ws = new Workspace(C, P, chunk * jobsPerTime);
+  const A = opts.alphas.length;
+  const g = new Float64Array(A);
 
   for (let t0 = 0; t0 < T; t0 += chunk) {
     const t1 = Math.min(T, t0 + chunk);
@@ -103,52 +135,54 @@ export async function kfoldRidge(folds: readonly SufficientStats[], backend: Lin
       if (full) jobs.push({ t, fold: -1 });
     }
     const J = jobs.length;
+    const S = ws.S.subarray(0, J * C * C);
+    const Sxy = ws.Sxy.subarray(0, J * C * P);
+    const Syy = ws.Syy.subarray(0, J * P);
     const train = jobs.map((job) => trainingSet(folds, totals, job, t0));
-    // z-scored, centred training scatter and cross-products, batched over jobs.
-    const S = new Float64Array(J * C * C);
-    const Sxy = new Float64Array(J * C * P);
-    const Syy = new Float64Array(J * P);
     for (let j = 0; j < J; j++) {
       zScatter(train[j], C, P, S.subarray(j * C * C, (j + 1) * C * C), Sxy.subarray(j * C * P, (j + 1) * C * P), Syy.subarray(j * P, (j + 1) * P));
     }
-    const eig = await backend.symEig(S, C, J);
+    const eig = await backend.symEig(S, C, J, { values: ws.eig.values.subarray(0, J * C), vectors: ws.eig.vectors.subarray(0, J * C * C) });
     clampNonNegative(eig.values);
-    const Qp = await backend.matmul(eig.vectors, Sxy, { batch: J, m: C, k: C, n: P }, { transA: true }); // Vᵀ Sxy
-    const chosen = new Uint8Array(J * P);
-    if (opts.selection === 'gcv') {
-      await gcvSelect(backend, eig.values, Qp, Syy, train.map((s) => s.n), C, P, opts.alphas, chosen);
-    } else if (opts.selection === 'kfold' && !evaluate) {
-      // Without populated outer folds there is no held-out data: the full model falls back to GCV.
-      await gcvSelect(backend, eig.values, Qp, Syy, train.map((s) => s.n), C, P, opts.alphas, chosen);
+    const Qp = await backend.matmul(eig.vectors, Sxy, { batch: J, m: C, k: C, n: P }, { transA: true, out: ws.Qp.subarray(0, J * C * P) }); // Vᵀ Sxy
+    const chosen = ws.chosen.subarray(0, J * P).fill(0);
+    if (opts.selection === 'gcv' || (opts.selection === 'kfold' && !evaluate)) {
+      // Without populated outer folds there is no held-out data: inner K-fold falls back to GCV.
+      await gcvSelect(backend, eig.values, Qp, Syy, train.map((s) => s.n), C, P, opts.alphas, chosen, ws.Z.subarray(0, J * C * P));
     } else if (opts.selection === 'kfold') {
       await innerKfoldSelect(backend, folds, totals, t0, jobs, train, eig, Qp, opts.alphas, chosen);
     } // fixed: index 0 everywhere
-    const Z = new Float64Array(J * C * P);
+    const Z = ws.Z.subarray(0, J * C * P);
     for (let j = 0; j < J; j++) {
       for (let i = 0; i < C; i++) {
         const s = eig.values[j * C + i];
+        for (let a = 0; a < A; a++) g[a] = 1 / (s + opts.alphas[a]);
         const row = (j * C + i) * P;
-        for (let p = 0; p < P; p++) Z[row + p] = Qp[row + p] / (s + opts.alphas[chosen[j * P + p]]);
+        const pick = j * P;
+        for (let p = 0; p < P; p++) Z[row + p] = Qp[row + p] * g[chosen[pick + p]];
       }
     }
-    const Wz = await backend.matmul(eig.vectors, Z, { batch: J, m: C, k: C, n: P });
+    const Wz = await backend.matmul(eig.vectors, Z, { batch: J, m: C, k: C, n: P }, { out: ws.Wz.subarray(0, J * C * P) });
 
-    // Held-out evaluation for the outer folds.
+    // Held-out evaluation of the outer folds. Their scatter goes where the training scatter was
+    // (the eigendecomposition has consumed it) and their weights are gathered into Z's space.
     const heldJobs = jobs.map((job, j) => ({ job, j })).filter(({ job }) => job.fold >= 0);
     const H = heldJobs.length;
-    const Bz = new Float64Array(H * C * C);
-    const Wh = new Float64Array(H * C * P);
-    for (let h = 0; h < H; h++) {
-      const { job, j } = heldJobs[h];
-      heldOutScatter(folds[job.fold], train[j], job.t, Bz.subarray(h * C * C, (h + 1) * C * C));
-      Wh.set(Wz.subarray(j * C * P, (j + 1) * C * P), h * C * P);
-    }
-    const BW = H > 0 ? await backend.matmul(Bz, Wh, { batch: H, m: C, k: C, n: P }) : new Float64Array(0);
-    for (let h = 0; h < H; h++) {
-      const { job, j } = heldJobs[h];
-      const out = (job.fold * T + job.t) * P;
-      heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(h * C * P, (h + 1) * C * P), BW.subarray(h * C * P, (h + 1) * C * P), targetR.subarray(out, out + P));
-      alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), out);
+    if (H > 0) {
+      const Bz = ws.S.subarray(0, H * C * C);
+      const Wh = ws.Z.subarray(0, H * C * P);
+      for (let h = 0; h < H; h++) {
+        const { job, j } = heldJobs[h];
+        heldOutScatter(folds[job.fold], train[j], job.t, Bz.subarray(h * C * C, (h + 1) * C * C));
+        Wh.set(Wz.subarray(j * C * P, (j + 1) * C * P), h * C * P);
+      }
+      const BW = await backend.matmul(Bz, Wh, { batch: H, m: C, k: C, n: P }, { out: ws.Sxy.subarray(0, H * C * P) });
+      for (let h = 0; h < H; h++) {
+        const { job, j } = heldJobs[h];
+        const out = (job.fold * T + job.t) * P;
+        heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(h * C * P, (h + 1) * C * P), BW.subarray(h * C * P, (h + 1) * C * P), targetR.subarray(out, out + P));
+        alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), out);
+      }
     }
     if (full) {
       jobs.forEach((job, j) => {
@@ -162,7 +196,7 @@ export async function kfoldRidge(folds: readonly SufficientStats[], backend: Lin
 
   const foldR = new Float64Array(K * L * T);
   const R = new Float64Array(L * T);
-  for (let f = 0; f < K; f++) {
+  for (let f = 0; evaluate && f < K; f++) {
     for (let t = 0; t < T; t++) {
       for (let l = 0; l < L; l++) {
         let s = 0;
@@ -205,7 +239,7 @@ function addSlice(target: Float64Array, source: Float64Array, offset: number): v
   for (let i = 0; i < target.length; i++) target[i] += source[offset + i];
 }
 
-/** Raw training sums for one job at its time sample, with the global z-scoring scale. */
+/** One job's training set at its time sample: means, the global z-scoring scale, and where its sums come from. */
 interface TrainingSet {
   n: number;
   /** Training mean of x, raw, [C] */
@@ -214,59 +248,73 @@ interface TrainingSet {
   my: Float64Array;
   /** Global (all words) standard deviation per channel at this t, [C] — StandardScaler's scale. */
   sd: Float64Array;
-  sxx: Float64Array; // raw Σxxᵀ over training words [C][C]
-  sxy: Float64Array; // raw Σxyᵀ [C][P]
-  syy: Float64Array; // raw Σy² [P]
+  /** Raw Σy² over training words, [P] */
+  syy: Float64Array;
+  /** The sums are the chunk totals at local index `lt` minus the `without` folds at time `t`. */
+  totals: ChunkTotals;
+  lt: number;
+  t: number;
+  without: readonly SufficientStats[];
 }
 
 function trainingSet(folds: readonly SufficientStats[], tot: ChunkTotals, job: Job, t0: number): TrainingSet {
   return trainingWithout(folds, tot, job.t, t0, job.fold >= 0 ? [job.fold] : []);
 }
 
-/** Training sums at time t over all words except those of the `without` folds. */
+/** Training set at time t over all words except those of the `without` folds. */
 function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t: number, t0: number, without: readonly number[]): TrainingSet {
   const { nChannels: C } = folds[0].dims;
   const P = folds[0].sy.length;
   const lt = t - t0;
-  const n = tot.n - without.reduce((a, f) => a + folds[f].n, 0);
+  const held = without.map((f) => folds[f]);
+  const n = tot.n - held.reduce((a, f) => a + f.n, 0);
   const sd = new Float64Array(C);
+  const mx = new Float64Array(C);
   for (let c = 0; c < C; c++) {
     const mean = tot.sx[lt * C + c] / tot.n;
     const v = tot.sxx[(lt * C + c) * C + c] / tot.n - mean * mean;
     // StandardScaler leaves zero-variance features unscaled.
     sd[c] = v > 0 ? Math.sqrt(v) : 1;
+    let sx = tot.sx[lt * C + c];
+    for (const h of held) sx -= h.sx[t * C + c];
+    mx[c] = sx / n;
   }
-  const mx = new Float64Array(C);
-  const sxx = new Float64Array(C * C);
-  const sxy = new Float64Array(C * P);
   const my = new Float64Array(P);
   const syy = new Float64Array(P);
-  sxx.set(tot.sxx.subarray(lt * C * C, (lt + 1) * C * C));
-  sxy.set(tot.sxy.subarray(lt * C * P, (lt + 1) * C * P));
-  for (let c = 0; c < C; c++) mx[c] = tot.sx[lt * C + c];
-  my.set(tot.sy);
-  syy.set(tot.syy);
-  for (const f of without) {
-    const held = folds[f];
-    for (let c = 0; c < C; c++) mx[c] -= held.sx[t * C + c];
-    for (let i = 0; i < C * C; i++) sxx[i] -= held.sxx[t * C * C + i];
-    for (let i = 0; i < C * P; i++) sxy[i] -= held.sxy[t * C * P + i];
-    for (let p = 0; p < P; p++) {
-      my[p] -= held.sy[p];
-      syy[p] -= held.syy[p];
+  for (let p = 0; p < P; p++) {
+    let sy = tot.sy[p];
+    let s2 = tot.syy[p];
+    for (const h of held) {
+      sy -= h.sy[p];
+      s2 -= h.syy[p];
     }
+    my[p] = sy / n;
+    syy[p] = s2;
   }
-  for (let c = 0; c < C; c++) mx[c] /= n;
-  for (let p = 0; p < P; p++) my[p] /= n;
-  return { n, mx, my, sd, sxx, sxy, syy };
+  return { n, mx, my, sd, syy, totals: tot, lt, t, without: held };
 }
 
-/** Centred training scatter in z-units: S = D⁻¹(Σxxᵀ − n m mᵀ)D⁻¹, Sxy = D⁻¹(Σxyᵀ − n m_x m_yᵀ), Syy = Σy² − n m_y². */
+/**
+ * Centred training scatter in z-units, straight from the sums:
+ * S = D⁻¹(Σxxᵀ − n m mᵀ)D⁻¹, Sxy = D⁻¹(Σxyᵀ − n m_x m_yᵀ), Syy = Σy² − n m_y².
+ */
 function zScatter(tr: TrainingSet, C: number, P: number, S: Float64Array, Sxy: Float64Array, Syy: Float64Array): void {
-  const { n, mx, my, sd } = tr;
+  const { n, mx, my, sd, totals, lt, t, without } = tr;
+  S.set(totals.sxx.subarray(lt * C * C, (lt + 1) * C * C));
+  Sxy.set(totals.sxy.subarray(lt * C * P, (lt + 1) * C * P));
+  for (const h of without) {
+    const hxx = h.sxx.subarray(t * C * C, (t + 1) * C * C);
+    const hxy = h.sxy.subarray(t * C * P, (t + 1) * C * P);
+    for (let i = 0; i < C * C; i++) S[i] -= hxx[i];
+    for (let i = 0; i < C * P; i++) Sxy[i] -= hxy[i];
+  }
   for (let i = 0; i < C; i++) {
-    for (let j = 0; j < C; j++) S[i * C + j] = (tr.sxx[i * C + j] - n * mx[i] * mx[j]) / (sd[i] * sd[j]);
-    for (let p = 0; p < P; p++) Sxy[i * P + p] = (tr.sxy[i * P + p] - n * mx[i] * my[p]) / sd[i];
+    const inv = 1 / sd[i];
+    const nmi = n * mx[i];
+    const rowS = i * C;
+    for (let j = 0; j < C; j++) S[rowS + j] = ((S[rowS + j] - nmi * mx[j]) * inv) / sd[j];
+    const rowY = i * P;
+    for (let p = 0; p < P; p++) Sxy[rowY + p] = (Sxy[rowY + p] - nmi * my[p]) * inv;
   }
   for (let p = 0; p < P; p++) Syy[p] = tr.syy[p] - n * my[p] * my[p];
 }
@@ -280,10 +328,10 @@ function clampNonNegative(values: Float64Array): void {
  * GCV per target: RSS(α) / (n − 1 − df(α))², with RSS(α) = Syy − Σᵢ qᵢ²(sᵢ+2α)/(sᵢ+α)² and
  * df(α) = Σᵢ sᵢ/(sᵢ+α) (the 1 is the intercept). All targets and α at once as one product per job.
  */
-async function gcvSelect(backend: LinalgBackend, s: Float64Array, Qp: Float64Array, Syy: Float64Array, nTrain: number[], C: number, P: number, alphas: readonly number[], chosen: Uint8Array): Promise<void> {
+async function gcvSelect(backend: LinalgBackend, s: Float64Array, Qp: Float64Array, Syy: Float64Array, nTrain: number[], C: number, P: number, alphas: readonly number[], chosen: Uint8Array, scratch: Float64Array): Promise<void> {
   const J = nTrain.length;
   const A = alphas.length;
-  const Q2 = new Float64Array(Qp.length);
+  const Q2 = scratch.subarray(0, Qp.length);
   for (let i = 0; i < Qp.length; i++) Q2[i] = Qp[i] * Qp[i];
   const U = new Float64Array(J * C * A); // [job][i][α] = (s+2α)/(s+α)²
   const df = new Float64Array(J * A);
