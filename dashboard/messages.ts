@@ -1,0 +1,46 @@
+/**
+ * The dashboard's wire format: the three JSON messages the server pushes to every WebSocket client
+ * (README "Messages" documents them) and the stream-health record the pipeline reports.
+ * Owns the shapes only; must not compute scores or hold state.
+ */
+import type { ScoreSnapshot } from '../src/snapshot.js';
+import type { WordEvent } from '../src/types.js';
+
+/** How the input stream is doing, as the pipeline sees it. Every field is shown as given. */
+export interface StreamHealth {
+  state: 'starting' | 'live' | 'stalled' | 'disconnected' | 'ended';
+  /** Source-clock time of the latest MEG sample received, seconds. */
+  sourceTimeSec: number | null;
+  /** How far processing lags the wall clock (live sources), seconds. */
+  wallLagSec: number | null;
+  /** MEG samples per second received (per channel). */
+  inputRateHz: number | null;
+  /** Replay speed, × real time. */
+  speed: number | null;
+  wordsAccepted: number;
+  /** reason → count */
+  wordsSkipped: Record<string, number>;
+  /** Duration of the latest exact (K-fold) refit, seconds. */
+  refitSeconds: number | null;
+  backend: string;
+  /** e.g. 'simulated subject (seed 1)' */
+  source: string;
+  /** e.g. 'synthetic activations (not a language model)' */
+  activations: string;
+}
+
+/** The word being heard and the ones before it (most recent last). */
+export interface WordsUpdate {
+  current: WordEvent | null;
+  recent: WordEvent[];
+}
+
+export type DashboardMessage =
+  | { type: 'snapshot'; snapshot: ScoreSnapshot }
+  | { type: 'health'; health: StreamHealth }
+  | { type: 'words'; words: WordsUpdate };
+
+export type DashboardMessageType = DashboardMessage['type'];
+
+/** The order in which a newly connected client receives the latest state. */
+export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'snapshot'];

@@ -1,0 +1,192 @@
+/**
+ * The dashboard page in Debian's chromium (headless, driven by playwright-core) against a real
+ * dashboard server fed with synthetic, schema-valid snapshots: it connects, draws every chart, shows
+ * the last exact temporal score, keeps up with 4 Hz snapshots, switches exact/rolling, and reconnects
+ * to a server restarted on the same port. Skipped when /usr/bin/chromium is missing, except in CI.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, screenshotDashboard } from '../dashboard/screenshot.js';
+import { startDashboard, type Dashboard } from '../dashboard/server.js';
+import { fakeExactScore, fakeHealth, fakeSnapshot, fakeWords } from './helpers/dashboardFixtures.js';
+
+const haveChromium = fs.existsSync(CHROMIUM_PATH);
+if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM_PATH} is missing; CI must install it (apt-get install chromium)`);
+const skip = haveChromium ? false : `${CHROMIUM_PATH} not found (install it with \`apt-get install chromium\`)`;
+
+interface Exposed {
+  lastSnapshotSeq: number;
+  lastTemporalScore: number | null;
+  connected: boolean;
+  drawCount: number;
+}
+
+const exposed = (page: Page): Promise<Exposed> => page.evaluate(() => ({ ...(globalThis as unknown as { lockstep: Exposed }).lockstep }));
+
+/** Pixels of a canvas that are clearly coloured (axes, grid and text are grey). */
+function colouredPixels(page: Page, selector: string): Promise<{ width: number; height: number; coloured: number }> {
+  return page.evaluate((sel) => {
+    const c = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector(sel) as {
+      width: number;
+      height: number;
+      getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+    } | null;
+    if (!c || c.width === 0 || c.height === 0) return { width: 0, height: 0, coloured: 0 };
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let coloured = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) coloured++;
+    return { width: c.width, height: c.height, coloured };
+  }, selector);
+}
+
+const text = (page: Page, selector: string): Promise<string> => page.locator(selector).innerText();
+
+describe('dashboard page in chromium', { skip }, () => {
+  let dash: Dashboard;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  const pageErrors: string[] = [];
+  const foreignRequests: string[] = [];
+
+  before(async () => {
+    dash = await startDashboard({ port: 0 });
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-chromium-test-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('request', (req) => {
+      if (!req.url().startsWith(new URL(dash.url).origin) && !req.url().startsWith('data:')) foreignRequests.push(req.url());
+    });
+  });
+  after(async () => {
+    await context?.close();
+    await dash?.close();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('connects, draws every chart, and shows the last exact temporal score while snapshots arrive at 4 Hz', async () => {
+    dash.publishHealth(fakeHealth());
+    dash.publishWords(fakeWords(25));
+    let seq = 0;
+    dash.publishSnapshot(fakeSnapshot(++seq));
+    await page.goto(dash.url);
+    await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq >= 1, undefined, { timeout: 15_000 });
+
+    // 4 Hz for 5 s; the page must keep up (draws land within a frame or two of each snapshot) and
+    // stay responsive (no long main-thread task).
+    await page.evaluate(() => {
+      const g = globalThis as unknown as { longTasks: number[]; PerformanceObserver: new (cb: (l: { getEntries(): Array<{ duration: number }> }) => void) => { observe(o: object): void } };
+      g.longTasks = [];
+      new g.PerformanceObserver((list) => g.longTasks.push(...list.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
+    });
+    const lags: number[] = [];
+    const draws0 = (await exposed(page)).drawCount;
+    for (let i = 0; i < 20; i++) {
+      dash.publishSnapshot(fakeSnapshot(++seq));
+      await sleep(250);
+      lags.push(seq - (await exposed(page)).lastSnapshotSeq);
+    }
+    const state = await exposed(page);
+    assert.equal(state.connected, true);
+    assert.ok(state.drawCount - draws0 >= 15, `page redrew ${state.drawCount - draws0} times for 20 snapshots`);
+    assert.ok(Math.max(...lags) <= 2, `the page lagged behind by up to ${Math.max(...lags)} snapshots`);
+    const longTasks = await page.evaluate(() => (globalThis as unknown as { longTasks: number[] }).longTasks);
+    assert.ok(longTasks.every((ms) => ms < 200), `main-thread tasks over 50 ms: ${longTasks.map((ms) => ms.toFixed(0)).join(', ')}`);
+
+    await page.waitForFunction((s) => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === s, seq, { timeout: 5000 });
+    assert.equal(await text(page, '#temporal-score'), fakeExactScore(seq).toFixed(3));
+    assert.equal((await exposed(page)).lastTemporalScore, fakeExactScore(seq));
+
+    for (const sel of ['#chart-curves canvas', '#chart-tmax canvas', '#chart-emergence canvas', '#heatmap']) {
+      const px = await colouredPixels(page, sel);
+      assert.ok(px.width > 100 && px.height > 100, `${sel} has a size (${px.width}×${px.height})`);
+      assert.ok(px.coloured > 200, `${sel} has data drawn on it (${px.coloured} coloured pixels)`);
+    }
+    assert.match(await text(page, '#health'), /live/);
+    assert.match(await text(page, '#activations-label'), /synthetic activations \(not a language model\)/);
+    assert.match(await text(page, '#health'), /nonfinite-epoch: 2/);
+    assert.equal(await text(page, '#current-word'), 'w24');
+    assert.equal(await page.locator('#recent-words li').count(), 25);
+    assert.equal(await page.locator('#banner').isVisible(), false, 'no banner while connected and live');
+  });
+
+  it('switches between exact and rolling scores, and falls back to rolling before the first refit', async () => {
+    const s = fakeSnapshot(100);
+    dash.publishSnapshot(s);
+    await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === 100, undefined, { timeout: 5000 });
+    await page.click('#mode-rolling');
+    await page.waitForFunction((v) => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('temporal-score').textContent === v, s.rolling!.temporalScore.toFixed(3), { timeout: 5000 });
+    await page.click('#mode-exact');
+    await page.waitForFunction((v) => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('temporal-score').textContent === v, s.exact!.temporalScore.toFixed(3), { timeout: 5000 });
+    const noExact = fakeSnapshot(101, { noExact: true });
+    dash.publishSnapshot(noExact);
+    await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === 101, undefined, { timeout: 5000 });
+    assert.equal(await text(page, '#temporal-score'), noExact.rolling!.temporalScore.toFixed(3));
+    assert.match(await text(page, '#score-method'), /rolling prequential/);
+  });
+
+  it('shows a banner when the stream stalls or the server goes away, and reconnects to a restarted server on the same port', async () => {
+    dash.publishHealth(fakeHealth({ state: 'stalled' }));
+    await page.locator('#banner', { hasText: 'Input stream stalled' }).waitFor({ timeout: 5000 });
+
+    const port = Number(new URL(dash.url).port);
+    await dash.close();
+    await page.waitForFunction(() => !(globalThis as unknown as { lockstep: Exposed }).lockstep.connected, undefined, { timeout: 5000 });
+    await page.locator('#banner', { hasText: 'Disconnected' }).waitFor({ timeout: 5000 });
+    assert.equal(await text(page, '#connection'), 'disconnected');
+
+    dash = await startDashboard({ port });
+    const fresh = fakeSnapshot(7);
+    dash.publishHealth(fakeHealth({ state: 'live' }));
+    dash.publishSnapshot(fresh);
+    await page.waitForFunction(
+      (v) => {
+        const g = globalThis as unknown as { lockstep: Exposed; document: { getElementById(id: string): { textContent: string } } };
+        return g.lockstep.connected && g.lockstep.lastSnapshotSeq === 7 && g.document.getElementById('temporal-score').textContent === v;
+      },
+      fresh.exact!.temporalScore.toFixed(3),
+      { timeout: 20_000 },
+    );
+    await page.locator('#banner').waitFor({ state: 'hidden', timeout: 5000 });
+    assert.equal(await text(page, '#connection'), 'connected');
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+    assert.deepEqual(foreignRequests, [], 'the page loads nothing from elsewhere');
+  });
+
+  it('reads the token from its own URL and sends it on the upgrade; without it the page stays disconnected', async () => {
+    const guarded = await startDashboard({ port: 0, token: 'browser-token-42' });
+    const other = await context.newPage();
+    try {
+      guarded.publishSnapshot(fakeSnapshot(3));
+      await other.goto(guarded.url);
+      await other.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === 3, undefined, { timeout: 10_000 });
+      assert.equal(await text(other, '#temporal-score'), fakeExactScore(3).toFixed(3));
+      await other.goto(guarded.url.replace(/\?token=.*$/, ''));
+      await other.locator('#banner', { hasText: 'Cannot connect' }).waitFor({ timeout: 5000 });
+      await sleep(1500);
+      const denied = await exposed(other);
+      assert.equal(denied.connected, false);
+      assert.equal(denied.lastSnapshotSeq, -1);
+    } finally {
+      await other.close();
+      await guarded.close();
+    }
+  });
+
+  it('screenshotDashboard writes a 1400×1000 PNG once the page has drawn the requested snapshot', async () => {
+    const out = path.join(profile, 'shot.png');
+    dash.publishSnapshot(fakeSnapshot(8));
+    await screenshotDashboard(dash.url, out, { minSeq: 8, timeoutMs: 20_000 });
+    const png = fs.readFileSync(out);
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+    assert.equal(png.readUInt32BE(16), 1400);
+    assert.equal(png.readUInt32BE(20), 1000);
+    await assert.rejects(screenshotDashboard(dash.url, out, { minSeq: 1000, timeoutMs: 1500 }), /Timeout/i, 'a snapshot that never comes is a timeout');
+  });
+});
