@@ -7,6 +7,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES } from '../linalg/backend.js';
 import { ALPHA_SELECTIONS, type AlphaSelection } from '../ridge/alphaGrid.js';
 import { runDecode } from './decodeCommand.js';
+import { runDemo, type Control } from './demoCommand.js';
+import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
 
 function numberList(value: string): number[] {
@@ -25,6 +27,20 @@ function positiveInt(value: string): number {
   const v = Number(value);
   if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return v;
+}
+
+function positiveIntOrZero(value: string): number {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return v;
+}
+
+function parseSpeedOption(value: string) {
+  try {
+    return parseSpeed(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 const backendOption = () =>
@@ -86,6 +102,52 @@ export function buildProgram(): Command {
             `took ${out.seconds.toFixed(1)} s (accumulate ${out.accumulateSeconds.toFixed(1)} s, refit ${out.refitSeconds.toFixed(1)} s)\n`,
         );
       }
+    });
+
+  program
+    .command('demo')
+    .description(
+      'Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick) with synthetic\n' +
+        'layer activations, and serve the live dashboard. Planted latencies rise with layer depth (0.30 s → 0.65 s).',
+    )
+    .option('--port <n>', 'dashboard port', positiveInt, 8080)
+    .option('--host <addr>', 'dashboard address; anything but loopback requires a token', '127.0.0.1')
+    .option('--token <secret>', 'require this token on the WebSocket (generated and printed when --host is not loopback)')
+    .option('--no-dashboard', 'do not serve the dashboard')
+    .option('--speed <x|max>', 'pace: 1 = real time, N = N× real time, max = as fast as the decoder allows', parseSpeedOption, 'max')
+    .option('--minutes <m>', 'stop after this much simulated recording and exit 0', number)
+    .option('--seed <s>', 'simulation seed', positiveIntOrZero, 1)
+    .option('--null', 'control: no coupling between layers and MEG')
+    .option('--shuffle', 'control: planted latencies shuffled across layers')
+    .option('--flat', 'control: every layer at the same latency')
+    .option('--dims <n>', 'activation dimensions per layer', positiveInt, 50)
+    .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
+    .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
+    .option('--half-life <words>', 'rolling score forgets with this half-life (default: cumulative)', positiveInt)
+    .addOption(backendOption())
+    .option('--json', 'also write one JSON line per snapshot to stdout (schema lockstep.snapshot/1)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (o) => {
+      const controls = (['null', 'shuffle', 'flat'] as const).filter((c) => o[c]);
+      if (controls.length > 1) throw new InvalidArgumentError(`choose one of --null, --shuffle, --flat (got ${controls.map((c) => `--${c}`).join(' ')})`);
+      const control: Control = controls[0] ?? 'planted';
+      await runDemo({
+        port: o.port,
+        host: o.host,
+        token: o.token,
+        dashboard: o.dashboard,
+        speed: o.speed,
+        minutes: o.minutes,
+        seed: o.seed,
+        control,
+        json: Boolean(o.json),
+        backend: o.backend,
+        nDims: o.dims,
+        refitEveryWords: o.refitEvery,
+        snapshotEveryWords: o.snapshotEvery,
+        halfLifeWords: o.halfLife ?? null,
+        quiet: Boolean(o.quiet),
+      });
     });
 
   program
