@@ -75,17 +75,17 @@ export function defaultLatencySec(depth: number): number {
 export const SIMULATOR_MODEL = {
   /**
    * Evoked amplitude at snr 1, tesla, per source and per unit (z-scored) word weight, at the bump's
-   * peak, for a pattern of unit RMS over channels. Calibrated so that decoding needs ~10 simulated
-   * minutes (Moby Dick, 9 layers × 50 dims of synthetic activations, 3 sources per layer; offline
-   * 0.1–20 Hz band-pass with the 30 Hz anti-alias low-pass, epochs −2.5…+3.0 s, `lockstep decode`'s
-   * 5-fold ridge). Seeds 1, 2, 3: after 5 min the temporal score is unstable (r = 0.97, 0.47,
-   * 0.98; fold CIs reach below 0); after 10 min r = 0.98, 0.98, 0.99 with fold CIs ≥ 0.93; after
-   * 20 min (seed 1) r = 0.98, CI 0.98–0.99, peak R ≈ 0.05–0.10 (the paper's range). Twice this
-   * amplitude decodes within 5 min; 0.8× still fails at 10 min.
+   * peak, for a pattern of unit RMS over channels. Calibrated with the whole demo pipeline
+   * (Moby Dick, 9 layers × 50 dims of synthetic activations with adjacent-layer correlation 0.5,
+   * 3 sources per layer, causal 0.1–20 Hz band-pass, 30 Hz resampling, epochs −2.5…+3.0 s, 5-fold
+   * ridge with GCV α): after 20 simulated minutes, seeds 1 and 2 give temporal scores 0.997 and
+   * 0.998 with every layer's Tmax within 20 ms of its planted latency, peak R ≈ 0.03–0.09 (the
+   * paper's range). A broader bump (0.25 s) or more correlated layers (0.8) pull the end layers'
+   * Tmax towards the middle by more than one 33 ms sample.
    */
-  evokedT: 5e-15,
+  evokedT: 6e-15,
   /** Full width of the cos² response bump, seconds (half height at half this). */
-  evokedWidthSec: 0.25,
+  evokedWidthSec: 0.15,
   /** Latent 1/f background sources and the amplitude of each (unit-RMS pattern), tesla. */
   backgroundSources: 8,
   backgroundT: 110e-15,

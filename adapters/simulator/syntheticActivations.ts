@@ -21,7 +21,7 @@ import { hashString, hashedNormal, splineTable, subKey } from './hashedNoise.js'
 export const describe = 'synthetic activations (seeded, not a language model)';
 
 /** Correlation of each part between adjacent layers. */
-export const LAYER_CORRELATION = 0.8;
+export const LAYER_CORRELATION = 0.5;
 
 /** Words between knots of the context part (its correlation time, in words). */
 export const CONTEXT_SPACING_WORDS = 4;

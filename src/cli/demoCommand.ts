@@ -31,6 +31,8 @@ export interface DemoArgs {
   minutes?: number;
   seed: number;
   control: Control;
+  /** Evoked amplitude relative to the simulator's default. */
+  snr?: number;
   json: boolean;
   backend: 'auto' | BackendName;
   nDims: number;
@@ -61,7 +63,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   const text = builtinWords();
   const words = speechTiming(text, { seed: a.seed, startSec: 3 });
   const activation = syntheticActivations({ seed: a.seed, nLayers: N_LAYERS, nDims: a.nDims });
-  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: N_LAYERS, nDims: a.nDims, depths, control: a.control, sfreqHz });
+  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: N_LAYERS, nDims: a.nDims, depths, control: a.control, snr: a.snr, sfreqHz });
   const lastOnset = words.at(-1)!.onsetSec;
   const durationSec = Math.min(a.minutes !== undefined ? a.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
   const totalSamples = Math.floor(durationSec * sfreqHz);
