@@ -67,7 +67,9 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       const sendBatch = opts.sendBatchWords ?? 16;
       // Everything that talks to the host goes through this chain so that the host is ready and
       // failures surface once, as a stream error.
-      let chain: Promise<unknown> = startDecoderHost(opts, opts.where).then((h) => {
+      // Only the session's own options cross into the worker (callbacks and flow stay here).
+      const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom };
+      let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
         host = h;
         opts.onHost?.(h);
       });
