@@ -35,12 +35,24 @@ export interface WordsUpdate {
   recent: WordEvent[];
 }
 
+/**
+ * The temporal score over the recording so far (one point per snapshot, thinned to a bounded
+ * count), sent once to each client when it connects so a late page still draws the emergence curve.
+ */
+export interface ScoreHistory {
+  /** Source time of each snapshot, seconds. */
+  sourceTimeSec: number[];
+  rolling: (number | null)[];
+  exact: (number | null)[];
+}
+
 export type DashboardMessage =
   | { type: 'snapshot'; snapshot: ScoreSnapshot }
   | { type: 'health'; health: StreamHealth }
-  | { type: 'words'; words: WordsUpdate };
+  | { type: 'words'; words: WordsUpdate }
+  | { type: 'history'; history: ScoreHistory };
 
 export type DashboardMessageType = DashboardMessage['type'];
 
 /** The order in which a newly connected client receives the latest state. */
-export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'snapshot'];
+export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'history', 'snapshot'];

@@ -18,10 +18,34 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { SNAPSHOT_SCHEMA, type ScoreSnapshot } from '../src/snapshot.js';
 import { checkRequest, checkUpgrade, chooseProtocol, generateToken, isLoopbackHost, type AccessPolicy } from './access.js';
 import { CoalescingSender, type SendCounters } from './coalescingSender.js';
-import { MESSAGE_TYPES, type DashboardMessage, type DashboardMessageType, type StreamHealth, type WordsUpdate } from './messages.js';
+import { MESSAGE_TYPES, type DashboardMessage, type DashboardMessageType, type ScoreHistory, type StreamHealth, type WordsUpdate } from './messages.js';
 import { serveStatic, staticRoutes } from './staticFiles.js';
 
-export type { DashboardMessage, StreamHealth, WordsUpdate } from './messages.js';
+export type { DashboardMessage, ScoreHistory, StreamHealth, WordsUpdate } from './messages.js';
+
+/** Points kept in the emergence history; beyond it every other point is dropped (the span stays). */
+const HISTORY_MAX = 2000;
+
+/** Appends one snapshot's temporal scores; a source time going back starts a new history (new recording). */
+export function recordHistory(h: ScoreHistory, s: ScoreSnapshot): void {
+  if (s.sourceTimeSec === null || !Number.isFinite(s.sourceTimeSec)) return;
+  const last = h.sourceTimeSec.at(-1);
+  if (last !== undefined && s.sourceTimeSec < last) {
+    h.sourceTimeSec.length = 0;
+    h.rolling.length = 0;
+    h.exact.length = 0;
+  }
+  const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
+  h.sourceTimeSec.push(s.sourceTimeSec);
+  h.rolling.push(finite(s.rolling?.temporalScore));
+  h.exact.push(finite(s.exact?.temporalScore));
+  if (h.sourceTimeSec.length > HISTORY_MAX) {
+    const keep = <T>(a: T[]) => a.filter((_, i) => i % 2 === 0 || i === a.length - 1);
+    h.sourceTimeSec = keep(h.sourceTimeSec);
+    h.rolling = keep(h.rolling);
+    h.exact = keep(h.exact);
+  }
+}
 
 export interface DashboardOptions {
   /** Address to listen on; default 127.0.0.1. Beyond loopback a token is required (generated when not given). */
@@ -145,10 +169,16 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     });
     // Clients have nothing to say; incoming messages are ignored.
     for (const type of MESSAGE_TYPES) {
+      if (type === 'history') {
+        if (history.sourceTimeSec.length > 0) client.sender.offer('history', Buffer.from(JSON.stringify({ type: 'history', history })));
+        continue;
+      }
       const l = latest.get(type);
       if (l) client.sender.offer(type, wireOf(l));
     }
   });
+
+  const history: ScoreHistory = { sourceTimeSec: [], rolling: [], exact: [] };
 
   function publish(message: DashboardMessage): void {
     const l: Latest = { message, wire: null };
@@ -216,6 +246,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     token,
     publishSnapshot(s) {
       if (s?.schema !== SNAPSHOT_SCHEMA) throw new TypeError(`dashboard: expected a '${SNAPSHOT_SCHEMA}' snapshot, got schema '${String(s?.schema)}'`);
+      recordHistory(history, s);
       publish({ type: 'snapshot', snapshot: s });
     },
     publishHealth(h) {

@@ -143,9 +143,13 @@ describe('dashboard server', () => {
     dash.publishHealth(fakeHealth({ state: 'live' }));
     dash.publishWords(fakeWords(5));
     const c = await TestClient.open(wsUrl(dash));
-    await c.waitFor(() => c.received.length >= 3, 5000, 'the initial state');
+    await c.waitFor(() => c.received.length >= 4, 5000, 'the initial state');
     const byType = new Map(c.received.map((r) => [r.type, JSON.parse(r.body) as Record<string, unknown>]));
-    assert.deepEqual([...byType.keys()].sort(), ['health', 'snapshot', 'words']);
+    assert.deepEqual([...byType.keys()].sort(), ['health', 'history', 'snapshot', 'words']);
+    // A late client still gets the emergence curve: one point per snapshot published so far.
+    const history = (byType.get('history') as { history: { sourceTimeSec: number[]; exact: (number | null)[] } }).history;
+    assert.deepEqual(history.sourceTimeSec, [fakeSnapshot(1).sourceTimeSec, fakeSnapshot(2).sourceTimeSec]);
+    assert.deepEqual(history.exact, [fakeSnapshot(1).exact?.temporalScore ?? null, fakeSnapshot(2).exact?.temporalScore ?? null]);
     assert.deepEqual(byType.get('snapshot'), JSON.parse(JSON.stringify({ type: 'snapshot', snapshot: fakeSnapshot(2) })), 'the latest snapshot, as published');
     assert.deepEqual(byType.get('health'), { type: 'health', health: fakeHealth({ state: 'live' }) });
     assert.deepEqual(byType.get('words'), JSON.parse(JSON.stringify({ type: 'words', words: fakeWords(5) })));

@@ -206,6 +206,11 @@
     } else if (msg.type === 'words') {
       state.words = msg.words;
       dirty.words = true;
+    } else if (msg.type === 'history') {
+      // The server's history of the recording so far (sent on connect): it replaces ours.
+      const h = msg.history;
+      state.history = { x: h.sourceTimeSec.map((t) => t / 60), rolling: h.rolling.slice(), exact: h.exact.slice() };
+      dirty.history = true;
     }
     schedule();
   }
@@ -528,7 +533,8 @@
     $('temporal-score').textContent = score === null ? '—' : score.toFixed(3);
     exposed.lastTemporalScore = score;
 
-    const alphaText = s.alphas && s.alphas.length ? `${s.alphaSelection} over ${s.alphas.length} α (${s.alphas[0]}…${s.alphas[s.alphas.length - 1]})` : s.alphaSelection;
+    const fmtAlpha = (a) => (a >= 1e-3 && a < 1e4 ? String(Number(a.toPrecision(3))) : a.toExponential(0));
+    const alphaText = s.alphas && s.alphas.length ? `${s.alphaSelection} over ${s.alphas.length} α (${fmtAlpha(s.alphas[0])}…${fmtAlpha(s.alphas[s.alphas.length - 1])})` : s.alphaSelection;
     let method = 'no scores yet (waiting for enough words)';
     const rows = [];
     if (shown && shown.kind === 'exact') {

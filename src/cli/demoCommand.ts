@@ -44,6 +44,8 @@ export interface DemoArgs {
   onDashboard?: (d: Dashboard) => void;
   /** Every snapshot (tests). */
   onSnapshot?: (s: ScoreSnapshot) => void;
+  /** Awaited before the dashboard closes at the end (e.g. a screenshot in progress). */
+  beforeClose?: () => Promise<void>;
 }
 
 export interface DemoResult {
@@ -193,6 +195,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     log(`final: ${final.nWords} words, temporal score r = ${final.exact.temporalScore.toFixed(3)} (p = ${final.exact.p.toPrecision(3)}), Tmax ${final.exact.tmax.map((t) => t.toFixed(3)).join(' ')} s`);
     log(`planted latencies ${subject.latenciesSec.map((t) => t.toFixed(3)).join(' ')} s`);
   }
+  await a.beforeClose?.();
   await dashboard?.close();
   return { last: final, plantedLatenciesSec: subject.latenciesSec, wordsOutside, simulatedSeconds: totalSamples / sfreqHz, wallSeconds: (performance.now() - t0) / 1000 };
 }

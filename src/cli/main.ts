@@ -120,6 +120,7 @@ export function buildProgram(): Command {
     .option('--null', 'control: no coupling between layers and MEG')
     .option('--shuffle', 'control: planted latencies shuffled across layers')
     .option('--flat', 'control: every layer at the same latency')
+    .option('--snr <x>', 'evoked amplitude relative to the default (1 decodes within ~10–20 simulated minutes)', number, 1)
     .option('--dims <n>', 'activation dimensions per layer', positiveInt, 50)
     .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
     .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
@@ -140,6 +141,7 @@ export function buildProgram(): Command {
         minutes: o.minutes,
         seed: o.seed,
         control,
+        snr: o.snr,
         json: Boolean(o.json),
         backend: o.backend,
         nDims: o.dims,
