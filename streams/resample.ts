@@ -11,13 +11,19 @@
  * `resampleDelaySec`); `epochs({ delaySec })` compensates.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { createPolyphaseState, designResampler, polyphaseProcess, type PolyphaseState, type ResamplerOptions } from '../src/filters/polyphase.js';
+import { createPolyphaseState, designResampler, polyphaseProcess, type PolyphaseKernel, type PolyphaseState, type ResamplerOptions } from '../src/filters/polyphase.js';
 import type { SampleChunk } from '../src/types.js';
 import { checkChunkFollows, type ChunkShape } from './bandpass.js';
 
 export interface ResampleOptions extends Partial<Omit<ResamplerOptions, 'fromHz' | 'toHz'>> {
   /** Output rate, Hz; must be the input rate × up/down with small integers. Default 30 (paper). */
   toHz?: number;
+  /**
+   * Arithmetic of the FIR (src/filters/polyphase.ts): 'auto' (default) uses OpenBLAS dgemm when a
+   * BLAS library loads, else JavaScript; 'blas' requires the library; 'js' never loads it. The
+   * outputs agree to rounding; each is chunk-invariant bit for bit.
+   */
+  kernel?: PolyphaseKernel;
 }
 
 /**
@@ -27,7 +33,8 @@ export interface ResampleOptions extends Partial<Omit<ResamplerOptions, 'fromHz'
  *
  * @example
  *   meg$.pipe(bandpass(), resample({ toHz: 30 })) // 30 Hz chunks, late by ≈ 0.656 s at 5 Hz in all
- * @param opts toHz (default 30); passHz, stopHz, attenuationDb, alignDelay as in designResampler
+ * @param opts toHz (default 30); passHz, stopHz, attenuationDb, alignDelay as in designResampler;
+ *   kernel ('auto' | 'blas' | 'js', default 'auto')
  * @returns an operator from chunks to chunks at toHz
  */
 export function resample(opts: ResampleOptions = {}): OperatorFunction<SampleChunk, SampleChunk> {
@@ -44,7 +51,10 @@ export function resample(opts: ResampleOptions = {}): OperatorFunction<SampleChu
             shape = checkChunkFollows('resample', shape, chunk);
             if (!state && !passThrough) {
               if (chunk.sfreqHz === toHz) passThrough = true;
-              else state = createPolyphaseState(designResampler({ ...opts, fromHz: chunk.sfreqHz, toHz }), chunk.nChannels, chunk.firstSample);
+              else {
+                const design = designResampler({ ...opts, fromHz: chunk.sfreqHz, toHz });
+                state = createPolyphaseState(design, chunk.nChannels, chunk.firstSample, { kernel: opts.kernel });
+              }
             }
             if (passThrough) out = chunk;
             else {

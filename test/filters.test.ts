@@ -2,7 +2,9 @@
  * Tests of src/filters/: Butterworth SOS design, notch, causal filtering with state, responses and
  * group delay, Kaiser FIR design and the streaming polyphase resampler, each against scipy.signal
  * (Debian's /usr/bin/python3) on the same inputs. Arrays travel as .npy files (our writer, numpy's
- * reader, and back), so every bit arrives.
+ * reader, and back), so every bit arrives. The resampler is tested with each kernel available
+ * (JavaScript always, OpenBLAS dgemm when it loads): each against scipy and the direct form, each
+ * chunk-invariant bit for bit, and the two against each other.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,8 +32,10 @@ import {
   firwinLowpass,
   kaiserOrder,
   kaiserWindow,
+  loadResampleGemm,
   polyphaseProcess,
   rationalRatio,
+  type PolyphaseState,
 } from '../src/filters/polyphase.js';
 import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
 import { DEBIAN_PYTHON, tempDir } from './helpers/paths.js';
@@ -338,7 +342,56 @@ test('designResampler: the documented 1200 → 30 Hz design (band, length, delay
   assert.throws(() => designResampler({ fromHz: 1200, toHz: 30, passHz: 16 }), /passHz < stopHz/);
 });
 
-test('polyphaseProcess: chunked decimation equals scipy upfirdn and lfilter+slice', { skip: skipNoScipy }, () => {
+/** The kernels this machine can run: js always, blas when a BLAS library loads. */
+const BLAS_LOAD = loadResampleGemm();
+const KERNELS: ('js' | 'blas')[] = 'error' in BLAS_LOAD ? ['js'] : ['js', 'blas'];
+
+/** Feed x (`[sample][channel]`) in pieces of the given lengths; the outputs joined, checking that they tile. */
+function runPolyphase<T extends Float32Array | Float64Array>(st: PolyphaseState, x: T, lengths: number[]): T {
+  const C = st.nChannels;
+  const parts: T[] = [];
+  let t = 0;
+  let expectedFirst = st.nextOutput;
+  for (const n of lengths) {
+    const o = polyphaseProcess(st, x.subarray(t * C, (t + n) * C) as T);
+    assert.equal(o.firstOutput, expectedFirst);
+    assert.equal(o.data.length, o.nOutputs * C);
+    expectedFirst += o.nOutputs;
+    parts.push(o.data);
+    t += n;
+  }
+  assert.equal(t * C, x.length, 'lengths cover the input');
+  const out = new (x.constructor as { new (n: number): T })(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * The definition, term by term: output k = Σ_j g[j]·x[⌊k·down/up⌋ − j] over inputs ≥ first, with
+ * g the phase taps h[p + j·up]·up of p = k·down mod up (x[0] is input sample `first`).
+ */
+function directResample(d: ReturnType<typeof designResampler>, x: Float64Array, nChannels: number, first: number): Float64Array {
+  const nSamples = x.length / nChannels;
+  const k0 = Math.ceil((first * d.up) / d.down);
+  const k1 = Math.floor(((first + nSamples) * d.up - 1) / d.down);
+  const y = new Float64Array(Math.max(0, k1 - k0 + 1) * nChannels);
+  for (let k = k0; k <= k1; k++) {
+    const e = Math.floor((k * d.down) / d.up);
+    const p = (k * d.down) % d.up;
+    for (let c = 0; c < nChannels; c++) {
+      let acc = 0;
+      for (let j = 0; p + j * d.up < d.numtaps && e - j >= first; j++) acc += d.taps[p + j * d.up] * d.up * x[(e - j - first) * nChannels + c];
+      y[(k - k0) * nChannels + c] = acc;
+    }
+  }
+  return y;
+}
+
+test('polyphaseProcess: chunked decimation equals scipy upfirdn and lfilter+slice (js and blas kernels)', { skip: skipNoScipy }, () => {
   const rng = mulberry32(3);
   for (const [fromHz, nSamples] of [
     [1200, 24000],
@@ -356,25 +409,19 @@ test('polyphaseProcess: chunked decimation equals scipy upfirdn and lfilter+slic
       { x: { data: x, shape: [nSamples, nChannels] }, h: { data: d.taps, shape: [d.numtaps] } },
       { up: d.up, down: d.down },
     );
-    const st = createPolyphaseState(d, nChannels);
-    const parts: Float64Array[] = [];
-    let t = 0;
-    let expectedFirst = 0;
-    for (const n of randomSplits(rng, nSamples, 500)) {
-      const o = polyphaseProcess(st, x.subarray(t * nChannels, (t + n) * nChannels));
-      assert.equal(o.firstOutput, expectedFirst);
-      expectedFirst += o.nOutputs;
-      parts.push(o.data);
-      t += n;
-    }
-    const y = Float64Array.from(parts.flatMap((p) => Array.from(p)));
-    // Outputs up to the last input sample: k·down/up ≤ nSamples − 1.
-    assert.equal(y.length / nChannels, Math.floor(((nSamples - 1) * d.up) / d.down) + 1);
-    const refs = [ref.upfirdn, ...(ref.lfilter ? [ref.lfilter] : [])];
-    for (const r of refs) {
-      const expected = r.data.subarray(0, y.length);
-      const err = maxAbsDiff(y, expected) / maxAbs(expected);
-      assert.ok(err <= 1e-12, `${fromHz} Hz: max relative error ${err}`);
+    for (const kernel of KERNELS) {
+      const st = createPolyphaseState(d, nChannels, 0, { kernel });
+      assert.equal(st.kernel, kernel);
+      const y = runPolyphase(st, x, randomSplits(rng, nSamples, 500));
+      // Outputs up to the last input sample: k·down/up ≤ nSamples − 1.
+      assert.equal(y.length / nChannels, Math.floor(((nSamples - 1) * d.up) / d.down) + 1);
+      const refs = [ref.upfirdn, ...(ref.lfilter ? [ref.lfilter] : [])];
+      for (const r of refs) {
+        const expected = r.data.subarray(0, y.length);
+        const err = maxAbsDiff(y, expected) / maxAbs(expected);
+        // The block products sum in another order than scipy's direct form: float64 rounding only.
+        assert.ok(err <= 1e-12, `${fromHz} Hz, ${kernel}: max relative error ${err}`);
+      }
     }
   }
 });
@@ -384,26 +431,67 @@ test('polyphaseProcess: any chunking gives bit-identical output; history starts 
   const nChannels = 2;
   const d = designResampler({ fromHz: 1200, toHz: 30 });
   const x = Float32Array.from(testSignal(rng, 9000, nChannels, 1200));
-  const whole = polyphaseProcess(createPolyphaseState(d, nChannels), x);
-  for (let trial = 0; trial < 3; trial++) {
-    const st = createPolyphaseState(d, nChannels);
-    const parts: number[] = [];
-    let t = 0;
-    for (const n of randomSplits(rng, 9000, 2000)) {
-      parts.push(...polyphaseProcess(st, x.subarray(t * nChannels, (t + n) * nChannels)).data);
-      t += n;
+  for (const kernel of KERNELS) {
+    const whole = polyphaseProcess(createPolyphaseState(d, nChannels, 0, { kernel }), x);
+    for (let trial = 0; trial < 3; trial++) {
+      const y = runPolyphase(createPolyphaseState(d, nChannels, 0, { kernel }), x, randomSplits(rng, 9000, 2000));
+      assert.deepEqual(y, whole.data, kernel);
     }
-    assert.deepEqual(Float32Array.from(parts), whole.data);
+    // A stream that starts at sample 50: the first output is k = 2 (input 80).
+    const st = createPolyphaseState(d, 1, 50, { kernel });
+    const o = polyphaseProcess(st, new Float32Array(100));
+    assert.deepEqual([o.firstOutput, o.nOutputs], [2, 2]);
+    // A single unit impulse comes out as the taps themselves, at every 40th lag.
+    const imp = new Float64Array(1521);
+    imp[0] = 1;
+    const y = polyphaseProcess(createPolyphaseState(d, 1, 0, { kernel }), imp).data;
+    y.forEach((v, k) => assert.equal(v, d.taps[40 * k], `${kernel}: impulse response at output ${k}`));
   }
-  // A stream that starts at sample 50: the first output is k = 2 (input 80).
-  const st = createPolyphaseState(d, 1, 50);
-  const o = polyphaseProcess(st, new Float32Array(100));
-  assert.deepEqual([o.firstOutput, o.nOutputs], [2, 2]);
-  // A single unit impulse comes out as the taps themselves, at every 40th lag.
-  const imp = new Float64Array(1521);
-  imp[0] = 1;
-  const y = polyphaseProcess(createPolyphaseState(d, 1), imp).data;
-  y.forEach((v, k) => assert.equal(v, d.taps[40 * k]));
+});
+
+test('polyphaseProcess: each kernel equals the direct form and is chunk-invariant; js and blas agree to rounding (273 channels, 1200 and 1000 Hz, late starts)', () => {
+  const rng = mulberry32(11);
+  const nChannels = 273; // > 168: the blas kernel splits the channels into two GEMMs
+  for (const [fromHz, first] of [
+    [1200, 0],
+    [1200, 57],
+    [1000, 17],
+  ] as const) {
+    const d = designResampler({ fromHz, toHz: 30 });
+    const nSamples = 3 * fromHz + 11;
+    const x64 = testSignal(rng, nSamples, nChannels, fromHz);
+    const x32 = Float32Array.from(x64);
+    const direct = directResample(d, x64, nChannels, first);
+    const out: Record<string, { y64: Float64Array; y32: Float32Array }> = {};
+    for (const kernel of KERNELS) {
+      const y64 = runPolyphase(createPolyphaseState(d, nChannels, first, { kernel }), x64, [nSamples]);
+      const y32 = runPolyphase(createPolyphaseState(d, nChannels, first, { kernel }), x32, [nSamples]);
+      assert.equal(y64.length, direct.length, `${kernel}: output count`);
+      const err = maxAbsDiff(y64, direct) / maxAbs(direct);
+      assert.ok(err <= 1e-13, `${fromHz} Hz from ${first}, ${kernel} vs the direct form: ${err}`);
+      for (const maxLen of [1, 37, 1300]) {
+        assert.deepEqual(runPolyphase(createPolyphaseState(d, nChannels, first, { kernel }), x64, randomSplits(rng, nSamples, maxLen)), y64, `${fromHz} Hz, ${kernel}, float64, chunks ≤ ${maxLen}`);
+        assert.deepEqual(runPolyphase(createPolyphaseState(d, nChannels, first, { kernel }), x32, randomSplits(rng, nSamples, maxLen)), y32, `${fromHz} Hz, ${kernel}, float32, chunks ≤ ${maxLen}`);
+      }
+      out[kernel] = { y64, y32 };
+    }
+    // Same block products, different summation inside each (FMA and order): float64 rounding apart,
+    // hence float32 outputs at most one rounding apart.
+    if (!out.blas) continue; // no BLAS library here: js alone was checked
+    const scale = maxAbs(out.js.y64);
+    const e64 = maxAbsDiff(out.js.y64, out.blas.y64) / scale;
+    const e32 = maxAbsDiff(out.js.y32, out.blas.y32) / scale;
+    assert.ok(e64 <= 1e-13, `${fromHz} Hz: js vs blas (float64) ${e64}`);
+    assert.ok(e32 <= 1e-7, `${fromHz} Hz: js vs blas (float32) ${e32}`);
+  }
+});
+
+test('createPolyphaseState: kernel option', () => {
+  const d = designResampler({ fromHz: 1200, toHz: 30 });
+  assert.equal(createPolyphaseState(d, 1, 0, { kernel: 'js' }).kernel, 'js');
+  assert.equal(createPolyphaseState(d, 1).kernel, 'error' in BLAS_LOAD ? 'js' : 'blas', 'auto prefers blas when it loads');
+  if ('error' in BLAS_LOAD) assert.throws(() => createPolyphaseState(d, 1, 0, { kernel: 'blas' }), /resample kernel 'blas'/);
+  assert.throws(() => createPolyphaseState(d, 1, 0, { kernel: 'gpu' as 'js' }), /kernel must be/);
 });
 
 test('firwinLowpass: unit DC gain and symmetric (linear phase)', () => {

@@ -1,8 +1,8 @@
 /**
  * Tests of the preprocessing operators in streams/: chunk boundaries never change the output (bit
- * for bit) for bandpass, notch, resample and preprocess; the operators equal scipy on Float32
- * chunks; resample's sample/time bookkeeping; pickChannels; chunk-continuity errors; and epochs:
- * sample alignment (impulses at word onsets land on τ = 0 after delay compensation), words before
+ * for bit) for bandpass, notch, resample (each kernel) and preprocess; the operators equal scipy
+ * on Float32 chunks; resample's sample/time bookkeeping and its js and blas kernels agreeing;
+ * pickChannels; chunk-continuity errors; and epochs: sample alignment (impulses at word onsets land on τ = 0 after delay compensation), words before
  * or after their data (marble tests on a virtual clock), words outside the recording reported with
  * a reason, and the ring buffer's bound.
  */
@@ -15,10 +15,14 @@ import { TestScheduler } from 'rxjs/testing';
 import type { SampleChunk, WordEpoch, WordEvent } from '../src/types.js';
 import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
 import { bandpass, epochs, notch, pickChannels, preprocess, preprocessDelays, preprocessDelaySec, resample, type EpochOutsideReason } from '../streams/operators.js';
+import { loadResampleGemm } from '../src/filters/polyphase.js';
 import { DEBIAN_PYTHON } from './helpers/paths.js';
 
 const havePython = spawnSync(DEBIAN_PYTHON, ['-c', 'import scipy.signal, numpy'], { stdio: 'ignore' }).status === 0;
 const skipNoScipy = havePython ? false : `${DEBIAN_PYTHON} with scipy and numpy is not available`;
+const blasLoad = loadResampleGemm();
+const haveBlas = !('error' in blasLoad);
+const skipNoBlas = 'error' in blasLoad ? `no BLAS library: ${blasLoad.error}` : false;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -102,7 +106,15 @@ describe('chunk boundaries never change the output', () => {
     ['bandpass (zero start)', () => bandpass({ start: 'zero' })],
     ['notch 50 + 100 Hz', () => notch({ freqHz: [50, 100] })],
     ['resample 1200 → 30 Hz', () => resample({ toHz: 30 })],
+    ['resample 1200 → 30 Hz (js kernel)', () => resample({ toHz: 30, kernel: 'js' })],
     ['preprocess (notch, band-pass, resample)', () => preprocess({ notch: { freqHz: 50 }, bandpass: {}, toHz: 30 })],
+    ['preprocess (js resample kernel)', () => preprocess({ notch: { freqHz: 50 }, bandpass: {}, toHz: 30, resample: { kernel: 'js' } })],
+    ...(haveBlas
+      ? ([
+          ['resample 1200 → 30 Hz (blas kernel)', () => resample({ toHz: 30, kernel: 'blas' })],
+          ['preprocess (blas resample kernel)', () => preprocess({ notch: { freqHz: 50 }, bandpass: {}, toHz: 30, resample: { kernel: 'blas' } })],
+        ] as [string, () => OperatorFunction<SampleChunk, SampleChunk>][])
+      : []),
   ];
   for (const [name, make] of cases) {
     it(`${name}: one chunk and random chunk sizes give identical bits`, async () => {
@@ -154,7 +166,9 @@ describe('operators against scipy on Float32 chunks', () => {
       bpSteady: joined(await run(chunks, bandpass())),
       notch: joined(await run(chunks, notch())),
       resample: joined(await run(chunks, resample())),
+      resampleJs: joined(await run(chunks, resample({ kernel: 'js' }))),
     };
+    ref.resampleJs = ref.resample;
     for (const [k, y] of Object.entries(outputs)) {
       const expected = Float32Array.from(ref[k], Number);
       assert.equal(y.length, expected.length, k);
@@ -196,6 +210,28 @@ describe('resample', () => {
     const chunks = toChunks(new Float32Array(60).fill(1), 2, 30, [10, 20]);
     const out = await run(chunks, resample({ toHz: 30 }));
     assert.deepEqual(out, chunks);
+  });
+
+  it('js and blas kernels give the same chunks to float32 rounding, alone and inside preprocess', { skip: skipNoBlas }, async () => {
+    const rng = mulberry32(31);
+    const nChannels = 273;
+    const x = megLike(rng, 4 * 1200, nChannels, 1200);
+    const chunks = toChunks(x, nChannels, 1200, randomLengths(rng, 4 * 1200, 700));
+    for (const [name, make] of [
+      ['resample', (kernel: 'js' | 'blas') => resample({ kernel })],
+      ['preprocess', (kernel: 'js' | 'blas') => preprocess({ resample: { kernel } })],
+    ] as const) {
+      const [js, blas] = [await run(chunks, make('js')), await run(chunks, make('blas'))];
+      assert.deepEqual(
+        js.map((c) => [c.firstSample, c.nSamples, c.tStartSec]),
+        blas.map((c) => [c.firstSample, c.nSamples, c.tStartSec]),
+        `${name}: same chunks`,
+      );
+      const [a, b] = [joined(js), joined(blas)];
+      const scale = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const err = a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0) / scale;
+      assert.ok(err <= 1e-7, `${name}: js vs blas max relative difference ${err}`);
+    }
   });
 
   it('errors on a rate it cannot reach with a small ratio, naming the rates', async () => {
