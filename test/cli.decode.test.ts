@@ -108,3 +108,22 @@ describe('lockstep decode (command line)', () => {
     assert.ok(list.find((b) => b.name === 'reference')?.available);
   });
 });
+
+describe('lockstep demo (command line)', () => {
+  it('stops by itself after --minutes, exits 0, and writes one JSON snapshot per line', () => {
+    const res = spawnSync(process.execPath, [CLI, 'demo', '--minutes', '1', '--json', '--no-dashboard', '--dims', '5', '--refit-every', '120', '--snapshot-every', '40'], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { schema: string; seq: number; nWords: number; exact: unknown });
+    assert.ok(lines.length >= 3, `${lines.length} snapshots`);
+    assert.ok(lines.every((s, i) => s.schema === 'lockstep.snapshot/1' && s.seq === i + 1));
+    assert.ok(lines.at(-1)!.exact, 'the final snapshot carries the exact K-fold result');
+    assert.match(res.stderr, /simulated subject \(seed 1, planted latencies 0\.30 .* 0\.65 s\), synthetic activations \(seeded, not a language model\)/);
+    assert.match(res.stderr, /final: \d+ words, temporal score r = /);
+  });
+
+  it('refuses two controls at once', () => {
+    const res = spawnSync(process.execPath, [CLI, 'demo', '--null', '--flat', '--no-dashboard'], { encoding: 'utf8' });
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /choose one of --null, --shuffle, --flat/);
+  });
+});
