@@ -435,21 +435,48 @@ export function sosfiltState<T extends Float32Array | Float64Array>(state: SosFi
   if (out.length !== input.length) throw new RangeError(`output length ${out.length} differs from input length ${input.length}`);
   const nSamples = input.length / nChannels;
   const per = nSections * 2;
-  for (let t = 0; t < nSamples; t++) {
-    const row = t * nChannels;
+  // Sections outermost, on a float64 copy: each section's five coefficients stay in registers and
+  // the inner loop touches only monomorphic Float64Arrays. Every element still goes through the
+  // sections in order with the same operations, so the result is bit-identical to sample-outer
+  // order (and chunk-invariant).
+  const work = workBuffer(state, input.length);
+  for (let i = 0; i < input.length; i++) work[i] = input[i];
+  for (let s = 0, so = 0; s < nSections; s++, so += 6) {
+    const b0 = sos[so];
+    const b1 = sos[so + 1];
+    const b2 = sos[so + 2];
+    const a1 = sos[so + 4];
+    const a2 = sos[so + 5];
+    const zs = 2 * s;
     for (let c = 0; c < nChannels; c++) {
-      let x = input[row + c];
-      let zo = c * per;
-      for (let s = 0, so = 0; s < nSections; s++, so += 6, zo += 2) {
-        const y = sos[so] * x + z[zo];
-        z[zo] = sos[so + 1] * x - sos[so + 4] * y + z[zo + 1];
-        z[zo + 1] = sos[so + 2] * x - sos[so + 5] * y;
-        x = y;
+      const zi = c * per + zs;
+      let z1 = z[zi];
+      let z2 = z[zi + 1];
+      for (let t = 0, i = c; t < nSamples; t++, i += nChannels) {
+        const x = work[i];
+        const y = b0 * x + z1;
+        z1 = b1 * x - a1 * y + z2;
+        z2 = b2 * x - a2 * y;
+        work[i] = y;
       }
-      out[row + c] = x;
+      z[zi] = z1;
+      z[zi + 1] = z2;
     }
   }
+  for (let i = 0; i < input.length; i++) out[i] = work[i];
   return out;
+}
+
+const workBuffers = new WeakMap<SosFilterState, Float64Array>();
+
+/** A float64 scratch buffer per filter state, grown as needed (chunks are usually the same size). */
+function workBuffer(state: SosFilterState, length: number): Float64Array {
+  let buf = workBuffers.get(state);
+  if (!buf || buf.length < length) {
+    buf = new Float64Array(length);
+    workBuffers.set(state, buf);
+  }
+  return buf.length === length ? buf : buf.subarray(0, length);
 }
 
 // ---------------------------------------------------------------------------------------------
