@@ -39,6 +39,7 @@ import {
 } from '../src/filters/polyphase.js';
 import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
 import { DEBIAN_PYTHON, tempDir } from './helpers/paths.js';
+import { randomSplits } from './helpers/chunking.js';
 
 // ---------------------------------------------------------------------------------------------
 // SciPy oracle
@@ -107,18 +108,6 @@ function testSignal(rng: Rng, nSamples: number, nChannels: number, fsHz: number)
   return x;
 }
 
-/** Random chunk lengths summing to n (zeros and ones included, so boundary cases occur). */
-function randomSplits(rng: Rng, n: number, maxLen: number): number[] {
-  const out: number[] = [];
-  let left = n;
-  while (left > 0) {
-    const r = rng();
-    const len = Math.min(left, r < 0.1 ? 0 : r < 0.2 ? 1 : Math.floor(rng() * maxLen) + 1);
-    out.push(len);
-    left -= len;
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Butterworth design

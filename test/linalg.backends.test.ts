@@ -12,23 +12,13 @@ import { loadOrt } from '../src/linalg/ort.js';
 import { ReferenceBackend } from '../src/linalg/reference.js';
 import { createBackend, describeAvailability } from '../src/linalg/select.js';
 import { loadTfjs } from '../src/linalg/tfjs.js';
+import { mulberry32 } from '../src/scores/prng.js';
 
 const requireBlas = Boolean(process.env.CI) && process.env.LOCKSTEP_REQUIRE_BLAS === '1';
 
-/** mulberry32: a tiny seeded PRNG so failures reproduce exactly. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomF64(len: number, seed: number): Float64Array {
-  const r = prng(seed);
+  const r = mulberry32(seed);
   return Float64Array.from({ length: len }, () => 2 * r() - 1);
 }
 

@@ -11,6 +11,7 @@ import { SimulatedSubject, defaultLatencySec, type SimulatorOptions } from '../a
 import { pauseAfter, speechTiming, syllableCount } from '../adapters/simulator/speechTiming.js';
 import { describe as activationsDescribe, LAYER_CORRELATION, syntheticActivations } from '../adapters/simulator/syntheticActivations.js';
 import { builtinText, builtinWords, splitWords } from '../adapters/text/builtinText.js';
+import { pearson } from '../src/scores/pearson.js';
 import { mulberry32 } from '../src/scores/prng.js';
 import type { WordEvent } from '../src/types.js';
 
@@ -36,26 +37,6 @@ function subject(over: Partial<SimulatorOptions> = {}): SimulatedSubject {
   });
 }
 
-function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 describe('built-in text', () => {
   it('splits words with offsets, keeping contractions and hyphenated words whole', () => {

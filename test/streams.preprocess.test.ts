@@ -17,6 +17,7 @@ import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
 import { bandpass, epochs, notch, pickChannels, preprocess, preprocessDelays, preprocessDelaySec, resample, type EpochOutsideReason } from '../streams/operators.js';
 import { loadResampleGemm } from '../src/filters/polyphase.js';
 import { DEBIAN_PYTHON } from './helpers/paths.js';
+import { randomSplits as randomLengths } from './helpers/chunking.js';
 
 const havePython = spawnSync(DEBIAN_PYTHON, ['-c', 'import scipy.signal, numpy'], { stdio: 'ignore' }).status === 0;
 const skipNoScipy = havePython ? false : `${DEBIAN_PYTHON} with scipy and numpy is not available`;
@@ -46,17 +47,6 @@ function toChunks(data: Float32Array, nChannels: number, sfreqHz: number, length
   return chunks;
 }
 
-function randomLengths(rng: Rng, n: number, maxLen: number): number[] {
-  const out: number[] = [];
-  let left = n;
-  while (left > 0) {
-    const r = rng();
-    const len = Math.min(left, r < 0.1 ? 0 : r < 0.2 ? 1 : Math.floor(rng() * maxLen) + 1);
-    out.push(len);
-    left -= len;
-  }
-  return out;
-}
 
 function run<T>(chunks: SampleChunk[], op: OperatorFunction<SampleChunk, T>): Promise<T[]> {
   return lastValueFrom(from(chunks).pipe(op, toArray()));
