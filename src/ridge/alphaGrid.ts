@@ -15,7 +15,8 @@ export const DEFAULT_ALPHAS: readonly number[] = logspace(-4, 8, 13);
  *   statistics (default; the closest streaming equivalent of RidgeCV's efficient leave-one-out,
  *   see README "Method");
  * - `kfold`: inner K-fold over the other outer folds' statistics (squared error), as a purely
- *   held-out criterion; about 20× the cost of `gcv`;
+ *   held-out criterion; K(K−1)/2 more eigendecompositions per time sample and a held-out product
+ *   over all α per inner fold, so several times the cost of `gcv`;
  * - `fixed`: one α for every target (the grid must then have one value).
  */
 export type AlphaSelection = 'gcv' | 'kfold' | 'fixed';
