@@ -37,6 +37,8 @@ export interface DemoArgs {
   backend: 'auto' | BackendName;
   nDims: number;
   refitEveryWords: number;
+  /** Words per contiguous fold block (round-robin over 5 folds); exact scores need every fold filled. */
+  foldBlockWords?: number;
   snapshotEveryWords: number;
   halfLifeWords: number | null;
   quiet: boolean;
@@ -159,7 +161,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
       const sub = pairs$
         .pipe(
           scoreSnapshots({
-            decoder: { dims: { nChannels: subject.channels.length, nTimes, nLayers: N_LAYERS, nDims: a.nDims }, foldPlan: { kind: 'blocks', folds: 5, blockWords: 100 }, halfLifeWords: a.halfLifeWords },
+            decoder: { dims: { nChannels: subject.channels.length, nTimes, nLayers: N_LAYERS, nDims: a.nDims }, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords ?? 100 }, halfLifeWords: a.halfLifeWords },
             backend: a.backend,
             times,
             depths,

@@ -123,6 +123,7 @@ export function buildProgram(): Command {
     .option('--snr <x>', 'evoked amplitude relative to the default (1 decodes within ~10–20 simulated minutes)', number, 1)
     .option('--dims <n>', 'activation dimensions per layer', positiveInt, 50)
     .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
+    .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores start once all 5 have words)', positiveInt, 100)
     .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
     .option('--half-life <words>', 'rolling score forgets with this half-life (default: cumulative)', positiveInt)
     .addOption(backendOption())
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
         backend: o.backend,
         nDims: o.dims,
         refitEveryWords: o.refitEvery,
+        foldBlockWords: o.foldBlock,
         snapshotEveryWords: o.snapshotEvery,
         halfLifeWords: o.halfLife ?? null,
         quiet: Boolean(o.quiet),
