@@ -85,8 +85,8 @@ export class Decoder {
   }
 
   /**
-   * Queues one word: checks its shapes (throws, naming them, on mismatch) and values (skips and
-   * counts words with NaN/Inf, changing nothing else). Call `flushIfFull` after, or `flush`.
+   * Checks one word: throws a RangeError naming the shapes on a mismatch; returns the skip reason
+   * for NaN/Inf values (the caller counts it and changes nothing else), or null when it is usable.
    */
   validate(word: WordPair): SkipReason | null {
     const { nChannels: C, nTimes: T, nLayers: L, nDims: D } = this.dims;

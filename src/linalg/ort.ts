@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { buildMatmulModel, type MatmulGraphKind } from './onnxGraph.js';
 import { symEigLoops } from './reference.js';
 

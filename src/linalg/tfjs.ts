@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
+import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { symEigLoops } from './reference.js';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
