@@ -68,6 +68,11 @@ export interface SampleChunk {
   nSamples: number;
   /** [sample][channel] row-major, SI units. */
   data: Float32Array;
+  /**
+   * Which continuous recording the chunk belongs to when several play on one clock (replayed runs
+   * and sessions); filters restart at a new segment. Absent = one stream.
+   */
+  segment?: number;
 }
 
 /** A word of the stimulus as it is heard: when, which, and whether it is a content word. */
@@ -81,6 +86,8 @@ export interface WordEvent {
   durationSec?: number;
   /** NOUN/VERB/ADJ/ADV; undefined when not tagged. */
   isContent?: boolean;
+  /** The recording segment the word was heard in (see SampleChunk.segment). */
+  segment?: number;
 }
 
 /** One word's epoch, cut from preprocessed data. */

@@ -18,6 +18,7 @@
  * with the true onsets.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import type { DataGapLog } from '../src/quality/dataGapLog.js';
 import type { SampleChunk, WordEpoch, WordEvent } from '../src/types.js';
 import { checkChunkFollows, type ChunkShape } from './bandpass.js';
 
@@ -30,7 +31,9 @@ export type EpochOutsideReason =
   /** The stream completed before the window's last sample. */
   | 'ends-after-recording'
   /** The onset is not a finite number. */
-  | 'invalid-onset';
+  | 'invalid-onset'
+  /** The window overlaps a span of bad data logged by nonFiniteGuard (or a source's gap). */
+  | 'overlaps-data-gap';
 
 export interface EpochsOptions {
   /** Epoch start relative to the onset, s. Default −2.5 (paper). */
@@ -49,6 +52,12 @@ export interface EpochsOptions {
    * Default: console.warn (words are never dropped silently).
    */
   onOutside?: (word: WordEvent, reason: EpochOutsideReason, detail: string) => void;
+  /**
+   * Spans of repaired or missing data (from `nonFiniteGuard`), in the source clock of the raw
+   * chunks: a word whose window [onset + tmin, onset + tmax] comes within the log's margin of one
+   * is reported as 'overlaps-data-gap' instead of being cut.
+   */
+  gaps?: DataGapLog;
 }
 
 interface PendingWord {
@@ -56,6 +65,11 @@ interface PendingWord {
   /** First and last sample of the window (absolute indices). */
   start: number;
   end: number;
+  /**
+   * The sample after which the word is decided: `end`, or with a gap log `end` + the log's margin,
+   * so that a bad span just after the window has been seen upstream before the word is cut.
+   */
+  readyAt: number;
 }
 
 /**
@@ -92,6 +106,7 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
       let nTimes = 0;
       let nChannels = 0;
       let capacity = 0;
+      let marginSamples = 0;
       let ring: Float32Array | undefined; // [slot][channel], slot = (sample − s0) mod capacity
       /** One past the last sample in the ring (= s0 before any data). */
       let endSample = 0;
@@ -109,6 +124,12 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
       };
 
       const emit = (p: PendingWord) => {
+        // By now the guard upstream has seen every raw sample up to the window's end + the filter delay.
+        const gap = opts.gaps?.overlapping(p.word.onsetSec + tminSec, p.word.onsetSec + tmaxSec);
+        if (gap) {
+          outside(p.word, 'overlaps-data-gap', `its window overlaps bad data (${gap.why}, ${gap.startSec.toFixed(3)}–${gap.endSec.toFixed(3)} s, ${gap.nSamples} samples)`);
+          return;
+        }
         const epoch = new Float32Array(nChannels * nTimes); // [channel][time]
         for (let i = 0; i < nTimes; i++) {
           const slot = (p.start + i - s0) % capacity;
@@ -131,33 +152,34 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
           outside(word, 'starts-before-recording', `its window starts at sample ${start}, before the first sample ${s0} (t = ${t0} s)`);
         } else if (start < oldest) {
           outside(word, 'left-ring-buffer', `its window starts at sample ${start} but the buffer now begins at ${oldest}; the word came too late (raise bufferSec above ${bufferSec} s)`);
-        } else if (end < endSample) {
-          emit({ word, start, end });
+        } else if (end + marginSamples < endSample || (samplesDone && end < endSample)) {
+          emit({ word, start, end, readyAt: end + marginSamples });
         } else if (samplesDone) {
           outside(word, 'ends-after-recording', `its window ends at sample ${end}, after the last sample ${endSample - 1}`);
         } else {
-          // Insert after every word ending no later: readiness order, ties in arrival order.
+          // Insert after every word ready no later: readiness order, ties in arrival order.
+          const readyAt = end + marginSamples;
           let lo = 0;
           let hi = pending.length;
           while (lo < hi) {
             const mid = (lo + hi) >> 1;
-            if (pending[mid].end <= end) lo = mid + 1;
+            if (pending[mid].readyAt <= readyAt) lo = mid + 1;
             else hi = mid;
           }
-          pending.splice(lo, 0, { word, start, end });
+          pending.splice(lo, 0, { word, start, end, readyAt });
         }
       };
 
       const flushReady = () => {
         let n = 0;
-        while (n < pending.length && pending[n].end < endSample) n++;
+        while (n < pending.length && pending[n].readyAt < endSample) n++;
         for (const p of pending.splice(0, n)) emit(p);
       };
 
       const append = (chunk: SampleChunk) => {
         // Append in slices short enough that a word that becomes ready is emitted before its
-        // first sample can be overwritten: slice ≤ capacity − nTimes + 1.
-        const maxSlice = capacity - nTimes + 1;
+        // first sample can be overwritten: slice ≤ capacity − (nTimes + margin) + 1.
+        const maxSlice = capacity - nTimes - marginSamples + 1;
         for (let off = 0; off < chunk.nSamples; off += maxSlice) {
           const n = Math.min(maxSlice, chunk.nSamples - off);
           for (let t = 0; t < n; t++) {
@@ -202,7 +224,8 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
             fs = chunk.sfreqHz;
             nChannels = chunk.nChannels;
             nTimes = Math.round((tmaxSec - tminSec) * fs) + 1;
-            capacity = Math.max(nTimes, Math.round(bufferSec * fs));
+            marginSamples = opts.gaps ? Math.ceil(opts.gaps.marginSec * fs) : 0;
+            capacity = Math.max(nTimes + marginSamples, Math.round(bufferSec * fs));
             ring = new Float32Array(capacity * nChannels);
             endSample = s0;
             const waiting = early;
@@ -218,7 +241,9 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
           for (const w of early) outside(w, 'ends-after-recording', 'the stream completed without any data');
           early = [];
           for (const p of pending.splice(0)) {
-            outside(p.word, 'ends-after-recording', `its window ends at sample ${p.end}, after the last sample ${endSample - 1}`);
+            // Words held back only for the gap margin are complete: cut them now.
+            if (p.end < endSample) emit(p);
+            else outside(p.word, 'ends-after-recording', `its window ends at sample ${p.end}, after the last sample ${endSample - 1}`);
           }
           maybeComplete();
         },

@@ -4,4 +4,5 @@ export { notch, notchDelaySec, type NotchOptions } from './notch.js';
 export { resample, resampleDelaySec, type ResampleOptions } from './resample.js';
 export { pickChannels } from './pickChannels.js';
 export { epochs, type EpochOutsideReason, type EpochsOptions } from './epochs.js';
-export { preprocess, preprocessDelays, preprocessDelaySec, type PreprocessDelays, type PreprocessOptions } from './preprocess.js';
+export { nonFiniteGuard, type NonFiniteGuardOptions } from './nonFiniteGuard.js';
+export { preprocess, preprocessDelays, preprocessDelaySec, preprocessPlan, type PreprocessDelays, type PreprocessOptions, type PreprocessPlan } from './preprocess.js';

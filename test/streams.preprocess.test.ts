@@ -14,8 +14,9 @@ import { TestScheduler } from 'rxjs/testing';
 
 import type { SampleChunk, WordEpoch, WordEvent } from '../src/types.js';
 import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
-import { bandpass, epochs, notch, pickChannels, preprocess, preprocessDelays, preprocessDelaySec, resample, type EpochOutsideReason } from '../streams/operators.js';
-import { loadResampleGemm } from '../src/filters/polyphase.js';
+import { bandpass, epochs, notch, pickChannels, preprocess, preprocessDelays, preprocessDelaySec, preprocessPlan, resample, type EpochOutsideReason } from '../streams/operators.js';
+import { designResampler, firFrequencyResponse, loadResampleGemm } from '../src/filters/polyphase.js';
+import { butter, frequencyResponse } from '../src/filters/butterworth.js';
 import { DEBIAN_PYTHON } from './helpers/paths.js';
 import { randomSplits as randomLengths } from './helpers/chunking.js';
 
@@ -98,6 +99,7 @@ describe('chunk boundaries never change the output', () => {
     ['resample 1200 → 30 Hz', () => resample({ toHz: 30 })],
     ['resample 1200 → 30 Hz (js kernel)', () => resample({ toHz: 30, kernel: 'js' })],
     ['preprocess (notch, band-pass, resample)', () => preprocess({ notch: { freqHz: 50 }, bandpass: {}, toHz: 30 })],
+    ['preprocess, single stage (notch, band-pass at 1200 Hz, resample)', () => preprocess({ notch: { freqHz: 50 }, bandpass: {}, toHz: 30, stages: 'single' })],
     ['preprocess (js resample kernel)', () => preprocess({ notch: { freqHz: 50 }, bandpass: {}, toHz: 30, resample: { kernel: 'js' } })],
     ...(haveBlas
       ? ([
@@ -252,15 +254,60 @@ describe('pickChannels and chunk checks', () => {
 });
 
 describe('preprocess delays', () => {
-  it('reports each step at 5 Hz: band-pass ≈ 23.1 ms, FIR 633.3 ms', () => {
-    const d = preprocessDelays({}, 1200);
+  it('single stage at 5 Hz: band-pass ≈ 23.1 ms at 1200 Hz, FIR 633.3 ms', () => {
+    const d = preprocessDelays({ stages: 'single' }, 1200);
     assert.equal(d.atHz, 5);
     assert.equal(d.notchSec, 0);
+    assert.equal(d.decimateSec, 0);
     assert.ok(Math.abs(d.bandpassSec - 0.0230836) < 1e-6);
     assert.equal(d.resampleSec, 760 / 1200);
-    assert.equal(preprocessDelaySec({}, 1200), d.totalSec);
-    const withNotch = preprocessDelays({ notch: {} }, 1200);
+    assert.equal(preprocessDelaySec({ stages: 'single' }, 1200), d.totalSec);
+    const withNotch = preprocessDelays({ notch: {}, stages: 'single' }, 1200);
     assert.ok(withNotch.notchSec > 0 && withNotch.notchSec < 2e-4, `notch delay ${withNotch.notchSec}`);
+  });
+  it('two stages (default) at 5 Hz: 61-tap decimation 25 ms, band-pass at 120 Hz ≈ 21.4 ms, FIR 633.3 ms', () => {
+    const plan = preprocessPlan({}, 1200);
+    assert.equal(plan.stages, 'two');
+    assert.equal(plan.bandpassHz, 120);
+    assert.deepEqual([plan.decimate?.toHz, plan.decimate?.passHz, plan.decimate?.stopHz], [120, 15, 105]);
+    const d = preprocessDelays({}, 1200);
+    assert.equal(d.decimateSec, 30 / 1200);
+    assert.ok(Math.abs(d.bandpassSec - 0.0213513) < 1e-6, `band-pass delay ${d.bandpassSec}`);
+    assert.equal(d.resampleSec, 76 / 120);
+    assert.equal(preprocessDelaySec({}, 1200), d.totalSec);
+    // Rates the two-stage chain cannot use fall back to a single stage.
+    assert.equal(preprocessPlan({}, 100).stages, 'single');
+    assert.equal(preprocessPlan({ bandpass: { highHz: 70 } }, 1200).stages, 'single');
+  });
+  it('the two-stage chain has the single-stage response within 0.1 dB over 0.1–12 Hz and the same delay within 1 ms over 2–12 Hz', () => {
+    const freqs = Array.from({ length: 120 }, (_, i) => 0.1 + (i * 11.9) / 119);
+    const sizes = (r: { re: Float64Array; im: Float64Array }) => Array.from(r.re, (re, i) => Math.hypot(re, r.im[i]));
+    const phases = (r: { re: Float64Array; im: Float64Array }) => Array.from(r.re, (re, i) => Math.atan2(r.im[i], re));
+    const bp = (fs: number) => frequencyResponse(butter(4, [0.1, 20], 'bandpass', fs), fs, freqs);
+    const fir = (o: { fromHz: number; toHz: number; passHz?: number; stopHz?: number }) => firFrequencyResponse(designResampler(o).taps, designResampler(o).filterHz, freqs);
+    const mul = (...rs: { re: Float64Array; im: Float64Array }[]) => {
+      const re = new Float64Array(freqs.length).fill(1);
+      const im = new Float64Array(freqs.length);
+      for (const r of rs) for (let i = 0; i < freqs.length; i++) [re[i], im[i]] = [re[i] * r.re[i] - im[i] * r.im[i], re[i] * r.im[i] + im[i] * r.re[i]];
+      return { re, im };
+    };
+    const single = mul(bp(1200), fir({ fromHz: 1200, toHz: 30 }));
+    const two = mul(fir({ fromHz: 1200, toHz: 120, passHz: 15, stopHz: 105 }), bp(120), fir({ fromHz: 120, toHz: 30 }));
+    const [ms, mt] = [sizes(single), sizes(two)];
+    for (let i = 0; i < freqs.length; i++) {
+      const db = 20 * Math.log10(mt[i] / ms[i]);
+      assert.ok(Math.abs(db) < 0.1, `${freqs[i].toFixed(2)} Hz: ${db.toFixed(3)} dB`);
+    }
+    // Phase difference → delay difference at 2–12 Hz (after removing the constant FIR delay difference).
+    const [ps, pt] = [phases(single), phases(two)];
+    const dDelay = preprocessDelaySec({}, 1200) - preprocessDelaySec({ stages: 'single' }, 1200);
+    for (let i = 0; i < freqs.length; i++) {
+      if (freqs[i] < 2) continue;
+      const w = 2 * Math.PI * freqs[i];
+      let dphi = pt[i] - ps[i] + w * dDelay; // residual phase once the reported delays are removed
+      dphi = Math.atan2(Math.sin(dphi), Math.cos(dphi));
+      assert.ok(Math.abs(dphi / w) < 1e-3, `${freqs[i].toFixed(2)} Hz: ${(1000 * dphi / w).toFixed(2)} ms`);
+    }
   });
 });
 
