@@ -32,6 +32,8 @@ export interface SegmentWord {
   durationSec?: number;
   run?: number | null;
   isContent?: boolean;
+  /** Stable stimulus index (used as the word's wordIndex); default: emission order over all segments. */
+  index?: number;
 }
 
 export interface ReplaySegment {
@@ -210,7 +212,7 @@ export function recordingReplay(segments: ReplaySegment[], o: RecordingReplayOpt
             while (nextWord < p.words.length && p.words[nextWord].localSample < end) {
               const { w, localSample } = p.words[nextWord++];
               const word: ReplayWord = {
-                wordIndex: wordIndex++,
+                wordIndex: w.index ?? wordIndex,
                 word: w.word,
                 onsetSec: p.offset / sfreqHz + w.onsetSec,
                 durationSec: w.durationSec,
@@ -220,6 +222,7 @@ export function recordingReplay(segments: ReplaySegment[], o: RecordingReplayOpt
                 localOnsetSec: w.onsetSec,
                 run: w.run ?? null,
               };
+              wordIndex++;
               sub.next({ kind: 'word', word });
             }
             if (o.onProgress) {

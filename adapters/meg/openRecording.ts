@@ -27,7 +27,7 @@ const READERS: Record<'ctf' | 'fif', () => Promise<Opener>> = {
   fif: async () => (await import(FIF_MODULE)).openFif as Opener,
 };
 const CTF_MODULE = './ctf/ctfReader.js';
-const FIF_MODULE = './fif/fifReader.js';
+const FIF_MODULE = './fif/fifRaw.js';
 
 /** Which reader a path needs, or null. */
 export function formatOfPath(p: string): 'ctf' | 'fif' | null {

@@ -9,6 +9,8 @@ import { ALPHA_SELECTIONS, type AlphaSelection } from '../ridge/alphaGrid.js';
 import { runDecode } from './decodeCommand.js';
 import { runDemo, type Control } from './demoCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
+import { registerReplayCommand } from './replayCommand.js';
+import { registerSimulateCommand } from './simulateCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
 
@@ -156,6 +158,8 @@ export function buildProgram(): Command {
     });
 
   registerInfoCommand(program);
+  registerSimulateCommand(program);
+  registerReplayCommand(program);
   program
     .command('backends')
     .description('Show which linear-algebra backends load on this machine, and why the others do not.')

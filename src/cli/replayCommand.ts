@@ -1,0 +1,238 @@
+/**
+ * `lockstep replay`: a recorded dataset (BIDS root with CTF/FIF recordings and events.tsv word
+ * onsets, as the Armeni Sherlock Holmes dataset) streamed through exactly the live pipeline, at
+ * real time, ×N or as fast as the machine allows; several sessions/runs of one subject accumulate
+ * into one analysis. Writes the final scores as JSON.
+ *
+ * Owns: resolving the recordings, the channel picks and the words of a replay. Must not: read
+ * formats (adapters/meg), pace (replay/) or compute (the analysis session).
+ */
+import fs from 'node:fs';
+import { filter, map, share, type Observable } from 'rxjs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { openBidsRuns, type BidsRecordingBundle } from '../../adapters/meg/openRecording.js';
+import type { RawChannel } from '../../adapters/meg/rawRecording.js';
+import { recordingReplay, type ReplayItem, type ReplaySegment } from '../../replay/recordingReplay.js';
+import { parseSpeed, type Speed } from '../../replay/pacedChunks.js';
+import { FlowControl } from '../../streams/flowControl.js';
+import { BACKEND_NAMES, type BackendName } from '../linalg/backend.js';
+import type { ScoreSnapshot } from '../snapshot.js';
+import type { SampleChunk, WordEvent } from '../types.js';
+import { runAnalysisSession } from './analysisSession.js';
+import { syntheticFeatures, type FeatureTable } from './features.js';
+import { progressReporter } from './progress.js';
+
+export class ReplayInputError extends Error {}
+
+export interface ReplayArgs {
+  root: string;
+  subject: string;
+  sessions?: string[];
+  task?: string;
+  run?: string;
+  speed: Speed;
+  /** Feature source: 'synthetic:<seed>' or a model folder (needs the extraction module). */
+  features: FeatureTable;
+  allWords: boolean;
+  backend: 'auto' | BackendName;
+  refitEveryWords: number;
+  snapshotEveryWords: number;
+  foldBlockWords: number;
+  dashboard?: { host: string; port: number; token?: string };
+  json: boolean;
+  out?: string;
+  quiet: boolean;
+  /** Called with each snapshot (tests). */
+  onSnapshot?: (s: ScoreSnapshot) => void;
+}
+
+export interface ReplayResult {
+  command: 'replay';
+  root: string;
+  subject: string;
+  recordings: { key: string; path: string; offsetSec: number; durationSec: number; words: number; droppedWords: number }[];
+  channels: number;
+  sfreqHz: number;
+  features: string;
+  wordsInEvents: number;
+  wordsDecoded: number;
+  wordsExcluded: Record<string, number>;
+  gaps: { startSec: number; endSec: number; why: string }[];
+  sourceSeconds: number;
+  wallSeconds: number;
+  speedX: number;
+  final: ScoreSnapshot | null;
+}
+
+/** The MEG channels a paper analysis decodes: magnetometers/axial gradiometers and planar gradiometers, bad ones out. */
+export function megPicks(channels: RawChannel[], bads: Set<string>): string[] {
+  return channels.filter((c) => (c.type === 'mag' || c.type === 'grad') && !bads.has(c.name)).map((c) => c.name);
+}
+
+export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
+  const bundles: BidsRecordingBundle[] = [];
+  for (const session of a.sessions ?? [undefined]) bundles.push(...(await openBidsRuns({ root: a.root, subject: a.subject, session, task: a.task, run: a.run })));
+  const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
+  for (const b of bundles) for (const w of b.warnings) log(`warning: ${w}`);
+  // Channels every recording has, minus the union of bad channels.
+  const bads = new Set(bundles.flatMap((b) => b.recording!.header.bads));
+  let names = megPicks(bundles[0].recording!.header.channels, bads);
+  for (const b of bundles.slice(1)) {
+    const have = new Set(b.recording!.header.channels.map((c) => c.name));
+    names = names.filter((n) => have.has(n));
+  }
+  if (names.length === 0) throw new ReplayInputError(`${a.root}: no MEG channel (type mag/grad) is common to the selected recordings and good; check channels.tsv status`);
+
+  // Stimulus index of each word: its position over the recordings' events, in replay order.
+  let index = 0;
+  const segments: ReplaySegment[] = bundles.map((b) => ({
+    recording: b.recording!,
+    label: b.entry.key,
+    words: b.words.map((w) => ({ word: w.word, onsetSec: w.onsetSec, durationSec: w.durationSec, run: w.run, index: index++, isContent: a.features.isContent(index - 1) })),
+  }));
+  const wordsInEvents = index;
+  const flow = new FlowControl();
+  const progress = progressReporter(a.quiet ? null : process.stderr, 'replay');
+  const { plan, source } = recordingReplay(segments, {
+    speed: a.speed,
+    chunkSamples: Math.max(1, Math.round(bundles[0].recording!.header.sfreqHz / 10)),
+    channels: names,
+    gate: () => flow.whenBelow(256),
+  });
+  log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${a.features.label}`);
+  const items$: Observable<ReplayItem> = source.pipe(share());
+  const chunks$ = items$.pipe(
+    filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
+    map((i): SampleChunk => ({ ...i.chunk, segment: i.segment })),
+  );
+  const words$ = items$.pipe(
+    filter((i): i is Extract<ReplayItem, { kind: 'word' }> => i.kind === 'word'),
+    map((i): WordEvent => ({ wordIndex: i.word.wordIndex, word: i.word.word, onsetSec: i.word.onsetSec, durationSec: i.word.durationSec, isContent: i.word.isContent, segment: i.word.segment })),
+  );
+  const r = await runAnalysisSession({
+    label: 'replay',
+    chunks$,
+    words$,
+    sfreqHz: plan.sfreqHz,
+    nChannels: names.length,
+    activationOf: (w) => a.features.of(w.wordIndex, w.word),
+    nLayers: a.features.nLayers,
+    nDims: a.features.nDims,
+    depths: a.features.depths,
+    contentWordsOnly: !a.allWords,
+    backend: a.backend,
+    refitEveryWords: a.refitEveryWords,
+    snapshotEveryWords: a.snapshotEveryWords,
+    foldBlockWords: a.foldBlockWords,
+    halfLifeWords: null,
+    dashboard: a.dashboard,
+    json: false,
+    quiet: a.quiet,
+    sourceLabel: `replay of ${a.root} sub-${a.subject}`,
+    activationsLabel: a.features.label,
+    totalSec: plan.totalSec,
+    flow,
+    onSnapshot: a.onSnapshot,
+  });
+  progress.done();
+  for (const b of bundles) await b.recording!.close();
+  const result: ReplayResult = {
+    command: 'replay',
+    root: a.root,
+    subject: a.subject,
+    recordings: plan.segments.map((s) => ({ key: s.label, path: s.path, offsetSec: s.offsetSec, durationSec: s.durationSec, words: s.nWords, droppedWords: s.droppedWords })),
+    channels: names.length,
+    sfreqHz: plan.sfreqHz,
+    features: a.features.label,
+    wordsInEvents,
+    wordsDecoded: r.last?.nWords ?? 0,
+    wordsExcluded: { ...(r.last?.skipped ?? {}), 'outside-recording': r.wordsOutside, 'overlaps-data-gap': r.wordsInGaps, 'no-activations': r.wordsWithoutActivations, 'function-word': r.functionWordsSkipped },
+    gaps: r.gaps.map((g) => ({ startSec: g.startSec, endSec: g.endSec, why: g.why })),
+    sourceSeconds: r.sourceSeconds,
+    wallSeconds: r.wallSeconds,
+    speedX: r.sourceSeconds / r.wallSeconds,
+    final: r.last,
+  };
+  if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
+  return result;
+}
+
+function positiveInt(value: string): number {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return v;
+}
+
+/** `--features synthetic:<seed>` (more sources register as they land). */
+export function parseFeatures(value: string): FeatureTable {
+  const m = /^synthetic(?::(\d+))?$/.exec(value);
+  if (m) return syntheticFeatures(m[1] === undefined ? 1 : Number(m[1]));
+  throw new InvalidArgumentError(`unknown feature source "${value}": use synthetic[:seed]`);
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description(
+      'Replay a recorded BIDS dataset (CTF .ds or FIF, words from events.tsv) through the live pipeline and write the final scores.\n' +
+        'Several sessions of one subject accumulate into one analysis.',
+    )
+    .argument('<bids-root>', 'BIDS dataset root (e.g. the Armeni Sherlock Holmes dataset, or one written by `lockstep simulate`)')
+    .requiredOption('--subject <label>', 'subject (with or without "sub-")')
+    .option('--session <labels>', 'session(s), comma-separated (default: all sessions of the subject)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--task <label>', 'task (default: all)')
+    .option('--run <label>', 'run (default: all)')
+    .option('--speed <x|max>', 'source seconds per wall second, or "max"', (v: string) => {
+      try {
+        return parseSpeed(v);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    }, 'max' as Speed)
+    .option('--features <source>', 'layer activations: synthetic[:seed] (the simulator\'s planted features)', parseFeatures)
+    .option('--all-words', 'decode every word (default: content words when the words are tagged)')
+    .addOption(new Option('--backend <name>', 'linear-algebra backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
+    .option('--refit-every <words>', 'exact K-fold refit every N words', positiveInt, 2000)
+    .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 50)
+    .option('--fold-block <words>', 'words per contiguous fold block', positiveInt, 500)
+    .option('--dashboard', 'serve the dashboard while replaying')
+    .option('--port <n>', 'dashboard port', positiveInt, 8080)
+    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--out <file>', 'write the final result JSON here')
+    .option('--json', 'print the final result as one JSON object on stdout')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (root: string, o) => {
+      try {
+        if (!fs.existsSync(root)) throw new ReplayInputError(`${root}: no such dataset folder`);
+        const result = await runReplay({
+          root,
+          subject: o.subject,
+          sessions: o.session,
+          task: o.task,
+          run: o.run,
+          speed: o.speed,
+          features: o.features ?? syntheticFeatures(1),
+          allWords: Boolean(o.allWords),
+          backend: o.backend,
+          refitEveryWords: o.refitEvery,
+          snapshotEveryWords: o.snapshotEvery,
+          foldBlockWords: o.foldBlock,
+          dashboard: o.dashboard ? { host: o.host, port: o.port } : undefined,
+          json: Boolean(o.json),
+          out: o.out,
+          quiet: Boolean(o.quiet),
+        });
+        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else {
+          const e = result.final?.exact;
+          process.stdout.write(
+            `${result.wordsDecoded} words from ${result.recordings.length} recording(s), ${(result.sourceSeconds / 60).toFixed(1)} min at ×${result.speedX.toFixed(0)} real time\n` +
+              (e ? `temporal score r = ${e.temporalScore.toFixed(3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => t.toFixed(3)).join(' ')} s\n` : 'no exact score (too few words for every fold)\n'),
+          );
+        }
+      } catch (e) {
+        process.stderr.write(`lockstep replay: ${(e as Error).message}\n`);
+        process.exitCode = e instanceof ReplayInputError || (e as Error).name.endsWith('FormatError') ? 2 : 1;
+      }
+    });
+}
