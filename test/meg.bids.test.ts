@@ -61,7 +61,7 @@ for (const ds of ['ds000246', 'ds000248']) {
           const ours = parseMarkerFile(fs.readFileSync(file, 'latin1'), file);
           assert.deepEqual(ours.map((m) => m.name), Object.keys(r.markers));
           for (const m of ours) {
-            const want = r.markers[m.name];
+            const want: { count: number; first5: [number, number][] } = r.markers[m.name];
             assert.equal(m.samples.length, want.count, m.name);
             m.samples.slice(0, 5).forEach(([trial, t], i) => {
               assert.equal(trial, want.first5[i][0]);
