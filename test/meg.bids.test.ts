@@ -50,6 +50,7 @@ for (const ds of ['ds000246', 'ds000248']) {
     it('covers every TSV, JSON and marker file the reference lists', () => {
       assert.ok(entries.filter(([, r]) => r.kind === 'tsv').length >= 5);
       assert.ok(entries.filter(([, r]) => r.kind === 'json').length >= 5);
+      assert.equal(entries.filter(([, r]) => r.kind === 'ctf_markers').length, ds === 'ds000246' ? 2 : 0);
     });
     for (const [rel, r] of entries) {
       const file = path.join(MEG, rel);
