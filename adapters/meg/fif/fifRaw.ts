@@ -198,7 +198,11 @@ async function parsePart(file: FifFile, partIndex: number, useDirectory: boolean
     }
   }
   if (segments.length === 0) throw file.error(raw.pos, FIFF.BLOCK_START, 'at least one data buffer (FIFF_DATA_BUFFER 300) in the raw data block');
-  if (!Number.isSafeInteger(firstSamp + cursor)) throw file.error(raw.pos, FIFF.FIRST_SAMPLE, 'a sample range that fits in a safe integer');
+  // FIF sample numbers are int32 (FIFF_FIRST_SAMPLE); a skip that pushes past them is a damaged count.
+  if (Math.abs(firstSamp) + cursor > 2 ** 31 - 1) {
+    const skip = segments.find((g) => g.payloadPos < 0);
+    throw file.error(skip ? skip.tagPos : raw.pos, skip ? FIFF.DATA_SKIP : FIFF.FIRST_SAMPLE, `a recording of at most 2^31 − 1 samples, found ${cursor} samples from ${firstSamp}`);
+  }
   const next = await nextFileName(file, tree);
   return { file, info, tree, annotations, firstSample: firstSamp, segments, maxshield, directory, origFormat, next };
 }
