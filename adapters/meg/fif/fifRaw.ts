@@ -85,6 +85,11 @@ function nativeView(buf: Buffer, type: number): StoredArray {
   }
 }
 
+function picksAreIdentity(picks: number[]): boolean {
+  for (let i = 0; i < picks.length; i++) if (picks[i] !== i) return false;
+  return true;
+}
+
 /** MNE's name of the next split file from a FIFF_REF_FILE_NUM (mne/io/open.py `_get_next_fname`). */
 function nextNameByNumber(current: string, num: number): string {
   const dir = path.dirname(current);
@@ -277,7 +282,13 @@ export class FifRecording implements RawRecording {
       const v = nativeView(buf, seg.type);
       let o = o0;
       const rows = b - a;
-      if (scale) {
+      if (scale && P === C && picksAreIdentity(picks)) {
+        // All channels in file order (the streaming case): no pick indirection.
+        for (let r = 0; r < rows; r++) {
+          const base = r * C;
+          for (let c = 0; c < C; c++) out[o++] = v[base + c] * scale[c];
+        }
+      } else if (scale) {
         for (let r = 0; r < rows; r++) {
           const base = r * C;
           for (let p = 0; p < P; p++) out[o++] = v[base + picks[p]] * scale[p];
