@@ -20,7 +20,7 @@ import path from 'node:path';
 import type { SampleChunk } from '../../../src/types.js';
 import { CTF_SYSTEM_CLOCK } from './ctfChannels.js';
 import { meg4Name, MEG4_HEADER_SIZE } from './meg4.js';
-import { encodeRes4, RES4_MAX_COILS, type Res4Channel, type Res4Coil, type Res4Fields, type Res4Filter } from './res4.js';
+import { encodeRes4, RES4_MAX_COILS, type Res4Channel, type Res4Coil, type Res4Comp, type Res4Fields, type Res4Filter } from './res4.js';
 
 /** CTF keeps each data file below 2 GB. */
 export const CTF_MAX_FILE_BYTES = 2 ** 31 - 1;
@@ -53,6 +53,13 @@ export interface CtfWriterOptions {
   subjectId?: string;
   /** Hardware filters to record in the res4 (type 1 lowpass, 2 highpass). */
   filters?: Res4Filter[];
+  /**
+   * Compensation records for the res4. Default: a G1BR record per MEG channel over the reference
+   * magnetometers with all coefficients 0 (MNE 1.3 cannot open a res4 without any record; with
+   * these, converting to another compensation grade changes nothing). Pass the system's real
+   * coefficients to make grade changes meaningful.
+   */
+  comps?: Res4Comp[];
   /** First value of the system clock, seconds (must be > 0: a 0 ends the data for MNE). Default 1000. */
   clockStartSec?: number;
 }
@@ -285,9 +292,19 @@ export class CtfWriter {
       runDescription: '',
       filters: o.filters ?? [],
       channels,
-      comps: [],
+      comps: o.comps ?? defaultComps(o.channels),
     };
   }
+}
+
+/** 'G1BR' packed as CTF packs coefficient types. */
+export const CTF_G1BR = 0x47314252;
+
+function defaultComps(channels: CtfWriterChannel[]): Res4Comp[] {
+  const refs = channels.filter((c) => c.sensorTypeIndex === 0).map((c) => c.name).slice(0, 50);
+  const megs = channels.filter((c) => c.sensorTypeIndex === 5);
+  if (megs.length === 0) return [{ sensorName: channels[0]!.name, coeffType: CTF_G1BR, sensors: [], coeffs: [] }];
+  return megs.map((m) => ({ sensorName: m.name, coeffType: CTF_G1BR, sensors: refs, coeffs: refs.map(() => 0) }));
 }
 
 /** Writes a whole stream of SI chunks to a new `.ds` folder. */

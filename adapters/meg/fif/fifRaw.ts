@@ -85,6 +85,11 @@ function nativeView(buf: Buffer, type: number): StoredArray {
   }
 }
 
+function picksAreIdentity(picks: number[]): boolean {
+  for (let i = 0; i < picks.length; i++) if (picks[i] !== i) return false;
+  return true;
+}
+
 /** MNE's name of the next split file from a FIFF_REF_FILE_NUM (mne/io/open.py `_get_next_fname`). */
 function nextNameByNumber(current: string, num: number): string {
   const dir = path.dirname(current);
@@ -198,7 +203,11 @@ async function parsePart(file: FifFile, partIndex: number, useDirectory: boolean
     }
   }
   if (segments.length === 0) throw file.error(raw.pos, FIFF.BLOCK_START, 'at least one data buffer (FIFF_DATA_BUFFER 300) in the raw data block');
-  if (!Number.isSafeInteger(firstSamp + cursor)) throw file.error(raw.pos, FIFF.FIRST_SAMPLE, 'a sample range that fits in a safe integer');
+  // FIF sample numbers are int32 (FIFF_FIRST_SAMPLE); a skip that pushes past them is a damaged count.
+  if (Math.abs(firstSamp) + cursor > 2 ** 31 - 1) {
+    const skip = segments.find((g) => g.payloadPos < 0);
+    throw file.error(skip ? skip.tagPos : raw.pos, skip ? FIFF.DATA_SKIP : FIFF.FIRST_SAMPLE, `a recording of at most 2^31 − 1 samples, found ${cursor} samples from ${firstSamp}`);
+  }
   const next = await nextFileName(file, tree);
   return { file, info, tree, annotations, firstSample: firstSamp, segments, maxshield, directory, origFormat, next };
 }
@@ -273,7 +282,13 @@ export class FifRecording implements RawRecording {
       const v = nativeView(buf, seg.type);
       let o = o0;
       const rows = b - a;
-      if (scale) {
+      if (scale && P === C && picksAreIdentity(picks)) {
+        // All channels in file order (the streaming case): no pick indirection.
+        for (let r = 0; r < rows; r++) {
+          const base = r * C;
+          for (let c = 0; c < C; c++) out[o++] = v[base + c] * scale[c];
+        }
+      } else if (scale) {
         for (let r = 0; r < rows; r++) {
           const base = r * C;
           for (let p = 0; p < P; p++) out[o++] = v[base + picks[p]] * scale[p];
@@ -435,20 +450,31 @@ export async function openFif(filePath: string, opts: OpenFifOptions = {}): Prom
 
     const events: RawEvent[] = [];
     const discontinuities: RawDiscontinuity[] = [];
-    // Annotations: onsets are seconds since orig_time (or absolute sample 0 without one).
+    // Annotations: onsets are seconds of the absolute sample clock, since orig_time (shifted to
+    // meas_date when both exist). MNE crops them to the data, [first, first + n) / sfreq, clipping
+    // the ones that straddle an end and dropping the ones outside; then adds BAD_ACQ_SKIP for skips.
     const ann = first.annotations;
+    const annEvents: RawEvent[] = [];
     if (ann) {
       const shift = ann.origTime && info.measDate ? (ann.origTime[0] - info.measDate[0]) + (ann.origTime[1] - info.measDate[1]) * 1e-6 : 0;
+      const tmin = firstSample / sfreq;
+      const tmax = (firstSample + nSamples) / sfreq;
       for (const a of ann.items) {
-        const sample = Math.round((a.onsetSec + shift) * sfreq) - firstSample;
-        events.push({ onsetSec: sample / sfreq, sample, durationSec: a.durationSec, value: a.description, source: 'annotation', ...(a.chNames.length ? { channel: a.chNames.join(',') } : {}) });
+        let on = a.onsetSec + shift;
+        let off = on + (Number.isNaN(a.durationSec) ? 0 : a.durationSec);
+        if (on > tmax || off < tmin) continue;
+        on = Math.max(on, tmin);
+        off = Math.min(off, tmax);
+        const sample = Math.round(on * sfreq) - firstSample;
+        annEvents.push({ onsetSec: on - tmin, sample, durationSec: off - on, value: a.description, source: 'annotation', ...(a.chNames.length ? { channel: a.chNames.join(',') } : {}) });
       }
     }
     for (const g of segments) {
       if (g.payloadPos >= 0) continue;
       discontinuities.push({ sample: g.start, kind: 'skip', missingSamples: g.nSamples });
-      events.push({ onsetSec: g.start / sfreq, sample: g.start, durationSec: g.nSamples / sfreq, value: 'BAD_ACQ_SKIP', source: 'annotation' });
+      annEvents.push({ onsetSec: g.start / sfreq, sample: g.start, durationSec: g.nSamples / sfreq, value: 'BAD_ACQ_SKIP', source: 'annotation' });
     }
+    events.push(...annEvents.sort((a, b) => a.onsetSec - b.onsetSec));
     const header: RawHeader = {
       format: 'fif',
       path: filePath,
@@ -491,5 +517,25 @@ export async function openFif(filePath: string, opts: OpenFifOptions = {}): Prom
   } catch (e) {
     await Promise.all(files.map((f) => f.close().catch(() => undefined)));
     throw e;
+  }
+}
+
+/** The tag list and block counts of one FIF file (for `info --json` and tests). */
+export async function fifStructure(filePath: string, opts: { useDirectory?: boolean } = {}): Promise<{ dirPointer: number; usedDirectory: boolean; directoryProblem: string | null; entries: { kind: number; type: number; size: number; pos: number }[]; blockKinds: Record<number, number> }> {
+  const file = await FifFile.open(filePath);
+  try {
+    const dir = await file.directory(opts);
+    const tree = await buildTree(file, dir.entries);
+    const blockKinds: Record<number, number> = {};
+    const visit = (n: FifNode): void => {
+      for (const c of n.children) {
+        blockKinds[c.block] = (blockKinds[c.block] ?? 0) + 1;
+        visit(c);
+      }
+    };
+    visit(tree);
+    return { dirPointer: dir.dirPointer, usedDirectory: dir.usedDirectory, directoryProblem: dir.directoryProblem, entries: dir.entries, blockKinds };
+  } finally {
+    await file.close();
   }
 }
