@@ -13,8 +13,8 @@
  * at/after the end of their recording cannot be placed in its data and are dropped (counted in
  * the plan).
  *
- * Samples are read with `readSI` (float64 SI, as MNE's get_data) and emitted as float32, one chunk
- * read ahead while the scheduler waits; a user gate (backpressure) is awaited before each chunk.
+ * Samples come from the reader's `chunks()` (float32 SI, the reader reading ahead while the
+ * scheduler waits); a user gate (backpressure) is awaited before each chunk.
  *
  * Owns: the merge order and the source clock of a replay. Must not: change sample values or
  * words, open or close recordings (the caller owns them).
@@ -176,33 +176,23 @@ export function recordingReplay(segments: ReplaySegment[], o: RecordingReplayOpt
     const sources = prepared.map((p, k) => {
       const h = p.seg.recording.header;
       let nextWord = 0;
-      // One chunk read ahead: the gate (awaited by pacedChunks before each chunk) waits for it,
-      // and `read` hands it over synchronously.
-      let expected = 0;
-      let ahead: Promise<SampleChunk> | null = null;
+      // The reader streams the chunks (it reads ahead itself); the gate, awaited by pacedChunks
+      // before each chunk, pulls the next one, and `read` hands it over synchronously.
+      let it: AsyncIterator<SampleChunk> | null = null;
       let ready: SampleChunk | null = null;
-      const fetch = (first: number): Promise<SampleChunk> => {
-        const n = Math.min(o.chunkSamples, h.nSamples - first);
-        return p.seg.recording.readSI(first, first + n, p.picks).then((si) => {
-          const g = p.offset + first;
-          return { sfreqHz, firstSample: g, tStartSec: g / sfreqHz, nChannels: p.picks.length, nSamples: n, data: Float32Array.from(si) };
-        });
-      };
       const gate = async () => {
         await o.gate?.();
-        ready = await (ahead ?? fetch(expected));
-        ahead = null;
+        it ??= p.seg.recording.chunks({ picks: p.picks, chunkSamples: o.chunkSamples })[Symbol.asyncIterator]();
+        const r = await it.next();
+        ready = r.done ? null : r.value;
       };
       const read = (first: number, n: number): SampleChunk => {
         const c = ready;
-        if (!c || c.firstSample !== p.offset + first || c.nSamples !== n) throw new Error(`recordingReplay: internal order error at sample ${first} of ${p.seg.label ?? h.path}`);
         ready = null;
-        expected = first + n;
-        if (expected < h.nSamples) {
-          ahead = fetch(expected);
-          ahead.catch(() => undefined); // surfaced by the next gate
-        }
-        return c;
+        if (!c || c.firstSample !== first || c.nSamples !== n || c.nChannels !== p.picks.length)
+          throw new Error(`${p.seg.label ?? h.path}: the reader gave ${c ? `samples ${c.firstSample}…${c.firstSample + c.nSamples - 1} × ${c.nChannels} channels` : 'no chunk'} where samples ${first}…${first + n - 1} × ${p.picks.length} were due (its chunks() must honour chunkSamples)`);
+        const g = p.offset + first;
+        return { ...c, firstSample: g, tStartSec: g / sfreqHz };
       };
       return new Observable<ReplayItem>((sub) => {
         const inner = pacedChunks(read, { sfreqHz, totalSamples: h.nSamples, chunkSamples: o.chunkSamples, speed: o.speed, scheduler: o.scheduler, gate }).subscribe({
@@ -245,7 +235,11 @@ export function recordingReplay(segments: ReplaySegment[], o: RecordingReplayOpt
           error: (e) => sub.error(e),
           complete: () => sub.complete(),
         });
-        return () => inner.unsubscribe();
+        return () => {
+          inner.unsubscribe();
+          // Let the reader release what it read ahead (a replay stopped early).
+          void it?.return?.()?.catch(() => undefined);
+        };
       });
     });
     const all = concat(...sources).subscribe(subscriber);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseBidsName } from '../adapters/meg/bids/entities.js';
+import { parseMarkerFile } from '../adapters/meg/ctf/markers.js';
 import { eventRows, stripQuotes, wordEvents } from '../adapters/meg/bids/events.js';
 import { parsePyLiteral } from '../adapters/meg/bids/pyLiteral.js';
 import { channelsOf, parseJsonSidecar, participantsOf, readScansTsv, readTsv } from '../adapters/meg/bids/sidecars.js';
@@ -38,7 +39,7 @@ interface TsvRef {
   trial_type_counts?: Record<string, number>;
   value_counts?: Record<string, number>;
 }
-type FileRef = TsvRef | { kind: 'json'; content: unknown } | { kind: 'ctf_markers' };
+type FileRef = TsvRef | { kind: 'json'; content: unknown } | { kind: 'ctf_markers'; markers: Record<string, { count: number; first5: [number, number][] }> };
 
 const counts = (xs: string[]) => xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {});
 
@@ -46,14 +47,29 @@ for (const ds of ['ds000246', 'ds000248']) {
   describe(`BIDS sidecars of ${ds} match Python's parse`, () => {
     const ref = JSON.parse(fs.readFileSync(path.join(MEG, `bids/${ds}.bids.ref.json`), 'utf8')) as { files: Record<string, FileRef> };
     const entries = Object.entries(ref.files);
-    it('covers every TSV and JSON the reference lists', () => {
+    it('covers every TSV, JSON and marker file the reference lists', () => {
       assert.ok(entries.filter(([, r]) => r.kind === 'tsv').length >= 5);
       assert.ok(entries.filter(([, r]) => r.kind === 'json').length >= 5);
+      assert.equal(entries.filter(([, r]) => r.kind === 'ctf_markers').length, ds === 'ds000246' ? 2 : 0);
     });
     for (const [rel, r] of entries) {
       const file = path.join(MEG, rel);
       if (r.kind === 'json') {
         it(`${rel}: same JSON`, () => assert.deepEqual(parseJsonSidecar(fs.readFileSync(file, 'utf8'), file), r.content));
+      } else if (r.kind === 'ctf_markers') {
+        // The CTF side file inside a BIDS .ds folder: read by the CTF branch's parser, checked against the same ref.
+        it(`${rel}: same markers`, () => {
+          const ours = parseMarkerFile(fs.readFileSync(file, 'latin1'), file);
+          assert.deepEqual(ours.map((m) => m.name), Object.keys(r.markers));
+          for (const m of ours) {
+            const want: { count: number; first5: [number, number][] } = r.markers[m.name];
+            assert.equal(m.samples.length, want.count, m.name);
+            m.samples.slice(0, 5).forEach(([trial, t], i) => {
+              assert.equal(trial, want.first5[i][0]);
+              assert.ok(Math.abs(t - want.first5[i][1]) < 1e-12, `${m.name} #${i}`);
+            });
+          }
+        });
       } else if (r.kind === 'tsv') {
         it(`${rel}: same table (BOM ${r.utf8_bom}, CRLF ${r.crlf})`, () => {
           const t = readTsv(file);

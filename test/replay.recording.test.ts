@@ -39,11 +39,19 @@ function memoryRecording(id: number, nSamples: number, sfreqHz = 100, names = ['
     for (let s = a; s < b; s++) picks.forEach((c, j) => (out[(s - a) * picks.length + j] = stored(id, s, c) * (si ? CAL[c] : 1)));
     return out;
   };
+  const readSI = read(true);
   return {
     header,
     readStored: read(false),
-    readSI: read(true),
-    async *chunks(_o?: ChunkOptions): AsyncIterable<SampleChunk> {},
+    readSI,
+    async *chunks(o: ChunkOptions = {}): AsyncIterable<SampleChunk> {
+      const picks = o.picks ?? names.map((_, i) => i);
+      const step = o.chunkSamples ?? 64;
+      for (let s = o.start ?? 0; s < (o.stop ?? nSamples); s += step) {
+        const e = Math.min(s + step, o.stop ?? nSamples);
+        yield { sfreqHz, firstSample: s, tStartSec: s / sfreqHz, nChannels: picks.length, nSamples: e - s, data: Float32Array.from(await readSI(s, e, picks)) };
+      }
+    },
     close: async () => {},
   };
 }
@@ -174,7 +182,14 @@ describe('recordingReplay', () => {
     assert.equal(second.chunk.data[1], Math.fround(stored(2, 0, 0) * CAL[0]));
     assert.throws(() => recordingReplay([{ recording: a, words: [] }, { recording: memoryRecording(2, 30, 200), words: [] }], { speed: 'max', chunkSamples: 10 }), /mem:\/\/2: sampling rate 200 Hz, the first recording has 100 Hz/);
     assert.throws(() => recordingReplay([{ recording: a, words: [] }], { speed: 'max', chunkSamples: 10, channels: ['MZZ01'] }), /no channel "MZZ01"/);
-    const failing: RawRecording = { ...a, readSI: async () => Promise.reject(new Error('disk gone')) };
+    const failing: RawRecording = {
+      ...a,
+      async *chunks() {
+        throw new Error('disk gone');
+      },
+    };
     await assert.rejects(lastValueFrom(recordingReplay([{ recording: failing, words: [] }], { speed: 'max', chunkSamples: 10 }).source), /disk gone/);
+    const sloppy: RawRecording = { ...a, chunks: (o?: ChunkOptions) => a.chunks({ ...o, chunkSamples: 7 }) };
+    await assert.rejects(lastValueFrom(recordingReplay([{ recording: sloppy, words: [] }], { speed: 'max', chunkSamples: 10 }).source), /mem:\/\/1: the reader gave samples 0…6 × 3 channels where samples 0…9 × 3 were due/);
   });
 });

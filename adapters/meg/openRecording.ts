@@ -3,31 +3,22 @@
  * path (a `.ds` folder → CTF, `.fif`/`.fif.gz` → FIF), and `openBidsRecording` finds a recording
  * in a BIDS dataset with its sidecars: the words of `events.tsv`, `channels.tsv` (status=bad
  * merged into the header's bads, as mne-bids does), and `meg.json` (line frequency when the
- * recording has none). Split FIF parts (`_split-01`, `_split-02`, …) read as one recording.
+ * recording has none). A split FIF (`_split-01`, `_split-02`, …) opens from its first part, whose
+ * FIFFB_REF links the reader follows, as MNE's read_raw_fif does.
  *
  * Owns: dispatch by path, and joining a recording with its BIDS sidecars. Must not: parse any
  * binary format itself (the readers in ctf/ and fif/ do), or change sample values.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { SampleChunk } from '../../src/types.js';
 import { bareLabel } from './bids/entities.js';
 import { eventRows, wordEvents, type BidsEventRow, type BidsWordEvent, type EventsLayout } from './bids/events.js';
 import { readChannelsTsv, readMegJson, readTsv, type ChannelsTsv, type MegJson } from './bids/sidecars.js';
 import { BidsFormatError } from './bids/tsv.js';
 import { selectRecordings, walkBids, type BidsDataset, type BidsRecordingEntry, type RecordingQuery } from './bids/walker.js';
+import { openCtf } from './ctf/ctfReader.js';
+import { openFif } from './fif/fifRaw.js';
 import { RecordingFormatError, type ChunkOptions, type RawHeader, type RawRecording } from './rawRecording.js';
-
-type Opener = (p: string) => Promise<RawRecording>;
-
-// The readers live in sibling folders; loaded on first use so that `lockstep info` on a BIDS root
-// does not pay for both.
-const READERS: Record<'ctf' | 'fif', () => Promise<Opener>> = {
-  ctf: async () => (await import(CTF_MODULE)).openCtf as Opener,
-  fif: async () => (await import(FIF_MODULE)).openFif as Opener,
-};
-const CTF_MODULE = './ctf/ctfReader.js';
-const FIF_MODULE = './fif/fifRaw.js';
 
 /** Which reader a path needs, or null. */
 export function formatOfPath(p: string): 'ctf' | 'fif' | null {
@@ -48,11 +39,16 @@ export function isBidsRoot(p: string): boolean {
   }
 }
 
+export interface OpenRecordingOptions {
+  /** Also list stim-channel events (FIF; a pass over the stim channels). Default false. */
+  stimEvents?: boolean;
+}
+
 /**
- * Opens a CTF `.ds` folder or a FIF file.
+ * Opens a CTF `.ds` folder or a FIF file (a split FIF from its first part: the reader follows the parts).
  * @example const rec = await openRecording('sub-001_ses-001_task-compr_meg.ds'); rec.header.sfreqHz // 1200
  */
-export async function openRecording(p: string): Promise<RawRecording> {
+export async function openRecording(p: string, o: OpenRecordingOptions = {}): Promise<RawRecording> {
   const abs = path.resolve(p);
   let st: fs.Stats;
   try {
@@ -66,7 +62,7 @@ export async function openRecording(p: string): Promise<RawRecording> {
     if (st.isDirectory() && isBidsRoot(abs)) throw new RecordingFormatError(abs, 'path', 'this is a BIDS dataset, not one recording', 'name the recording with --subject/--session/--task/--run, or give its .ds/.fif path');
     throw new RecordingFormatError(abs, 'path', `unknown recording format (expected a CTF .ds folder or a .fif / .fif.gz file)`, 'lockstep reads CTF and FIF (Elekta/MEGIN, MNE) recordings');
   }
-  return (await READERS[format]())(abs);
+  return format === 'ctf' ? openCtf(abs) : openFif(abs, { stimEvents: o.stimEvents ?? false });
 }
 
 /** Copy of a recording whose header has other bads (or other fields); data pass through. */
@@ -77,65 +73,6 @@ export function withHeader(rec: RawRecording, header: RawHeader): RawRecording {
     readSI: (a, b, picks) => rec.readSI(a, b, picks),
     chunks: (o?: ChunkOptions) => rec.chunks(o),
     close: () => rec.close(),
-  };
-}
-
-/**
- * Split FIF parts as one recording: samples of part k follow those of part k−1 (MNE's
- * `read_raw_fif` on `_split-01` does the same by following the parts' FIFFB_REF). Parts must
- * agree on sampling rate and channels; part k's firstSample must continue part k−1.
- */
-export function concatenateParts(parts: RawRecording[]): RawRecording {
-  if (parts.length === 1) return parts[0];
-  const h0 = parts[0].header;
-  const starts: number[] = [];
-  let total = 0;
-  for (const [k, p] of parts.entries()) {
-    const h = p.header;
-    if (h.sfreqHz !== h0.sfreqHz || h.channels.length !== h0.channels.length || h.channels.some((c, i) => c.name !== h0.channels[i].name))
-      throw new RecordingFormatError(h.path, 'header', `split part ${k + 1} has other channels or sampling rate than part 1 (${h0.path})`, 'the parts must come from one recording');
-    if (k > 0 && h.firstSample !== h0.firstSample + total)
-      throw new RecordingFormatError(h.path, 'first sample', `split part ${k + 1} starts at sample ${h.firstSample}, expected ${h0.firstSample + total} (right after part ${k})`, 'the parts must be consecutive pieces of one recording, listed in split order');
-    starts.push(total);
-    total += h.nSamples;
-  }
-  const header: RawHeader = {
-    ...h0,
-    nSamples: total,
-    events: parts.flatMap((p, k) => p.header.events.map((e) => ({ ...e, sample: e.sample + starts[k], onsetSec: e.onsetSec + starts[k] / h0.sfreqHz }))),
-    discontinuities: parts.flatMap((p, k) => p.header.discontinuities.map((d) => ({ ...d, sample: d.sample + starts[k] }))),
-    extra: { ...h0.extra, splitParts: parts.map((p) => p.header.path) },
-  };
-  const read = async (which: 'readStored' | 'readSI', start: number, stop: number, picks: number[]): Promise<Float64Array> => {
-    const out = new Float64Array((stop - start) * picks.length);
-    for (const [k, p] of parts.entries()) {
-      const a = Math.max(start, starts[k]);
-      const b = Math.min(stop, starts[k] + p.header.nSamples);
-      if (a >= b) continue;
-      out.set(await p[which](a - starts[k], b - starts[k], picks), (a - start) * picks.length);
-    }
-    return out;
-  };
-  return {
-    header,
-    readStored: (a, b, picks) => read('readStored', a, b, picks),
-    readSI: (a, b, picks) => read('readSI', a, b, picks),
-    async *chunks(o: ChunkOptions = {}): AsyncIterable<SampleChunk> {
-      const start = o.start ?? 0;
-      const stop = o.stop ?? total;
-      for (const [k, p] of parts.entries()) {
-        const a = Math.max(start, starts[k]);
-        const b = Math.min(stop, starts[k] + p.header.nSamples);
-        if (a >= b) continue;
-        for await (const c of p.chunks({ ...o, start: a - starts[k], stop: b - starts[k] })) {
-          const first = c.firstSample + starts[k];
-          yield { ...c, firstSample: first, tStartSec: first / h0.sfreqHz };
-        }
-      }
-    },
-    close: async () => {
-      for (const p of parts) await p.close();
-    },
   };
 }
 
@@ -162,7 +99,7 @@ function describeChoices(entries: BidsRecordingEntry[]): string {
 }
 
 /** One recording's sidecars parsed and (unless `dataOptional` and absent) the recording opened. */
-export async function openBidsEntry(dataset: BidsDataset, entry: BidsRecordingEntry, o: { dataOptional?: boolean } = {}): Promise<BidsRecordingBundle> {
+export async function openBidsEntry(dataset: BidsDataset, entry: BidsRecordingEntry, o: { dataOptional?: boolean; stimEvents?: boolean } = {}): Promise<BidsRecordingBundle> {
   const warnings = [...dataset.warnings];
   const megJson = entry.megJson ? readMegJson(entry.megJson) : null;
   const channels = entry.channelsTsv ? readChannelsTsv(entry.channelsTsv) : null;
@@ -180,14 +117,17 @@ export async function openBidsEntry(dataset: BidsDataset, entry: BidsRecordingEn
     droppedEvents = w.dropped;
   }
   let recording: RawRecording | null = null;
-  if (entry.dataFiles.length === 0) {
-    if (!o.dataOptional)
-      throw new BidsFormatError(dataset.root, null, `recording ${entry.key} has sidecars but no data file${entry.scansFilename ? ` (scans.tsv names ${entry.scansFilename})` : ''}`, 'download the data file (datalad get / git annex get) into the meg/ folder');
+  if (!entry.dataPresent) {
+    const what = entry.dataFiles.length ? `its data file ${path.basename(entry.dataFiles[0])} is empty or lacks its .res4/.meg4` : `no data file${entry.scansFilename ? ` (scans.tsv names ${entry.scansFilename})` : ''}`;
+    if (!o.dataOptional) throw new BidsFormatError(dataset.root, null, `recording ${entry.key} has sidecars but ${what}`, 'download the data (datalad get / git annex get) into the meg/ folder');
+    warnings.push(`${entry.key}: ${what}; header fields come from the sidecars`);
   } else {
-    const parts: RawRecording[] = [];
-    for (const f of entry.dataFiles) parts.push(await openRecording(f));
-    const rec = concatenateParts(parts);
+    // A split FIF opens from its first part; the reader follows FIFFB_REF to the others (as MNE does).
+    const rec = await openRecording(entry.dataFiles[0], { stimEvents: o.stimEvents });
     const h = rec.header;
+    const parts = (h.extra?.parts as string[] | undefined)?.map((f) => path.resolve(f));
+    if (entry.dataFiles.length > 1 && parts && entry.dataFiles.some((f) => !parts.includes(path.resolve(f))))
+      warnings.push(`${entry.key}: split files ${entry.dataFiles.filter((f) => !parts.includes(path.resolve(f))).map((f) => path.basename(f)).join(', ')} are not linked from ${path.basename(entry.dataFiles[0])} (FIFFB_REF); they were not read`);
     const names = new Set(h.channels.map((c) => c.name));
     const extraBads = (channels?.bads ?? []).filter((b) => !h.bads.includes(b));
     const unknown = extraBads.filter((b) => !names.has(b));
@@ -211,6 +151,7 @@ export interface BidsQuery extends RecordingQuery {
   root: string;
   /** List sidecars even when the data file is absent (sidecar-only example datasets). */
   dataOptional?: boolean;
+  stimEvents?: boolean;
 }
 
 /**
@@ -224,7 +165,7 @@ export async function openBidsRecording(q: BidsQuery): Promise<BidsRecordingBund
   const what = [q.subject && `sub-${bareLabel('sub', q.subject)}`, q.session && `ses-${bareLabel('ses', q.session)}`, q.task && `task-${bareLabel('task', q.task)}`, q.run && `run-${bareLabel('run', q.run)}`].filter(Boolean).join(' ');
   if (hits.length === 0) throw new BidsFormatError(ds.root, null, `no recording matches ${what || 'the query'}`, `recordings here: ${describeChoices(ds.recordings)}`);
   if (hits.length > 1) throw new BidsFormatError(ds.root, null, `${hits.length} recordings match ${what || 'the query'}: ${describeChoices(hits)}`, 'add --session/--task/--run to pick one');
-  return openBidsEntry(ds, hits[0], { dataOptional: q.dataOptional });
+  return openBidsEntry(ds, hits[0], { dataOptional: q.dataOptional, stimEvents: q.stimEvents });
 }
 
 /**

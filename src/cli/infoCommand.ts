@@ -23,6 +23,8 @@ export interface InfoArgs {
   session?: string;
   task?: string;
   run?: string;
+  /** List stim-channel events (FIF), a pass over the stim channels. */
+  stimEvents?: boolean;
 }
 
 /** A user error: printed as one line, exit status 2. */
@@ -60,6 +62,7 @@ function datasetListing(ds: BidsDataset) {
       run: r.run,
       emptyRoom: r.isEmptyRoom,
       format: r.format,
+      dataPresent: r.dataPresent,
       dataFiles: r.dataFiles,
       megJson: r.megJson,
       channelsTsv: r.channelsTsv,
@@ -129,7 +132,7 @@ export async function runInfo(a: InfoArgs): Promise<Record<string, unknown>> {
       if (a.samples || a.picks) throw new InfoInputError(`${a.path} is a BIDS dataset: pick a recording with --subject (and --session/--task/--run) before --samples/--picks`);
       return datasetListing(walkBids(a.path));
     }
-    const bundle: BidsRecordingBundle = await openBidsRecording({ root: a.path, subject: a.subject, session: a.session, task: a.task, run: a.run, dataOptional: !a.samples });
+    const bundle: BidsRecordingBundle = await openBidsRecording({ root: a.path, subject: a.subject, session: a.session, task: a.task, run: a.run, dataOptional: !a.samples, stimEvents: a.stimEvents });
     try {
       const bids = {
         key: bundle.entry.key,
@@ -151,7 +154,8 @@ export async function runInfo(a: InfoArgs): Promise<Record<string, unknown>> {
         const mj = bundle.megJson;
         return {
           kind: 'bids-recording',
-          dataFile: null,
+          dataFiles: bundle.entry.dataFiles,
+          dataPresent: false,
           sfreq: mj?.samplingFrequencyHz ?? null,
           nSamples: mj?.recordingDurationSec != null && mj.samplingFrequencyHz != null ? Math.round(mj.recordingDurationSec * mj.samplingFrequencyHz) : null,
           firstSample: null,
@@ -160,7 +164,7 @@ export async function runInfo(a: InfoArgs): Promise<Record<string, unknown>> {
           channels: (bundle.channels?.channels ?? []).map((c) => ({ name: c.name, type: c.mneType, unit: c.units, cal: null, bidsType: c.type })),
           events,
           bids,
-          warnings: [...bundle.warnings, `${bundle.entry.key}: no data file here; header fields come from the sidecars`],
+          warnings: bundle.warnings,
         };
       }
       const rec = bundle.recording;
@@ -172,7 +176,7 @@ export async function runInfo(a: InfoArgs): Promise<Record<string, unknown>> {
     }
   }
   if (bidsQuery) throw new InfoInputError(`--subject/--session/--task/--run apply to a BIDS root; ${a.path} is not one`);
-  const rec = await openRecording(a.path);
+  const rec = await openRecording(a.path, { stimEvents: a.stimEvents });
   try {
     const out: Record<string, unknown> = { kind: 'recording', ...headerJson(rec.header), events: rec.header.events };
     const picks = pickIndices(rec.header, a.picks);
@@ -193,7 +197,7 @@ function printText(o: Record<string, unknown>): string {
     lines.push(`subjects: ${ds.subjects.map((s) => (s.sessions.length ? `${s.id} [ses ${s.sessions.join(', ')}]` : s.id)).join(', ')}`);
     lines.push(`tasks: ${ds.tasks.join(', ')}`);
     lines.push(`${ds.recordings.length} MEG recordings:`);
-    for (const r of ds.recordings) lines.push(`  ${r.key}  ${r.format ?? '?'}${r.dataFiles.length ? `  ${r.dataFiles.length} file${r.dataFiles.length > 1 ? 's' : ''}` : '  (no data file)'}${r.eventsTsv ? '  events.tsv' : ''}${r.emptyRoom ? '  empty room' : ''}`);
+    for (const r of ds.recordings) lines.push(`  ${r.key}  ${r.format ?? '?'}${r.dataPresent ? `  ${r.dataFiles.length} file${r.dataFiles.length > 1 ? 's' : ''}` : '  (no data here)'}${r.eventsTsv ? '  events.tsv' : ''}${r.emptyRoom ? '  empty room' : ''}`);
     for (const w of ds.warnings) lines.push(`warning: ${w}`);
     return `${lines.join('\n')}\n`;
   }
@@ -230,13 +234,14 @@ export function registerInfoCommand(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .option('--picks <names>', 'comma-separated channel names for --samples (default: all channels)', parsePicks)
     .option('--samples <start:stop>', 'print samples start … stop−1 (0 = the first sample of the data)', parseSamples)
+    .option('--stim-events', 'also list trigger events found on the stim channels (FIF; reads those channels once)')
     .option('--subject <label>', 'BIDS subject (with or without "sub-")')
     .option('--session <label>', 'BIDS session')
     .option('--task <label>', 'BIDS task')
     .option('--run <label>', 'BIDS run')
     .action(async (p: string, o) => {
       try {
-        const out = await runInfo({ path: p, json: o.json, picks: o.picks, samples: o.samples, subject: o.subject, session: o.session, task: o.task, run: o.run });
+        const out = await runInfo({ path: p, json: o.json, picks: o.picks, samples: o.samples, subject: o.subject, session: o.session, task: o.task, run: o.run, stimEvents: o.stimEvents });
         process.stdout.write(o.json ? `${JSON.stringify(out)}\n` : printText(out));
       } catch (e) {
         if (e instanceof InfoInputError || e instanceof BidsFormatError || e instanceof RecordingFormatError) {

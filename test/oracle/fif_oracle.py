@@ -19,6 +19,13 @@ import mne
 mne.set_log_level('ERROR')
 
 
+def finite_or_none(a):
+    """JSON has no NaN: non-finite values become null."""
+    a = np.asarray(a, dtype=object)
+    out = np.where(np.isfinite(a.astype(float)), a, None)
+    return out.tolist()
+
+
 def summarize(path):
     raw = mne.io.read_raw_fif(path, allow_maxshield=True, preload=True)
     data = raw.get_data()
@@ -47,9 +54,9 @@ def summarize(path):
                      for o, d, s in zip(ann.onset, ann.duration, ann.description)],
         annotation_samples=[int(x) for x in (np.round(ann.onset * info['sfreq']).astype(int) - raw.first_samp)] if len(ann) else [],
         sample_index=[int(i) for i in idx],
-        samples=data[:, idx].T.tolist(),
-        mean=data.mean(1).tolist(), rms=np.sqrt((data ** 2).mean(1)).tolist(),
-        min=data.min(1).tolist(), max=data.max(1).tolist(),
+        samples=finite_or_none(data[:, idx].T),
+        mean=finite_or_none(data.mean(1)), rms=finite_or_none(np.sqrt((data ** 2).mean(1))),
+        min=finite_or_none(data.min(1)), max=finite_or_none(data.max(1)),
         zeros=[int(z) for z in (data == 0).sum(1)],
         nonfinite=int((~np.isfinite(data)).sum()),
         stim_events=stim,

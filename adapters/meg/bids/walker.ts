@@ -32,6 +32,11 @@ export interface BidsRecordingEntry {
   isEmptyRoom: boolean;
   /** Data files (CTF `.ds` folders, FIF parts in split order); empty when only sidecars exist. */
   dataFiles: string[];
+  /**
+   * Whether the data are here: a `.ds` folder with its `.res4`, a non-empty FIF. bids-examples
+   * ship `.ds` folders without res4/meg4 and empty placeholders.
+   */
+  dataPresent: boolean;
   /** From the data file's extension, else from the scans.tsv row; null when neither exists. */
   format: RecordingFormat | null;
   megJson: string | null;
@@ -83,6 +88,16 @@ function namedFiles(dir: string): NamedFile[] {
     if (name) out.push({ path: path.join(dir, d.name), name });
   }
   return out;
+}
+
+function hasData(p: string): boolean {
+  try {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) return fs.existsSync(path.join(p, `${path.basename(p, path.extname(p))}.res4`));
+    return st.size > 0;
+  } catch {
+    return false;
+  }
 }
 
 function isSubset(small: Record<string, string>, big: Record<string, string>): boolean {
@@ -187,6 +202,7 @@ export function walkBids(root: string): BidsDataset {
           entities,
           isEmptyRoom: subject === 'emptyroom',
           dataFiles,
+          dataPresent: dataFiles.length > 0 && dataFiles.every(hasData),
           format,
           megJson: sidecar('meg', '.json'),
           channelsTsv: sidecar('channels', '.tsv'),

@@ -105,9 +105,10 @@ export async function openCtf(dsPath: string, options: CtfOpenOptions = {}): Pro
   const res4 = parseRes4(res4Bytes, res4File);
   const { channels, compensationGrade } = ctfChannels(res4, res4File);
   const names = res4.channels.map((c) => c.name);
+  const nameSet = new Set(names);
   // As MNE: a compensation record whose sensor is not a channel is an error.
   res4.comps.forEach((comp, k) => {
-    if (!names.includes(comp.sensorName)) {
+    if (!nameSet.has(comp.sensorName)) {
       throw new RecordingFormatError(res4File, `byte ${res4.offsets.comps + 2 + k * 1992}`,
         `expected compensation record ${k} to name a channel, found ${JSON.stringify(comp.sensorName)}`);
     }
@@ -226,6 +227,32 @@ export async function openCtf(dsPath: string, options: CtfOpenOptions = {}): Pro
   return new CtfDataset(header, res4, layout, options.blockBudgetBytes ?? BLOCK_BUDGET_BYTES);
 }
 
+/** Block samples [bs, bs+m) of the picked channels × cal → out[o + i·nPick + j] (float32, the chunk path). */
+function convertToF32(block: Block, bs: number, m: number, picks: Int32Array, cals: Float64Array, out: Float32Array, o: number): void {
+  const d = block.data;
+  const nPick = picks.length;
+  for (let j = 0; j < nPick; j++) {
+    const c = picks[j]!;
+    const cal = cals[c]!;
+    let src = c * block.stride + bs;
+    let dst = o + j;
+    for (let i = 0; i < m; i++, src++, dst += nPick) out[dst] = d[src]! * cal;
+  }
+}
+
+/** As convertToF32 into float64; `cals` null gives the stored integers. */
+function convertToF64(block: Block, bs: number, m: number, picks: Int32Array, cals: Float64Array | null, out: Float64Array, o: number): void {
+  const d = block.data;
+  const nPick = picks.length;
+  for (let j = 0; j < nPick; j++) {
+    const c = picks[j]!;
+    const cal = cals === null ? 1 : cals[c]!;
+    let src = c * block.stride + bs;
+    let dst = o + j;
+    for (let i = 0; i < m; i++, src++, dst += nPick) out[dst] = d[src]! * cal;
+  }
+}
+
 class CtfDataset implements CtfRecording {
   private readonly handles = new Map<number, Promise<fs.FileHandle>>();
   private readonly cache = new Map<number, Promise<Block>>();
@@ -329,14 +356,8 @@ class CtfDataset implements CtfRecording {
       const bs = inTrial - block.s0;
       const m = Math.min(stop - s, block.n - bs);
       const o = (s - start) * nPick;
-      const d = block.data;
-      for (let j = 0; j < nPick; j++) {
-        const c = picks[j]!;
-        const cal = stored ? 1 : this.cals[c]!;
-        let src = c * block.stride + bs;
-        let dst = o + j;
-        for (let i = 0; i < m; i++, src++, dst += nPick) out[dst] = d[src]! * cal;
-      }
+      if (out instanceof Float32Array) convertToF32(block, bs, m, picks, this.cals, out, o);
+      else convertToF64(block, bs, m, picks, stored ? null : this.cals, out, o);
       s += m;
     }
   }

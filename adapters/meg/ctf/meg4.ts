@@ -117,7 +117,7 @@ export async function scanMeg4Files(dsPath: string, nChannels: number, nSamplesP
         throw new RecordingFormatError(file, `byte ${stat.size}`,
           `expected trial ${nTrials} of this file (${trialBytes} bytes: ${nChannels} channels × ${nSamplesPerTrial} samples × 4) to be complete, ` +
           `but it stops at channel ${channel} (${name}) sample ${sample}; ${MEG4_HEADER_SIZE + (nTrials + 1) * trialBytes - stat.size} bytes are missing`,
-          'the file is truncated: re-copy it, or open with incompleteTrial: "drop" to read the complete trials');
+          `the file is truncated (re-copy it, or open with incompleteTrial: "drop" to read the complete trials), or the .res4 (nsamp ${nSamplesPerTrial}, nchan ${nChannels}) does not belong to these data`);
       }
       let nValid = nTrials * nSamplesPerTrial;
       const fileSegments: Meg4Segment[] = [];

@@ -113,13 +113,14 @@ export interface Res4 {
 }
 
 const latin1 = new TextDecoder('latin1');
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** A bounds-checked big-endian cursor over the file bytes; every read names its field on failure. */
 class Res4Cursor {
   private readonly view: DataView;
+  private readonly buf: Buffer;
   constructor(readonly bytes: Uint8Array, readonly file: string) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   need(pos: number, n: number, what: string): void {
     if (pos < 0 || pos + n > this.bytes.byteLength) {
@@ -134,9 +135,9 @@ class Res4Cursor {
   /** NUL-terminated string in a fixed field, decoded as MNE does (UTF-8). */
   str(pos: number, n: number, what: string): string {
     this.need(pos, n, what);
-    const field = this.bytes.subarray(pos, pos + n);
-    const nul = field.indexOf(0);
-    return utf8.decode(nul < 0 ? field : field.subarray(0, nul));
+    let end = pos;
+    while (end < pos + n && this.bytes[end] !== 0) end++;
+    return this.buf.toString('utf8', pos, end);
   }
 }
 

@@ -212,7 +212,7 @@ export class FifFile {
       if (h.next === FIFFV_NEXT_NONE) break;
       if (h.next === FIFFV_NEXT_SEQ) pos = pos + HEADER_BYTES + h.size;
       else if (h.next > 0) {
-        if (h.next + HEADER_BYTES > this.size) throw this.error(h.pos, h.kind, `a next pointer inside the file, found ${h.next} (file has ${this.size} bytes)`);
+        if (h.next + HEADER_BYTES > this.size) throw this.error(h.pos, h.kind, `a next pointer inside the file, found ${h.next} but the file has ${this.size} bytes (truncated?)`);
         pos = h.next;
       } else throw this.error(h.pos, h.kind, `a next pointer of 0, -1 or a byte offset, found ${h.next}`);
     }

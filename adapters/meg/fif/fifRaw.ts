@@ -85,6 +85,11 @@ function nativeView(buf: Buffer, type: number): StoredArray {
   }
 }
 
+function picksAreIdentity(picks: number[]): boolean {
+  for (let i = 0; i < picks.length; i++) if (picks[i] !== i) return false;
+  return true;
+}
+
 /** MNE's name of the next split file from a FIFF_REF_FILE_NUM (mne/io/open.py `_get_next_fname`). */
 function nextNameByNumber(current: string, num: number): string {
   const dir = path.dirname(current);
@@ -198,7 +203,11 @@ async function parsePart(file: FifFile, partIndex: number, useDirectory: boolean
     }
   }
   if (segments.length === 0) throw file.error(raw.pos, FIFF.BLOCK_START, 'at least one data buffer (FIFF_DATA_BUFFER 300) in the raw data block');
-  if (!Number.isSafeInteger(firstSamp + cursor)) throw file.error(raw.pos, FIFF.FIRST_SAMPLE, 'a sample range that fits in a safe integer');
+  // FIF sample numbers are int32 (FIFF_FIRST_SAMPLE); a skip that pushes past them is a damaged count.
+  if (Math.abs(firstSamp) + cursor > 2 ** 31 - 1) {
+    const skip = segments.find((g) => g.payloadPos < 0);
+    throw file.error(skip ? skip.tagPos : raw.pos, skip ? FIFF.DATA_SKIP : FIFF.FIRST_SAMPLE, `a recording of at most 2^31 − 1 samples, found ${cursor} samples from ${firstSamp}`);
+  }
   const next = await nextFileName(file, tree);
   return { file, info, tree, annotations, firstSample: firstSamp, segments, maxshield, directory, origFormat, next };
 }
@@ -273,7 +282,13 @@ export class FifRecording implements RawRecording {
       const v = nativeView(buf, seg.type);
       let o = o0;
       const rows = b - a;
-      if (scale) {
+      if (scale && P === C && picksAreIdentity(picks)) {
+        // All channels in file order (the streaming case): no pick indirection.
+        for (let r = 0; r < rows; r++) {
+          const base = r * C;
+          for (let c = 0; c < C; c++) out[o++] = v[base + c] * scale[c];
+        }
+      } else if (scale) {
         for (let r = 0; r < rows; r++) {
           const base = r * C;
           for (let p = 0; p < P; p++) out[o++] = v[base + picks[p]] * scale[p];
