@@ -44,6 +44,10 @@ export function pacedChunks(read: (firstSample: number, nSamples: number) => Sam
     const start = scheduler.now();
     let next = 0;
     let stopped = false;
+    // At "max" on the real clock, yield with setImmediate rather than a 0 ms timer: timers wait
+    // at least 1 ms, which alone would cap 0.1 s chunks near 100× real time.
+    const immediate = o.speed === 'max' && !o.scheduler;
+    let pending: NodeJS.Immediate | undefined;
     const emitNext = async (): Promise<void> => {
       if (stopped) return;
       if (next >= o.totalSamples) {
@@ -60,12 +64,17 @@ export function pacedChunks(read: (firstSample: number, nSamples: number) => Sam
         subscriber.error(e);
         return;
       }
+      if (immediate) {
+        pending = setImmediate(() => void emitNext());
+        return;
+      }
       const dueMs = o.speed === 'max' ? 0 : ((next / o.sfreqHz) * 1000) / o.speed - (scheduler.now() - start);
       sub.add(scheduler.schedule(() => void emitNext(), Math.max(0, dueMs)));
     };
     const sub = scheduler.schedule(() => void emitNext(), 0);
     return () => {
       stopped = true;
+      if (pending) clearImmediate(pending);
       sub.unsubscribe();
     };
   });

@@ -40,6 +40,13 @@ export function nonFiniteGuard(opts: NonFiniteGuardOptions): OperatorFunction<Sa
         next: (chunk) => {
           const { nChannels, nSamples, sfreqHz } = chunk;
           if (!held || held.length !== nChannels) held = new Float32Array(nChannels);
+          if (nSamples > 0 && allFinite(chunk.data)) {
+            // The common case: one tight pass, no copy; remember the last row for later repairs.
+            close();
+            held.set(chunk.data.subarray((nSamples - 1) * nChannels, nSamples * nChannels));
+            subscriber.next(chunk);
+            return;
+          }
           let data = chunk.data;
           let copied = false;
           for (let t = 0; t < nSamples; t++) {
@@ -75,4 +82,12 @@ export function nonFiniteGuard(opts: NonFiniteGuardOptions): OperatorFunction<Sa
         },
       });
     });
+}
+
+/** True when no value is NaN or ±Infinity (x − x is 0 exactly for finite x). */
+function allFinite(x: Float32Array): boolean {
+  let acc = 0;
+  // Summing x − x keeps the loop branch-free; any NaN/Infinity makes the sum NaN.
+  for (let i = 0; i < x.length; i++) acc += x[i] - x[i];
+  return acc === 0;
 }

@@ -7,13 +7,12 @@
  * Owns: the wiring of the pipeline and the session's health, progress line and result. Must not:
  * know where the data come from (callers build `chunks$` and `words$`) or pace them.
  */
-import { map, filter, groupBy, mergeMap, from, share, shareReplay, type Observable } from 'rxjs';
+import { map, filter, mergeMap, from, share, shareReplay, type Observable } from 'rxjs';
 import { startDashboard, type Dashboard, type StreamHealth } from '../../dashboard/server.js';
-import { epochs } from '../../streams/epochs.js';
-import { nonFiniteGuard } from '../../streams/nonFiniteGuard.js';
+import { segmentedEpochs } from '../../streams/segmentedEpochs.js';
 import { DataGapLog, type DataGap } from '../quality/dataGapLog.js';
 import { FlowControl } from '../../streams/flowControl.js';
-import { preprocess, preprocessDelaySec, type PreprocessOptions } from '../../streams/preprocess.js';
+import type { PreprocessOptions } from '../../streams/preprocess.js';
 import { scoreSnapshots } from '../../streams/scoreSnapshots.js';
 import { epochTimes, PAPER_EPOCH, samplesBetween } from '../epochGrid.js';
 import type { BackendName } from '../linalg/backend.js';
@@ -87,8 +86,6 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
   const wallStart = performance.now();
   const nTimes = samplesBetween(PAPER_EPOCH.tStartSec, PAPER_EPOCH.tEndSec, PAPER_EPOCH.sfreqHz);
   const times = epochTimes(PAPER_EPOCH.tStartSec, PAPER_EPOCH.sfreqHz, nTimes);
-  const prep: PreprocessOptions = { bandpass: { lowHz: 0.1, highHz: 20 }, ...a.preprocess, toHz: PAPER_EPOCH.sfreqHz };
-  const delaySec = preprocessDelaySec(prep, a.sfreqHz);
   const flow = a.flow ?? new FlowControl();
 
   const dashboard = a.dashboard ? await startDashboard(a.dashboard) : undefined;
@@ -141,29 +138,17 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
   );
   const gaps = new DataGapLog();
   const onGap = (g: DataGap) => log(`\n${a.label}: bad data (${g.why}) ${g.startSec.toFixed(3)}–${g.endSec.toFixed(3)} s, ${g.nSamples} samples, ${g.channels.length} channel(s): words within ${gaps.marginSec} s are excluded`);
-  // Each recording segment (replayed run or session) gets fresh filters and its own epochs buffer:
-  // filter state must not carry across the jump between two recordings. Words go to their segment.
   const pairs$ = chunks$.pipe(
-    groupBy((c) => c.segment ?? 0),
-    mergeMap((segment$) =>
-      segment$.pipe(
-        nonFiniteGuard({ log: gaps, onGap }),
-        preprocess(prep),
-        epochs(
-          words$.pipe(filter((w) => (w.segment ?? 0) === segment$.key)),
-          {
-            tminSec: PAPER_EPOCH.tStartSec,
-            tmaxSec: PAPER_EPOCH.tEndSec,
-            delaySec,
-            gaps,
-            onOutside: (_w, reason) => {
-              if (reason === 'overlaps-data-gap') wordsInGaps++;
-              else wordsOutside++;
-            },
-          },
-        ),
-      ),
-    ),
+    segmentedEpochs(words$, {
+      sfreqHz: a.sfreqHz,
+      preprocess: a.preprocess,
+      gaps,
+      onGap,
+      onOutside: (_w, reason) => {
+        if (reason === 'overlaps-data-gap') wordsInGaps++;
+        else wordsOutside++;
+      },
+    }),
     map((e): WordPair | null => {
       const activations = a.activationOf(e.word);
       if (!activations) {
