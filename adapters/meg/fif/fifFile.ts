@@ -149,6 +149,12 @@ export class FifFile {
    * the directory is missing) the chain of `next` pointers is walked from byte 0.
    */
   async directory(opts: { useDirectory?: boolean } = {}): Promise<DirectoryInfo> {
+    if (this.size >= 2) {
+      const magic = await this.readSmall(0, 2, null, 'file start');
+      if (magic[0] === 0x1f && magic[1] === 0x8b) {
+        throw this.error(0, null, 'an uncompressed FIF file, found a gzip stream (.fif.gz)', 'decompress it first (gunzip -k FILE), lockstep streams FIF from disk');
+      }
+    }
     const t0 = await this.readHeader(0);
     if (t0.kind !== FIFF.FILE_ID || t0.type !== FIFFT.ID_STRUCT || t0.size !== 20) {
       throw this.error(0, t0.kind, `a FIF file starts with a file-id tag (kind 100, type 31, 20 bytes), found kind ${t0.kind} type ${t0.type} size ${t0.size}`, 'this is not a FIF file, or its start is damaged');

@@ -93,6 +93,8 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   if (!mi) throw file.error(meas.pos, FIFF.BLOCK_START, 'a measurement-info block (FIFFB_MEAS_INFO 101) inside FIFFB_MEAS');
   let nchan: number | null = null;
   let sfreq: number | null = null;
+  let nchanPos = mi.pos;
+  let sfreqPos = mi.pos;
   let measDate: [number, number] | null = null;
   let lowpass: number | null = null;
   let highpass: number | null = null;
@@ -101,8 +103,8 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   const records: FifChannelRecord[] = [];
   for (const e of mi.entries) {
     switch (e.kind) {
-      case FIFF.NCHAN: nchan = await file.readInt(e, 'number of channels'); break;
-      case FIFF.SFREQ: sfreq = await file.readFloat(e, 'sampling frequency'); break;
+      case FIFF.NCHAN: nchan = await file.readInt(e, 'number of channels'); nchanPos = e.pos; break;
+      case FIFF.SFREQ: sfreq = await file.readFloat(e, 'sampling frequency'); sfreqPos = e.pos; break;
       case FIFF.CH_INFO: records.push(await readChannelRecord(file, e)); break;
       case FIFF.LOWPASS: { const v = await file.readFloat(e, 'lowpass'); if (!Number.isNaN(v)) lowpass = v; break; }
       case FIFF.HIGHPASS: { const v = await file.readFloat(e, 'highpass'); if (!Number.isNaN(v)) highpass = v; break; }
@@ -118,9 +120,9 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   }
   if (nchan === null) throw file.error(mi.pos, FIFF.BLOCK_START, 'FIFF_NCHAN (200) in the measurement info');
   if (sfreq === null) throw file.error(mi.pos, FIFF.BLOCK_START, 'FIFF_SFREQ (201) in the measurement info');
-  if (!(nchan > 0) || nchan > 100000) throw file.error(mi.pos, FIFF.NCHAN, `a channel count between 1 and 100000, found ${nchan}`);
-  if (!(sfreq > 0) || !Number.isFinite(sfreq)) throw file.error(mi.pos, FIFF.SFREQ, `a positive sampling frequency, found ${sfreq}`);
-  if (records.length !== nchan) throw file.error(mi.pos, FIFF.CH_INFO, `${nchan} channel records (FIFF_NCHAN), found ${records.length}`);
+  if (!(nchan > 0) || nchan > 100000) throw file.error(nchanPos, FIFF.NCHAN, `a channel count between 1 and 100000, found ${nchan}`);
+  if (!(sfreq > 0) || !Number.isFinite(sfreq)) throw file.error(sfreqPos, FIFF.SFREQ, `a positive sampling frequency, found ${sfreq}`);
+  if (records.length !== nchan) throw file.error(nchanPos, FIFF.NCHAN, `${nchan} channel records (FIFF_CH_INFO 203) in the measurement info as FIFF_NCHAN says, found ${records.length}`);
 
   // Names longer than 15 characters live in FIFFB_CH_INFO blocks, one per channel in order (MNE >= 0.24).
   const rename = new Map<string, string>();
