@@ -284,6 +284,27 @@ describe('FIF variants written by MNE (int16, int32, float64, skips, split files
     ['split', 'split_raw.fif', (r) => assert.equal((r.header.extra?.parts as string[]).length, 5)],
     ['annot', 'annot_raw.fif', (r) => assert.equal(r.header.events.length, 3)],
   ];
+  it('FIFFT_SHORT (2) buffers read like DAU_PACK16 (16): the same int16 numbers', async () => {
+    const src = path.join(dir, 'fmt_short_raw.fif');
+    const buf = fs.readFileSync(src);
+    const st = await fifStructure(src);
+    const buffers = st.entries.filter((e) => e.kind === 300);
+    assert.ok(buffers.length > 10 && buffers.every((e) => e.type === FIFFT.DAU_PACK16));
+    for (const e of buffers) buf.writeUInt32BE(FIFFT.SHORT, e.pos + 4);
+    const dst = path.join(dir, 'fmt_shorttype_raw.fif');
+    fs.writeFileSync(dst, buf);
+    const a = await openFif(src);
+    const b = await openFif(dst);
+    assert.deepEqual([...new Set(b.segments.map((g) => g.type))], [FIFFT.SHORT]);
+    assert.equal(b.header.extra?.origFormat, 'short');
+    const all = [0, 1, 2, 3];
+    const sa = await a.readStored(0, a.header.nSamples, all);
+    assert.deepEqual(await b.readStored(0, b.header.nSamples, all), sa);
+    assert.ok(sa.some((v) => v !== 0 && Number.isInteger(v) && Math.abs(v) > 1000));
+    await a.close();
+    await b.close();
+  });
+
   for (const [key, name, extra] of cases) {
     it(`${key}: reads as MNE reads it`, async () => {
       const rec = await openFif(path.join(dir, name));
