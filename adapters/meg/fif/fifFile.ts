@@ -31,6 +31,7 @@ export interface DirectoryInfo {
 
 const HEADER_BYTES = 16;
 const WINDOW_BYTES = 1 << 16;
+const HEADER_WINDOW_BYTES = 1 << 12;
 
 export class FifFile {
   private window: { start: number; buf: Buffer } | null = null;
@@ -49,6 +50,10 @@ export class FifFile {
       throw new RecordingFormatError(path, 'open', `a readable FIF file (${(e as Error).message})`, 'check the path');
     }
     const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw new RecordingFormatError(path, 'open', 'a FIF file, found a directory or device', 'give the path of the .fif file itself');
+    }
     return new FifFile(path, fh, st.size);
   }
 
@@ -77,12 +82,16 @@ export class FifFile {
     return buf;
   }
 
-  /** Small reads (headers, info tags) go through a 64 KiB window to avoid one syscall each. */
-  private async readSmall(pos: number, len: number, kind: number | null, what: string): Promise<Buffer> {
+  /**
+   * Small reads (headers, info tags) go through a window to avoid one syscall each. A header read
+   * outside the window loads only 4 KiB: walking a long recording visits one header per data
+   * buffer, megabytes apart, and must not read 64 KiB at each.
+   */
+  private async readSmall(pos: number, len: number, kind: number | null, what: string, windowBytes = WINDOW_BYTES): Promise<Buffer> {
     const w = this.window;
     if (w && pos >= w.start && pos + len <= w.start + w.buf.length) return w.buf.subarray(pos - w.start, pos - w.start + len);
-    if (len > WINDOW_BYTES || pos + len > this.size || pos < 0) return this.readExact(pos, len, kind, what);
-    const n = Math.min(WINDOW_BYTES, this.size - pos);
+    if (len > windowBytes || pos + len > this.size || pos < 0) return this.readExact(pos, len, kind, what);
+    const n = Math.min(windowBytes, this.size - pos);
     const buf = await this.readExact(pos, n, kind, what);
     this.window = { start: pos, buf };
     return buf.subarray(0, len);
@@ -92,7 +101,7 @@ export class FifFile {
     if (pos + HEADER_BYTES > this.size) {
       throw this.error(pos, null, `a 16-byte tag header, but the file ends at byte ${this.size} (truncated)`);
     }
-    const b = await this.readSmall(pos, HEADER_BYTES, null, 'tag header');
+    const b = await this.readSmall(pos, HEADER_BYTES, null, 'tag header', HEADER_WINDOW_BYTES);
     const kind = b.readInt32BE(0);
     const type = b.readUInt32BE(4);
     const size = b.readInt32BE(8);
