@@ -24,6 +24,7 @@ interface Ref {
   channel_type_counts: Record<string, number>;
   channels: RefChannel[];
   annotations: unknown[];
+  projs: { desc: string; active: boolean; kind: number; nvec: number }[];
   stim_events: Record<string, { n_events: number; first_100: number[][] }>;
   chosen_channels: Record<string, { index: number; first5: number[]; last5: number[]; mid_index: number; mid5: number[]; stored_first5: number[] }>;
   channel_stats: { first: number[]; mean: number[]; min: number[]; max: number[]; rms: number[] };
@@ -42,7 +43,7 @@ for (const rel of SHARED) {
     before(async () => { rec = await openFif(file); });
     after(async () => { await rec.close(); });
 
-    it('header: sfreq, samples, first sample, date, filters, line frequency, bads', () => {
+    it('header: sfreq, samples, first sample, date, filters, line frequency, bads, SSP projector list', () => {
       const h = rec.header;
       assert.equal(h.format, 'fif');
       assert.equal(h.sfreqHz, ref.sfreq);
@@ -55,6 +56,7 @@ for (const rel of SHARED) {
       assert.deepEqual(h.bads, ref.bads);
       assert.equal(h.extra?.origFormat, ref.orig_format);
       assert.deepEqual(h.events.filter((e) => e.source === 'annotation'), ref.annotations);
+      assert.deepEqual(h.extra?.projs, ref.projs.map((p) => ({ desc: p.desc, kind: p.kind, nvec: p.nvec, active: p.active })));
     });
 
     it('channels: names, MNE types, units, cal = range × cal, kind, coil, loc', () => {

@@ -26,6 +26,14 @@ export interface FifChannelRecord {
   name: string;
 }
 
+/** An SSP projector as MNE lists it (the vectors are not read: lockstep does not apply SSP). */
+export interface FifProjSummary {
+  desc: string;
+  kind: number | null;
+  nvec: number | null;
+  active: boolean;
+}
+
 export interface FifMeasInfo {
   nchan: number;
   sfreqHz: number;
@@ -37,6 +45,7 @@ export interface FifMeasInfo {
   dataPack: number | null;
   records: FifChannelRecord[];
   bads: string[];
+  projs: FifProjSummary[];
 }
 
 export interface FifAnnotation {
@@ -149,6 +158,22 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   // clean_bads=True as read_raw_fif: renamed, and only names that exist.
   bads = bads.map((b) => rename.get(b) ?? b).filter((b) => names.has(b));
 
+  // SSP projectors (mne/io/proj.py `_read_proj`: the first FIFFB_PROJ, its FIFFB_PROJ_ITEMs).
+  const projs: FifProjSummary[] = [];
+  const projNode = findBlocks(mi, FIFFB.PROJ)[0];
+  for (const item of projNode ? findBlocks(projNode, FIFFB.PROJ_ITEM) : []) {
+    const descTag = findTag(item, FIFF.COMMENT) ?? findTag(item, FIFF.NAME);
+    const kindTag = findTag(item, FIFF.PROJ_ITEM_KIND);
+    const nvecTag = findTag(item, FIFF.PROJ_ITEM_NVEC);
+    const activeTag = findTag(item, FIFF.MNE_PROJ_ITEM_ACTIVE);
+    projs.push({
+      desc: descTag ? await file.readString(descTag, 'projector description') : '',
+      kind: kindTag ? await file.readInt(kindTag, 'projector kind') : null,
+      nvec: nvecTag ? await file.readInt(nvecTag, 'projector vector count') : null,
+      active: activeTag ? (await file.readInt(activeTag, 'projector active flag')) !== 0 : false,
+    });
+  }
+
   if (!measDate) {
     // MNE's fallback: the measurement id (meas-info parent/own id, then meas block ids, then file id).
     measDate = (await readId(file, findTag(mi, FIFF.PARENT_BLOCK_ID)))
@@ -169,6 +194,7 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
       dataPack,
       records,
       bads,
+      projs,
     },
   };
 }

@@ -500,6 +500,7 @@ export async function openFif(filePath: string, opts: OpenFifOptions = {}): Prom
         usedDirectory: first.directory.usedDirectory,
         directoryProblem: first.directory.directoryProblem,
         measDateStamp: info.measDate,
+        projs: info.projs,
       },
     };
     const rec = new FifRecording(header, segments, parts, files);
