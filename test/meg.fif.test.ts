@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openFif, fifStructure, type FifRecording } from '../adapters/meg/fif/fifRaw.js';
 import { FIFFT } from '../adapters/meg/fif/fifConstants.js';
+import { RecordingFormatError } from '../adapters/meg/rawRecording.js';
 import { REPO_ROOT, runOracle, tempDir } from './helpers/paths.js';
 
 const MEG = path.join(REPO_ROOT, '../shared/data/meg');
@@ -305,6 +306,27 @@ describe('FIF variants written by MNE (int16, int32, float64, skips, split files
     assert.ok(sa.some((v) => v !== 0 && Number.isInteger(v) && Math.abs(v) > 1000));
     await a.close();
     await b.close();
+  });
+
+  it('split files found by FIFF_REF_FILE_NUM alone (MNE\'s name-N.fif rule) read the same', async () => {
+    const sub = path.join(dir, 'bynum');
+    fs.mkdirSync(sub);
+    const names = mne.split.files;
+    for (const n of names) {
+      const buf = fs.readFileSync(path.join(dir, n));
+      const st = await fifStructure(path.join(dir, n));
+      // Hide the file-name tags (kind 118 → an unknown kind, which readers skip).
+      for (const e of st.entries.filter((x) => x.kind === 118)) buf.writeInt32BE(3999, e.pos);
+      fs.writeFileSync(path.join(sub, n), buf);
+    }
+    const a = await openFif(path.join(dir, 'split_raw.fif'));
+    const b = await openFif(path.join(sub, 'split_raw.fif'));
+    assert.deepEqual((b.header.extra?.parts as string[]).map((p) => path.basename(p)), names);
+    assert.deepEqual(await b.readStored(0, b.header.nSamples, [0, 3]), await a.readStored(0, a.header.nSamples, [0, 3]));
+    await a.close();
+    await b.close();
+    fs.rmSync(path.join(sub, names[2]));
+    await assert.rejects(openFif(path.join(sub, 'split_raw.fif')), (e: Error) => e instanceof RecordingFormatError && e.message.includes(`the next split file ${path.join(sub, names[2])} to exist`));
   });
 
   for (const [key, name, extra] of cases) {
