@@ -326,7 +326,7 @@ describe('FIF variants written by MNE (int16, int32, float64, skips, split files
     await a.close();
     await b.close();
     fs.rmSync(path.join(sub, names[2]));
-    await assert.rejects(openFif(path.join(sub, 'split_raw.fif')), (e: Error) => e instanceof RecordingFormatError && e.message.includes(`the next split file ${path.join(sub, names[2])} to exist`));
+    await assert.rejects(openFif(path.join(sub, 'split_raw.fif')), (e: Error) => e instanceof RecordingFormatError && e.file === path.join(sub, names[1]) && /^byte \d+, tag kind 117 FIFF_REF_FILE_NUM$/.test(e.where) && e.message.includes(`the next split file ${path.join(sub, names[2])} to exist`));
   });
 
   for (const [key, name, extra] of cases) {

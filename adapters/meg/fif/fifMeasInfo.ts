@@ -258,8 +258,13 @@ export async function readAnnotations(file: FifFile, tree: FifNode): Promise<Fif
   let origTime: [number, number] | null = null;
   let chNames: string[][] | null = null;
   for (const e of node.entries) {
-    if (e.kind === FIFF.MNE_BASELINE_MIN) onset = await file.readFloats(e, 'annotation onsets', 0);
-    else if (e.kind === FIFF.MNE_BASELINE_MAX) ends = await file.readFloats(e, 'annotation ends', 0);
+    if (e.kind === FIFF.MNE_BASELINE_MIN || e.kind === FIFF.MNE_BASELINE_MAX) {
+      const v = await file.readFloats(e, 'annotation times', 0);
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw file.error(e.pos, e.kind, `finite annotation ${e.kind === FIFF.MNE_BASELINE_MIN ? 'onsets' : 'ends'}, found ${v[bad]} at index ${bad}`);
+      if (e.kind === FIFF.MNE_BASELINE_MIN) onset = v;
+      else ends = v;
+    }
     else if (e.kind === FIFF.COMMENT) {
       const s = await file.readString(e, 'annotation descriptions');
       desc = s.length ? s.split(':').map((v) => v.replaceAll('{COLON}', ':')) : [];
