@@ -4,6 +4,7 @@
  * reading the same file's bytes sequentially with fs (the disk/page-cache rate) in the same run.
  * The read runs in a fresh child process so that its peak RSS is the reader's alone. The file was
  * just written, so both rates are warm page-cache rates (no cache drop: the machine is shared).
+ * CPU seconds are reported beside wall time because the shared machine's load swings wall rates.
  * Prints one JSON object.
  *
  * Usage: node dist/bench/fifRead.js [--seconds 600] [--keep] [--file PATH]
@@ -26,9 +27,10 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 
-async function diskRead(file: string): Promise<{ sec: number; mbPerSec: number }> {
+async function diskRead(file: string): Promise<{ sec: number; cpuSec: number; mbPerSec: number; mbPerCpuSec: number }> {
   const fh = await fs.promises.open(file, 'r');
   const buf = Buffer.allocUnsafe(8 << 20);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let pos = 0;
   let check = 0;
@@ -39,12 +41,15 @@ async function diskRead(file: string): Promise<{ sec: number; mbPerSec: number }
     pos += bytesRead;
   }
   const sec = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await fh.close();
   if (check < 0) throw new Error('unreachable');
-  return { sec, mbPerSec: pos / 1e6 / sec };
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  return { sec, cpuSec, mbPerSec: pos / 1e6 / sec, mbPerCpuSec: pos / 1e6 / cpuSec };
 }
 
 async function chunkRead(file: string, chunkSamples?: number): Promise<Record<string, number>> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const rec = await openFif(file);
   const tOpen = (performance.now() - t0) / 1000;
@@ -55,11 +60,13 @@ async function chunkRead(file: string, chunkSamples?: number): Promise<Record<st
     n += c.nSamples;
   }
   const sec = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
   const h = rec.header;
   await rec.close();
   if (!Number.isFinite(sum) || n !== h.nSamples) throw new Error(`read ${n} of ${h.nSamples} samples`);
   const bytes = fs.statSync(file).size;
-  return { openSec: tOpen, sec, mbPerSec: bytes / 1e6 / sec, samplesPerSec: n / sec, xRealTime: n / h.sfreqHz / sec, chunkSamples: chunkSamples ?? 0 };
+  return { openSec: tOpen, sec, cpuSec, mbPerSec: bytes / 1e6 / sec, mbPerCpuSec: bytes / 1e6 / cpuSec, samplesPerSec: n / sec, xRealTime: n / h.sfreqHz / sec, chunkSamples: chunkSamples ?? 0 };
 }
 
 if (args[0] === '--read-child') {
@@ -92,7 +99,7 @@ if (args[0] === '--read-child') {
   }
   const self = fileURLToPath(import.meta.url);
   const out = JSON.parse(execFileSync(process.execPath, [self, '--read-child', file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as {
-    cold: Record<string, number>; natural: Record<string, number>; small: Record<string, number>; peakRssMBDuringChunks: number; disk: { sec: number; mbPerSec: number }[];
+    cold: Record<string, number>; natural: Record<string, number>; small: Record<string, number>; peakRssMBDuringChunks: number; disk: { sec: number; cpuSec: number; mbPerSec: number; mbPerCpuSec: number }[];
   };
   const diskBest = Math.max(...out.disk.map((d) => d.mbPerSec));
   const stat = fs.statSync(file);
@@ -106,6 +113,7 @@ if (args[0] === '--read-child') {
     chunks100ms: out.small,
     diskSequentialRead: out.disk,
     chunksVsDisk: out.natural.mbPerSec / diskBest,
+    chunksVsDiskPerCpuSec: out.natural.mbPerCpuSec / Math.max(...out.disk.map((d) => d.mbPerCpuSec)),
     peakRssMB: out.peakRssMBDuringChunks,
     note: 'warm page cache (file just written); peak RSS of a fresh process that opened the file and streamed it three times (first pass includes JIT warm-up)',
     machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg() },

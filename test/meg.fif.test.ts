@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openFif, fifStructure, type FifRecording } from '../adapters/meg/fif/fifRaw.js';
 import { FIFFT } from '../adapters/meg/fif/fifConstants.js';
+import { RecordingFormatError } from '../adapters/meg/rawRecording.js';
 import { REPO_ROOT, runOracle, tempDir } from './helpers/paths.js';
 
 const MEG = path.join(REPO_ROOT, '../shared/data/meg');
@@ -24,6 +25,7 @@ interface Ref {
   channel_type_counts: Record<string, number>;
   channels: RefChannel[];
   annotations: unknown[];
+  projs: { desc: string; active: boolean; kind: number; nvec: number }[];
   stim_events: Record<string, { n_events: number; first_100: number[][] }>;
   chosen_channels: Record<string, { index: number; first5: number[]; last5: number[]; mid_index: number; mid5: number[]; stored_first5: number[] }>;
   channel_stats: { first: number[]; mean: number[]; min: number[]; max: number[]; rms: number[] };
@@ -42,7 +44,7 @@ for (const rel of SHARED) {
     before(async () => { rec = await openFif(file); });
     after(async () => { await rec.close(); });
 
-    it('header: sfreq, samples, first sample, date, filters, line frequency, bads', () => {
+    it('header: sfreq, samples, first sample, date, filters, line frequency, bads, SSP projector list', () => {
       const h = rec.header;
       assert.equal(h.format, 'fif');
       assert.equal(h.sfreqHz, ref.sfreq);
@@ -55,6 +57,7 @@ for (const rel of SHARED) {
       assert.deepEqual(h.bads, ref.bads);
       assert.equal(h.extra?.origFormat, ref.orig_format);
       assert.deepEqual(h.events.filter((e) => e.source === 'annotation'), ref.annotations);
+      assert.deepEqual(h.extra?.projs, ref.projs.map((p) => ({ desc: p.desc, kind: p.kind, nvec: p.nvec, active: p.active })));
     });
 
     it('channels: names, MNE types, units, cal = range × cal, kind, coil, loc', () => {
@@ -284,6 +287,48 @@ describe('FIF variants written by MNE (int16, int32, float64, skips, split files
     ['split', 'split_raw.fif', (r) => assert.equal((r.header.extra?.parts as string[]).length, 5)],
     ['annot', 'annot_raw.fif', (r) => assert.equal(r.header.events.length, 3)],
   ];
+  it('FIFFT_SHORT (2) buffers read like DAU_PACK16 (16): the same int16 numbers', async () => {
+    const src = path.join(dir, 'fmt_short_raw.fif');
+    const buf = fs.readFileSync(src);
+    const st = await fifStructure(src);
+    const buffers = st.entries.filter((e) => e.kind === 300);
+    assert.ok(buffers.length > 10 && buffers.every((e) => e.type === FIFFT.DAU_PACK16));
+    for (const e of buffers) buf.writeUInt32BE(FIFFT.SHORT, e.pos + 4);
+    const dst = path.join(dir, 'fmt_shorttype_raw.fif');
+    fs.writeFileSync(dst, buf);
+    const a = await openFif(src);
+    const b = await openFif(dst);
+    assert.deepEqual([...new Set(b.segments.map((g) => g.type))], [FIFFT.SHORT]);
+    assert.equal(b.header.extra?.origFormat, 'short');
+    const all = [0, 1, 2, 3];
+    const sa = await a.readStored(0, a.header.nSamples, all);
+    assert.deepEqual(await b.readStored(0, b.header.nSamples, all), sa);
+    assert.ok(sa.some((v) => v !== 0 && Number.isInteger(v) && Math.abs(v) > 1000));
+    await a.close();
+    await b.close();
+  });
+
+  it('split files found by FIFF_REF_FILE_NUM alone (MNE\'s name-N.fif rule) read the same', async () => {
+    const sub = path.join(dir, 'bynum');
+    fs.mkdirSync(sub);
+    const names = mne.split.files;
+    for (const n of names) {
+      const buf = fs.readFileSync(path.join(dir, n));
+      const st = await fifStructure(path.join(dir, n));
+      // Hide the file-name tags (kind 118 → an unknown kind, which readers skip).
+      for (const e of st.entries.filter((x) => x.kind === 118)) buf.writeInt32BE(3999, e.pos);
+      fs.writeFileSync(path.join(sub, n), buf);
+    }
+    const a = await openFif(path.join(dir, 'split_raw.fif'));
+    const b = await openFif(path.join(sub, 'split_raw.fif'));
+    assert.deepEqual((b.header.extra?.parts as string[]).map((p) => path.basename(p)), names);
+    assert.deepEqual(await b.readStored(0, b.header.nSamples, [0, 3]), await a.readStored(0, a.header.nSamples, [0, 3]));
+    await a.close();
+    await b.close();
+    fs.rmSync(path.join(sub, names[2]));
+    await assert.rejects(openFif(path.join(sub, 'split_raw.fif')), (e: Error) => e instanceof RecordingFormatError && e.file === path.join(sub, names[1]) && /^byte \d+, tag kind 117 FIFF_REF_FILE_NUM$/.test(e.where) && e.message.includes(`the next split file ${path.join(sub, names[2])} to exist`));
+  });
+
   for (const [key, name, extra] of cases) {
     it(`${key}: reads as MNE reads it`, async () => {
       const rec = await openFif(path.join(dir, name));

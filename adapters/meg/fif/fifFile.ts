@@ -31,6 +31,7 @@ export interface DirectoryInfo {
 
 const HEADER_BYTES = 16;
 const WINDOW_BYTES = 1 << 16;
+const HEADER_WINDOW_BYTES = 1 << 12;
 
 export class FifFile {
   private window: { start: number; buf: Buffer } | null = null;
@@ -49,6 +50,10 @@ export class FifFile {
       throw new RecordingFormatError(path, 'open', `a readable FIF file (${(e as Error).message})`, 'check the path');
     }
     const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw new RecordingFormatError(path, 'open', 'a FIF file, found a directory or device', 'give the path of the .fif file itself');
+    }
     return new FifFile(path, fh, st.size);
   }
 
@@ -77,12 +82,16 @@ export class FifFile {
     return buf;
   }
 
-  /** Small reads (headers, info tags) go through a 64 KiB window to avoid one syscall each. */
-  private async readSmall(pos: number, len: number, kind: number | null, what: string): Promise<Buffer> {
+  /**
+   * Small reads (headers, info tags) go through a window to avoid one syscall each. A header read
+   * outside the window loads only 4 KiB: walking a long recording visits one header per data
+   * buffer, megabytes apart, and must not read 64 KiB at each.
+   */
+  private async readSmall(pos: number, len: number, kind: number | null, what: string, windowBytes = WINDOW_BYTES): Promise<Buffer> {
     const w = this.window;
     if (w && pos >= w.start && pos + len <= w.start + w.buf.length) return w.buf.subarray(pos - w.start, pos - w.start + len);
-    if (len > WINDOW_BYTES || pos + len > this.size || pos < 0) return this.readExact(pos, len, kind, what);
-    const n = Math.min(WINDOW_BYTES, this.size - pos);
+    if (len > windowBytes || pos + len > this.size || pos < 0) return this.readExact(pos, len, kind, what);
+    const n = Math.min(windowBytes, this.size - pos);
     const buf = await this.readExact(pos, n, kind, what);
     this.window = { start: pos, buf };
     return buf.subarray(0, len);
@@ -92,7 +101,7 @@ export class FifFile {
     if (pos + HEADER_BYTES > this.size) {
       throw this.error(pos, null, `a 16-byte tag header, but the file ends at byte ${this.size} (truncated)`);
     }
-    const b = await this.readSmall(pos, HEADER_BYTES, null, 'tag header');
+    const b = await this.readSmall(pos, HEADER_BYTES, null, 'tag header', HEADER_WINDOW_BYTES);
     const kind = b.readInt32BE(0);
     const type = b.readUInt32BE(4);
     const size = b.readInt32BE(8);
@@ -149,6 +158,12 @@ export class FifFile {
    * the directory is missing) the chain of `next` pointers is walked from byte 0.
    */
   async directory(opts: { useDirectory?: boolean } = {}): Promise<DirectoryInfo> {
+    if (this.size >= 2) {
+      const magic = await this.readSmall(0, 2, null, 'file start');
+      if (magic[0] === 0x1f && magic[1] === 0x8b) {
+        throw this.error(0, null, 'an uncompressed FIF file, found a gzip stream (.fif.gz)', 'decompress it first (gunzip -k FILE), lockstep streams FIF from disk');
+      }
+    }
     const t0 = await this.readHeader(0);
     if (t0.kind !== FIFF.FILE_ID || t0.type !== FIFFT.ID_STRUCT || t0.size !== 20) {
       throw this.error(0, t0.kind, `a FIF file starts with a file-id tag (kind 100, type 31, 20 bytes), found kind ${t0.kind} type ${t0.type} size ${t0.size}`, 'this is not a FIF file, or its start is damaged');

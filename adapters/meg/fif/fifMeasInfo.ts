@@ -26,6 +26,14 @@ export interface FifChannelRecord {
   name: string;
 }
 
+/** An SSP projector as MNE lists it (the vectors are not read: lockstep does not apply SSP). */
+export interface FifProjSummary {
+  desc: string;
+  kind: number | null;
+  nvec: number | null;
+  active: boolean;
+}
+
 export interface FifMeasInfo {
   nchan: number;
   sfreqHz: number;
@@ -37,6 +45,7 @@ export interface FifMeasInfo {
   dataPack: number | null;
   records: FifChannelRecord[];
   bads: string[];
+  projs: FifProjSummary[];
 }
 
 export interface FifAnnotation {
@@ -93,6 +102,8 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   if (!mi) throw file.error(meas.pos, FIFF.BLOCK_START, 'a measurement-info block (FIFFB_MEAS_INFO 101) inside FIFFB_MEAS');
   let nchan: number | null = null;
   let sfreq: number | null = null;
+  let nchanPos = mi.pos;
+  let sfreqPos = mi.pos;
   let measDate: [number, number] | null = null;
   let lowpass: number | null = null;
   let highpass: number | null = null;
@@ -101,8 +112,8 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   const records: FifChannelRecord[] = [];
   for (const e of mi.entries) {
     switch (e.kind) {
-      case FIFF.NCHAN: nchan = await file.readInt(e, 'number of channels'); break;
-      case FIFF.SFREQ: sfreq = await file.readFloat(e, 'sampling frequency'); break;
+      case FIFF.NCHAN: nchan = await file.readInt(e, 'number of channels'); nchanPos = e.pos; break;
+      case FIFF.SFREQ: sfreq = await file.readFloat(e, 'sampling frequency'); sfreqPos = e.pos; break;
       case FIFF.CH_INFO: records.push(await readChannelRecord(file, e)); break;
       case FIFF.LOWPASS: { const v = await file.readFloat(e, 'lowpass'); if (!Number.isNaN(v)) lowpass = v; break; }
       case FIFF.HIGHPASS: { const v = await file.readFloat(e, 'highpass'); if (!Number.isNaN(v)) highpass = v; break; }
@@ -118,9 +129,9 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   }
   if (nchan === null) throw file.error(mi.pos, FIFF.BLOCK_START, 'FIFF_NCHAN (200) in the measurement info');
   if (sfreq === null) throw file.error(mi.pos, FIFF.BLOCK_START, 'FIFF_SFREQ (201) in the measurement info');
-  if (!(nchan > 0) || nchan > 100000) throw file.error(mi.pos, FIFF.NCHAN, `a channel count between 1 and 100000, found ${nchan}`);
-  if (!(sfreq > 0) || !Number.isFinite(sfreq)) throw file.error(mi.pos, FIFF.SFREQ, `a positive sampling frequency, found ${sfreq}`);
-  if (records.length !== nchan) throw file.error(mi.pos, FIFF.CH_INFO, `${nchan} channel records (FIFF_NCHAN), found ${records.length}`);
+  if (!(nchan > 0) || nchan > 100000) throw file.error(nchanPos, FIFF.NCHAN, `a channel count between 1 and 100000, found ${nchan}`);
+  if (!(sfreq > 0) || !Number.isFinite(sfreq)) throw file.error(sfreqPos, FIFF.SFREQ, `a positive sampling frequency, found ${sfreq}`);
+  if (records.length !== nchan) throw file.error(nchanPos, FIFF.NCHAN, `${nchan} channel records (FIFF_CH_INFO 203) in the measurement info as FIFF_NCHAN says, found ${records.length}`);
 
   // Names longer than 15 characters live in FIFFB_CH_INFO blocks, one per channel in order (MNE >= 0.24).
   const rename = new Map<string, string>();
@@ -147,6 +158,22 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
   // clean_bads=True as read_raw_fif: renamed, and only names that exist.
   bads = bads.map((b) => rename.get(b) ?? b).filter((b) => names.has(b));
 
+  // SSP projectors (mne/io/proj.py `_read_proj`: the first FIFFB_PROJ, its FIFFB_PROJ_ITEMs).
+  const projs: FifProjSummary[] = [];
+  const projNode = findBlocks(mi, FIFFB.PROJ)[0];
+  for (const item of projNode ? findBlocks(projNode, FIFFB.PROJ_ITEM) : []) {
+    const descTag = findTag(item, FIFF.COMMENT) ?? findTag(item, FIFF.NAME);
+    const kindTag = findTag(item, FIFF.PROJ_ITEM_KIND);
+    const nvecTag = findTag(item, FIFF.PROJ_ITEM_NVEC);
+    const activeTag = findTag(item, FIFF.MNE_PROJ_ITEM_ACTIVE);
+    projs.push({
+      desc: descTag ? await file.readString(descTag, 'projector description') : '',
+      kind: kindTag ? await file.readInt(kindTag, 'projector kind') : null,
+      nvec: nvecTag ? await file.readInt(nvecTag, 'projector vector count') : null,
+      active: activeTag ? (await file.readInt(activeTag, 'projector active flag')) !== 0 : false,
+    });
+  }
+
   if (!measDate) {
     // MNE's fallback: the measurement id (meas-info parent/own id, then meas block ids, then file id).
     measDate = (await readId(file, findTag(mi, FIFF.PARENT_BLOCK_ID)))
@@ -167,6 +194,7 @@ export async function readMeasInfo(file: FifFile, tree: FifNode): Promise<{ info
       dataPack,
       records,
       bads,
+      projs,
     },
   };
 }
@@ -230,8 +258,13 @@ export async function readAnnotations(file: FifFile, tree: FifNode): Promise<Fif
   let origTime: [number, number] | null = null;
   let chNames: string[][] | null = null;
   for (const e of node.entries) {
-    if (e.kind === FIFF.MNE_BASELINE_MIN) onset = await file.readFloats(e, 'annotation onsets', 0);
-    else if (e.kind === FIFF.MNE_BASELINE_MAX) ends = await file.readFloats(e, 'annotation ends', 0);
+    if (e.kind === FIFF.MNE_BASELINE_MIN || e.kind === FIFF.MNE_BASELINE_MAX) {
+      const v = await file.readFloats(e, 'annotation times', 0);
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw file.error(e.pos, e.kind, `finite annotation ${e.kind === FIFF.MNE_BASELINE_MIN ? 'onsets' : 'ends'}, found ${v[bad]} at index ${bad}`);
+      if (e.kind === FIFF.MNE_BASELINE_MIN) onset = v;
+      else ends = v;
+    }
     else if (e.kind === FIFF.COMMENT) {
       const s = await file.readString(e, 'annotation descriptions');
       desc = s.length ? s.split(':').map((v) => v.replaceAll('{COLON}', ':')) : [];

@@ -23,7 +23,7 @@ import {
   type RawHeader,
   type RawRecording,
 } from '../rawRecording.js';
-import { FIFF, FIFFB, FIFFT, FIFFV_ROLE_NEXT_FILE, ORIG_FORMAT, SAMPLE_BYTES } from './fifConstants.js';
+import { FIFF, FIFFB, FIFFT, FIFFV_ROLE_NEXT_FILE, ORIG_FORMAT, SAMPLE_BYTES, tagKindName } from './fifConstants.js';
 import { FifFile, type DirectoryInfo } from './fifFile.js';
 import { readAnnotations, readMeasInfo, stampToIso, toRawChannel, type FifAnnotations, type FifMeasInfo } from './fifMeasInfo.js';
 import { buildTree, findBlocks, type FifNode } from './fifTree.js';
@@ -104,8 +104,9 @@ function nextNameByNumber(current: string, num: number): string {
   return path.join(dir, `${base.slice(0, idx2)}-${num}.${ext}`);
 }
 
-async function nextFileName(file: FifFile, tree: FifNode): Promise<string | null> {
+async function nextFileName(file: FifFile, tree: FifNode): Promise<{ name: string; where: string } | null> {
   let next: string | null = null;
+  let where = '';
   for (const node of findBlocks(tree, FIFFB.REF)) {
     next = null;
     for (const e of node.entries) {
@@ -118,13 +119,15 @@ async function nextFileName(file: FifFile, tree: FifNode): Promise<string | null
           throw file.error(e.pos, e.kind, `a plain file name for the next split file, found ${JSON.stringify(name)}`);
         }
         next = path.join(path.dirname(file.path), name);
+        where = `byte ${e.pos}, tag kind ${tagKindName(e.kind)}`;
       } else if (e.kind === FIFF.REF_FILE_NUM && next === null) {
         next = nextNameByNumber(file.path, await file.readInt(e, 'next file number'));
+        where = `byte ${e.pos}, tag kind ${tagKindName(e.kind)}`;
       }
     }
     if (next !== null) break;
   }
-  return next;
+  return next === null ? null : { name: next, where };
 }
 
 interface ParsedPart {
@@ -138,7 +141,7 @@ interface ParsedPart {
   maxshield: boolean;
   directory: DirectoryInfo;
   origFormat: string | null;
-  next: string | null;
+  next: { name: string; where: string } | null;
 }
 
 async function parsePart(file: FifFile, partIndex: number, useDirectory: boolean | undefined): Promise<ParsedPart> {
@@ -408,16 +411,17 @@ export async function openFif(filePath: string, opts: OpenFifOptions = {}): Prom
     const parsed: ParsedPart[] = [];
     const seen = new Set<string>();
     let next: string | null = filePath;
+    let refWhere = '';
     while (next !== null) {
       const resolved = path.resolve(next);
       if (seen.has(resolved)) {
         const prev = parsed[parsed.length - 1];
-        throw new RecordingFormatError(prev.file.path, 'FIFFB_REF next file', `a chain of split files that ends, but it names ${next} again (a loop)`);
+        throw new RecordingFormatError(prev.file.path, refWhere, `a chain of split files that ends, but it names ${next} again (a loop)`);
       }
       seen.add(resolved);
       if (parsed.length > 0 && !fs.existsSync(next)) {
         const prev = parsed[parsed.length - 1];
-        throw new RecordingFormatError(prev.file.path, 'FIFFB_REF next file', `the next split file ${next} to exist`, 'copy every part of the split recording into the same folder, with the names MNE gave them');
+        throw new RecordingFormatError(prev.file.path, refWhere, `the next split file ${next} to exist`, 'copy every part of the split recording into the same folder, with the names MNE gave them');
       }
       const file = await FifFile.open(next);
       files.push(file);
@@ -429,7 +433,8 @@ export async function openFif(filePath: string, opts: OpenFifOptions = {}): Prom
         }
       }
       parsed.push(part);
-      next = part.next;
+      next = part.next?.name ?? null;
+      refWhere = part.next?.where ?? '';
     }
     const first = parsed[0];
     const info = first.info;
@@ -500,6 +505,7 @@ export async function openFif(filePath: string, opts: OpenFifOptions = {}): Prom
         usedDirectory: first.directory.usedDirectory,
         directoryProblem: first.directory.directoryProblem,
         measDateStamp: info.measDate,
+        projs: info.projs,
       },
     };
     const rec = new FifRecording(header, segments, parts, files);
