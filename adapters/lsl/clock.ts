@@ -25,3 +25,15 @@ export function formatLslDouble(v: number): string {
   const s = v.toPrecision(16);
   return s.includes('.') ? s : `${s}.`;
 }
+
+/**
+ * C++ `ostream << setprecision(16)` (C's `%.16g`): 16 significant digits without trailing zeros,
+ * as liblsl prints numbers in `LSL:timedata` probes and replies (`427.196661306`).
+ */
+export function formatLslTime(v: number): string {
+  if (!Number.isFinite(v)) return formatLslDouble(v);
+  const full = formatLslDouble(v);
+  const [mant, exp] = full.split('e');
+  const trimmed = mant!.includes('.') ? mant!.replace(/0+$/, '').replace(/\.$/, '') : mant!;
+  return exp === undefined ? trimmed : `${trimmed}e${exp}`;
+}

@@ -5,10 +5,10 @@
  *
  * Owns: the packets and the estimate. Must not: schedule rounds or own sockets (inlet.ts does).
  */
-import { formatLslDouble } from './clock.js';
+import { formatLslTime } from './clock.js';
 
 export function encodeTimeProbe(waveId: number, t0: number): Buffer {
-  return Buffer.from(`LSL:timedata\r\n${waveId} ${formatLslDouble(t0)}\r\n`, 'latin1');
+  return Buffer.from(`LSL:timedata\r\n${waveId} ${formatLslTime(t0)}\r\n`, 'latin1');
 }
 
 /** The outlet side: parses a probe; null if malformed. */
@@ -21,9 +21,9 @@ export function parseTimeProbe(buf: Buffer): { waveId: string; t0: number } | nu
   return { waveId: tok[0]!, t0 };
 }
 
-/** `" <wave_id> <t0> <t1> <t2>"`: leading space, no newline, 16 significant digits. */
+/** `" <wave_id> <t0> <t1> <t2>"`: leading space, no newline, up to 16 significant digits. */
 export function encodeTimeReply(waveId: string, t0: number, t1: number, t2: number): Buffer {
-  return Buffer.from(` ${waveId} ${formatLslDouble(t0)} ${formatLslDouble(t1)} ${formatLslDouble(t2)}`, 'latin1');
+  return Buffer.from(` ${waveId} ${formatLslTime(t0)} ${formatLslTime(t1)} ${formatLslTime(t2)}`, 'latin1');
 }
 
 export interface TimeReply {
