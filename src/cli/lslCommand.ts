@@ -274,6 +274,9 @@ export async function runPush(a: PushArgs): Promise<PushSummary> {
 
 export function registerLslCommand(program: Command): void {
   const lsl = program.command('lsl').description('Lab Streaming Layer tools (protocol 1.10, interoperable with liblsl/pylsl/LabRecorder). Loopback only unless --multicast or --peers.');
+  // Bad arguments exit with status 2 (the project's convention for bad input); help exits 0. Set
+  // before adding subcommands so they inherit it.
+  lsl.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
   networkOptions(
     lsl
