@@ -23,6 +23,14 @@ function rows(first: number, n: number, nc: number): number[][] {
   return Array.from({ length: n }, (_, s) => Array.from({ length: nc }, (_, k) => k * 1000 + first + s));
 }
 
+/** Closes an outlet whose UDP sockets a test already closed. */
+async function closeQuietly(o: StreamOutlet): Promise<void> {
+  const x = o as unknown as { sockets: Set<{ destroy(): void }>; server: { close(cb: () => void): void }; closed: boolean };
+  x.closed = true;
+  for (const s of x.sockets) s.destroy();
+  await new Promise<void>((r) => x.server.close(() => r()));
+}
+
 describe('inlet connection states', () => {
   it('outlet restart with the same source_id: connecting → recovered (gap span, missing samples, new uid) → live', async () => {
     const srate = 200;
@@ -77,6 +85,41 @@ describe('inlet connection states', () => {
       await outlet.close();
     }
     assert.equal(inlet.isClosed, true, 'unsubscribing closes the inlet');
+  });
+
+  it('watchdog: a silent connection whose uid no longer answers discovery is replaced by the successor', async () => {
+    const info = new StreamInfo({ name: uniqueName('Watchdog'), channelCount: 1, nominalSrate: 100, sourceId: uniqueName('wd') });
+    const a = await StreamOutlet.open(info);
+    const [found] = await resolveByProp('source_id', info.sourceId, { timeoutSec: 3 });
+    const inlet = new StreamInlet(found!, { stallTimeoutSec: 0.2, watchdogSec: 0.6, reconnectDelaySec: 0.1 });
+    const states: StateChange[] = [];
+    inlet.on('state', (st: StateChange) => states.push(st));
+    let b: StreamOutlet | null = null;
+    try {
+      await inlet.open(3);
+      await a.waitForConsumers(2);
+      a.pushChunk(rows(0, 5, 1), 10);
+      await waitFor(() => inlet.receivedSamples === 5, 2000, 'data from A');
+      // A's host "vanishes": its TCP connection stays open but it no longer answers discovery.
+      const udp = a as unknown as { service: { close(): void }; responder: { close(): void } | null };
+      udp.service.close();
+      udp.responder?.close();
+      udp.responder = null;
+      b = await StreamOutlet.open(info);
+      assert.ok(await b.waitForConsumers(5), 'the watchdog moved the inlet to B');
+      b.pushChunk(rows(100, 5, 1), 11);
+      await waitFor(() => inlet.receivedSamples === 10, 3000, 'data from B');
+      assert.deepEqual(
+        states.map((x) => x.state),
+        ['live', 'stalled', 'connecting', 'recovered', 'live'],
+      );
+      assert.match(states[2]!.reason!, /no longer answers discovery/);
+      assert.equal(states[3]!.gap!.newUid, true);
+      assert.equal(inlet.resolvedInfo.uid, b.info.uid);
+    } finally {
+      inlet.close();
+      await Promise.allSettled([closeQuietly(a), b?.close()]);
+    }
   });
 
   it('a stalled outlet: live → stalled after stallTimeoutSec without data → live when data resume', async () => {

@@ -65,6 +65,11 @@ export interface InletOptions {
   recoverTimeoutSec?: number;
   /** Wait before reconnecting (liblsl 0.5 s). */
   reconnectDelaySec?: number;
+  /**
+   * liblsl's watchdog: after this long without data, re-resolve by source_id and, if this uid no
+   * longer answers but exactly one successor does, drop the silent connection and recover (15 s).
+   */
+  watchdogSec?: number;
   config?: Partial<LslNetworkConfig>;
   /** Byte order announced in the request (1234; 4321 exercises the outlet's conversion). */
   nativeByteOrder?: ByteOrder;
@@ -103,6 +108,8 @@ export class StreamInlet extends EventEmitter {
   receivedSamples = 0;
   readonly maxBufferSamples: number;
   private lastError: Error | null = null;
+  private watchdogBusy = false;
+  private lastWatchdog = 0;
 
   constructor(info: StreamInfo, options: InletOptions = {}) {
     super();
@@ -118,6 +125,7 @@ export class StreamInlet extends EventEmitter {
       stallTimeoutSec: options.stallTimeoutSec ?? (srate > 0 ? 2 : Infinity),
       recoverTimeoutSec: options.recoverTimeoutSec ?? Infinity,
       reconnectDelaySec: options.reconnectDelaySec ?? 0.5,
+      watchdogSec: options.watchdogSec ?? 15,
       nativeByteOrder: options.nativeByteOrder ?? 1234,
     };
     this.maxBufferSamples = Math.max(1, Math.ceil(this.opts.maxBufferSec * (srate > 0 ? srate : 100)));
@@ -172,8 +180,23 @@ export class StreamInlet extends EventEmitter {
   }
 
   private checkStall(): void {
-    if (this._state === 'live' && localClock() - this.lastDataLocal > this.opts.stallTimeoutSec) {
+    const now = localClock();
+    if (this._state === 'live' && now - this.lastDataLocal > this.opts.stallTimeoutSec) {
       this.setState('stalled', { reason: `no data for ${this.opts.stallTimeoutSec} s` });
+    }
+    // A host that vanished without closing TCP leaves a silent socket: ask the network (liblsl watchdog).
+    const silent = (this._state === 'live' || this._state === 'stalled') && now - this.lastDataLocal > this.opts.watchdogSec;
+    if (silent && this.opts.recover && this.streamInfo.sourceId && !this.watchdogBusy && now - this.lastWatchdog > this.opts.watchdogSec) {
+      this.lastWatchdog = now;
+      this.watchdogBusy = true;
+      const uid = this.streamInfo.uid;
+      resolveQuery(recoveryQuery(this.streamInfo), { timeoutSec: Math.max(0.2, this.config.resolveWaveIntervalSec), config: this.config })
+        .then((found) => {
+          if (this.closed || this.streamInfo.uid !== uid || found.some((f) => f.uid === uid) || found.length !== 1) return;
+          this.socket?.destroy(new Error(`no data for ${(localClock() - this.lastDataLocal).toFixed(1)} s and uid ${uid} no longer answers discovery; switching to ${found[0]!.uid}`));
+        })
+        .catch(() => {})
+        .finally(() => (this.watchdogBusy = false));
     }
   }
 
