@@ -249,6 +249,53 @@ describe('the outlet answers raw liblsl requests', () => {
     assert.ok(closed);
   });
 
+  it('a reader slower than Max-Buffer-Length loses the oldest chunks; what arrives still decodes with exact timestamps', async () => {
+    const nc = 300;
+    const info = new StreamInfo({ name: uniqueName('Slow'), channelCount: nc, nominalSrate: 1000, sourceId: uniqueName('slow') });
+    const o = await StreamOutlet.open(info);
+    const s = net.connect({ host: '127.0.0.1', port: o.info.v4dataPort });
+    try {
+      await new Promise<void>((r) => s.on('connect', () => r()));
+      s.pause(); // a reader that does not read
+      s.write(request(o.info.uid, 100));
+      await waitFor(() => o.haveConsumers(), 2000, 'the consumer');
+      // 40 chunks of 1000 samples × 300 channels (48 MB): far more than the socket buffers hold.
+      for (let c = 0; c < 40; c++) {
+        const data = new Float32Array(1000 * nc);
+        for (let i = 0; i < 1000; i++) data[i * nc] = c * 1000 + i;
+        o.pushChunk(data, 100 + c + 0.999);
+      }
+      assert.ok(o.droppedSamples > 0, 'the outlet dropped samples for the slow reader');
+      const parts: Buffer[] = [];
+      s.on('data', (d) => parts.push(d));
+      s.resume();
+      // Read until the outlet has nothing left for us (no bytes for 300 ms).
+      let seen = -1;
+      while (seen !== parts.length) {
+        seen = parts.length;
+        await sleep(300);
+      }
+      const all = Buffer.concat(parts);
+      const he = all.indexOf('\r\n\r\n') + 4;
+      const { SampleDecoder } = await import('../adapters/lsl/sampleCodec.js');
+      const d = new SampleDecoder('float32', nc, 1234, 1000);
+      const got = d.push(all.subarray(he));
+      const ch0 = Array.from({ length: got.nSamples }, (_, i) => (got.data as Float32Array)[i * nc]!);
+      // Two test patterns, then whole chunks; every sample's timestamp matches its index.
+      assert.deepEqual(ch0.slice(0, 2), [4, 2]);
+      for (let i = 2; i < got.nSamples; i++) {
+        const idx = ch0[i]!;
+        const chunk = Math.floor(idx / 1000);
+        assert.ok(Math.abs(got.timestamps[i]! - (100 + chunk + 0.999 - (999 - (idx % 1000)) / 1000)) < 1e-6, `sample ${idx}`);
+      }
+      assert.ok(got.nSamples - 2 < 40_000, 'some samples were dropped');
+      assert.equal(ch0.at(-1), 39_999, 'the newest sample arrives');
+    } finally {
+      s.destroy();
+      await o.close();
+    }
+  });
+
   it('Max-Buffer-Length 0: the test patterns, then close', async () => {
     const { bytes, closed } = await rawExchange(outlet.info.v4dataPort, request(outlet.info.uid, 0));
     assert.ok(closed);
