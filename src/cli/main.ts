@@ -13,6 +13,7 @@ import { registerReplayCommand } from './replayCommand.js';
 import { registerSimulateCommand } from './simulateCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
+import { registerLslCommand } from './lslCommand.js';
 
 function numberList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -169,6 +170,7 @@ export function buildProgram(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(info)}\n` : `${JSON.stringify(info, null, 2)}\n`);
     });
 
+  registerLslCommand(program);
   return program;
 }
 
