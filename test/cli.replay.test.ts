@@ -88,7 +88,7 @@ describe('simulate → replay', () => {
   });
 
   it('the CLI prints one JSON object and rejects a missing subject with exit 2', () => {
-    const out = execFileSync(process.execPath, [CLI, 'replay', root, '--subject', '001', '--all-words', '--features', `synthetic:${SEED}`, '--json', '--quiet', '--refit-every', '1000000'], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [CLI, 'replay', root, '--subject', '001', '--all-words', '--features', `synthetic:${SEED}`, '--json', '--quiet', '--refit-every', '1000000', '--fold-block', '100'], { encoding: 'utf8' });
     const lines = out.trim().split('\n');
     assert.equal(lines.length, 1);
     const j = JSON.parse(lines[0]);
