@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { from, share, mergeMap } from 'rxjs';
 import { readTsv } from '../adapters/meg/bids/sidecars.js';
+import { openBidsRuns } from '../adapters/meg/openRecording.js';
 import { wordEvents } from '../adapters/meg/bids/events.js';
 import { SimulatedSubject } from '../adapters/simulator/simulatedSubject.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
@@ -78,13 +79,28 @@ describe('simulate → replay', () => {
     assert.equal(fifResult.recordings.length, 1);
   });
 
-  it('the CTF dataset (int32 as CTF stores it) replays to the same scores within quantisation', async () => {
+  it('the CTF dataset (int32 as CTF stores it) holds the same data within half a stored unit and replays to nearly the same scores', async () => {
+    // Data: every MEG sample of the first 10 s within half a quantisation step (cal) of the FIF's float32.
+    const [fifRec] = (await openBidsRuns({ root, subject: '001' })).map((b) => b.recording!);
+    const [ctfRec] = (await openBidsRuns({ root: ctfRoot, subject: '001' })).map((b) => b.recording!);
+    const names = fifRec.header.channels.filter((c) => c.type === 'mag').map((c) => c.name);
+    const pf = names.map((n) => fifRec.header.channels.findIndex((c) => c.name === n));
+    const pc = names.map((n) => ctfRec.header.channels.findIndex((c) => c.name.split('-')[0] === n));
+    assert.ok(pc.every((i) => i >= 0), 'every MEG channel in the CTF file');
+    const [xf, xc] = [await fifRec.readSI(0, 12000, pf), await ctfRec.readSI(0, 12000, pc)];
+    for (let i = 0; i < xf.length; i++) {
+      const half = Math.abs(ctfRec.header.channels[pc[i % pc.length]].cal) / 2;
+      if (Math.abs(xf[i] - xc[i]) > half * (1 + 1e-9)) assert.fail(`sample ${Math.floor(i / pc.length)}, ${names[i % pc.length]}: FIF ${xf[i]}, CTF ${xc[i]}`);
+    }
+    await fifRec.close();
+    await ctfRec.close();
     const ctf = await runReplay({ root: ctfRoot, subject: '001', speed: 'max', features, allWords: true, ...session, json: false, quiet: true });
     assert.ok(ctf.final?.exact && fifResult.final?.exact);
     assert.equal(ctf.wordsDecoded, fifResult.wordsDecoded);
     let worst = 0;
     ctf.final.exact.R.forEach((row, l) => row.forEach((v, t) => (worst = Math.max(worst, Math.abs(v - fifResult.final!.exact!.R[l][t])))));
-    assert.ok(worst < 1e-3, `max |ΔR| ${worst}`);
+    // Ridge at the small α that GCV picks amplifies the ~1e-16 T rounding a little (measured 0.0016).
+    assert.ok(worst < 5e-3, `max |ΔR| ${worst}`);
   });
 
   it('the CLI prints one JSON object and rejects a missing subject with exit 2', () => {

@@ -10,6 +10,8 @@ import { runDecode } from './decodeCommand.js';
 import { runDemo, type Control } from './demoCommand.js';
 import { registerInfoCommand } from './infoCommand.js';
 import { registerReplayCommand } from './replayCommand.js';
+import { registerLiveCommand } from './liveCommand.js';
+import { registerPublishCommand } from './publishCommand.js';
 import { registerSimulateCommand } from './simulateCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
@@ -161,6 +163,8 @@ export function buildProgram(): Command {
   registerInfoCommand(program);
   registerSimulateCommand(program);
   registerReplayCommand(program);
+  registerLiveCommand(program);
+  registerPublishCommand(program);
   program
     .command('backends')
     .description('Show which linear-algebra backends load on this machine, and why the others do not.')
