@@ -101,7 +101,24 @@ export interface FeedPlan {
  * Feeds for one pass over `tokens` (batch 1, no past).
  * @param hiddenSize size of inputs_embeds' last dim when the graph leaves it symbolic
  */
-export function buildFeeds(specs: InputSpec[], tokens: number[], where: string, hiddenSize: number | null = null): FeedPlan {
+export interface PastState {
+  /** Tokens already in the cache. */
+  length: number;
+  /** Cache tensors by graph input name (from the previous pass's present outputs). */
+  tensors: Record<string, ort.Tensor>;
+}
+
+/**
+ * The graph output that carries the updated value of cache input `name` (past_key_values.0.key →
+ * present.0.key, past_0 → present_0, key_cache.0 → updated_key_cache.0), or null.
+ */
+export function presentNameFor(name: string, outputs: readonly string[]): string | null {
+  const candidates = [name.replace(/past_key_values/, 'present'), name.replace(/^past/, 'present'), `updated_${name}`, name.replace(/past/, 'present')];
+  return candidates.find((c) => c !== name && outputs.includes(c)) ?? null;
+}
+
+export function buildFeeds(specs: InputSpec[], tokens: number[], where: string, hiddenSize: number | null = null, past: PastState | null = null): FeedPlan {
+  const P = past?.length ?? 0;
   const tokSpec = specs.find((s) => inputRole(s.name) === 'tokens' || (s.type === 'int64' || s.type === 'int32') && s.dims.length === 2 && inputRole(s.name) === 'other');
   let T = tokens.length;
   const staticSeq = tokSpec && typeof tokSpec.dims[1] === 'number' ? (tokSpec.dims[1] as number) : null;
@@ -125,28 +142,37 @@ export function buildFeeds(specs: InputSpec[], tokens: number[], where: string, 
         break;
       case 'positions':
         dims = resolve(() => T);
-        data = filled(s.type, dims.reduce((a, b) => a * b, 1), (i) => i % T);
+        data = filled(s.type, dims.reduce((a, b) => a * b, 1), (i) => P + (i % T));
         break;
       case 'mask':
-        dims = resolve(() => T);
-        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => 1);
+        dims = resolve(() => P + T);
+        if (dims.length === 4 && dims[2] === dims[3]) {
+          // a square [b, 1, S, S] mask (Megatron-style) is the causal mask itself: lower triangle kept
+          const S = dims[3]!;
+          data = filled(s.type, dims.reduce((a, b) => a * b, 1), (i) => ((i % S) <= Math.floor(i / S) % S ? 1 : 0));
+        } else data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => 1);
         break;
       case 'cache':
+        if (past?.tensors[s.name]) {
+          feeds[s.name] = past.tensors[s.name]!;
+          continue;
+        }
+        if (P > 0) throw new Error(`${where}: no cache tensor for input "${s.name}" after ${P} tokens`);
         dims = resolve(() => 0);
         data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => 0);
         break;
       case 'write-indices':
         dims = resolve(() => 1);
-        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => 0);
+        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => P);
         break;
       case 'seqlens-k':
         dims = resolve(() => 1);
-        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => T - 1);
+        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => P + T - 1);
         break;
       case 'total-length':
       case 'nonpad-length':
         dims = resolve(() => 1);
-        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => T);
+        data = filled(s.type, dims.reduce((a, b) => a * b, 1), () => P + T);
         break;
       case 'embeds': {
         dims = resolve((axis) => (axis === s.dims.length - 1 ? hiddenSize ?? NaN : T));

@@ -210,6 +210,11 @@ export interface CachedSurgery {
   description: SurgeryDescription;
   /** True when an existing cache file with the same key was reused. */
   reused: boolean;
+  /**
+   * The original model's folder when the modified graph lives elsewhere and refers to external data
+   * (load it with this folder as the external-data root); null when it sits next to the model.
+   */
+  externalDataDir: string | null;
 }
 
 function writable(dir: string): boolean {
@@ -229,8 +234,9 @@ function writeAtomic(file: string, data: Uint8Array | string): void {
 
 /**
  * Where the modified graph of `source` lives: `<dir>/<base>.lockstep-hs-<sha16>.onnx` next to the
- * model, or (when that folder is read-only) under `$LOCKSTEP_CACHE` / `~/.cache/lockstep/onnx/<sha16>/`
- * with symbolic links to the external-data files so their relative locations still resolve.
+ * model, or (when that folder is read-only) under `$LOCKSTEP_CACHE` / `~/.cache/lockstep/onnx/<sha16>/`.
+ * A graph cached away from the model keeps its relative external-data locations; it is loaded from
+ * memory with the model's folder as the external-data root (see `externalDataDir`).
  */
 export function cachePaths(source: string, sha256: string, cacheDir?: string): { dir: string; onnx: string; meta: string; nextToModel: boolean } {
   const base = path.basename(source).replace(/\.onnx$/i, '');
@@ -250,10 +256,11 @@ export function prepareSurgery(source: string, opts: { cacheDir?: string } = {})
   const paths = cachePaths(loaded.file, loaded.sha256, opts.cacheDir);
   const plan = planSurgery(loaded);
   const description = describeSurgery(loaded, plan);
+  const externalDataDir = !paths.nextToModel && externalDataFiles(loaded.model).length > 0 ? path.dirname(loaded.file) : null;
   if (fs.existsSync(paths.onnx) && fs.existsSync(paths.meta)) {
     try {
       const meta = JSON.parse(fs.readFileSync(paths.meta, 'utf8')) as SurgeryDescription;
-      if (meta.version === SURGERY_VERSION && meta.sha256 === loaded.sha256) return { file: paths.onnx, description, reused: true, loaded, plan };
+      if (meta.version === SURGERY_VERSION && meta.sha256 === loaded.sha256) return { file: paths.onnx, description, reused: true, externalDataDir, loaded, plan };
     } catch {
       // unreadable metadata: rebuild below
     }
@@ -261,18 +268,10 @@ export function prepareSurgery(source: string, opts: { cacheDir?: string } = {})
   const bytes = spliceModel(loaded.bytes, plan.edit, loaded.file);
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
-    if (!paths.nextToModel) {
-      for (const rel of externalDataFiles(loaded.model)) {
-        const link = path.join(paths.dir, rel);
-        const target = path.resolve(path.dirname(loaded.file), rel);
-        fs.mkdirSync(path.dirname(link), { recursive: true });
-        if (!fs.existsSync(link)) fs.symlinkSync(target, link);
-      }
-    }
     writeAtomic(paths.onnx, bytes);
     writeAtomic(paths.meta, `${JSON.stringify(description, null, 1)}\n`);
   } catch (e) {
     throw new Error(`${paths.onnx}: cannot write the modified graph (${(e as Error).message}); make the model folder writable or set LOCKSTEP_CACHE to a writable folder`);
   }
-  return { file: paths.onnx, description, reused: false, loaded, plan };
+  return { file: paths.onnx, description, reused: false, externalDataDir, loaded, plan };
 }

@@ -12,6 +12,7 @@
  *
  * Owns: running and comparing. Must not: decide the surgery.
  */
+import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { buildFeeds, inputSpecs, type InputSpec } from './graphInputs.js';
 import { buildHeadModel, prepareSurgery, type CachedSurgery, type SurgeryDescription } from './residualSurgery.js';
@@ -76,8 +77,17 @@ function maxAbsDiff(a: ort.Tensor, b: ort.Tensor, what: string): number {
   return m;
 }
 
-export async function openSession(fileOrBytes: string | Uint8Array, where: string): Promise<ort.InferenceSession> {
+/**
+ * @param externalDataDir when set, the graph is loaded from memory and its external-data locations
+ *   resolve against this folder (onnxruntime refuses locations that leave the graph's own folder,
+ *   symbolic links included, so a graph cached elsewhere cannot simply point back at the weights)
+ */
+export async function openSession(fileOrBytes: string | Uint8Array, where: string, externalDataDir: string | null = null): Promise<ort.InferenceSession> {
   try {
+    if (externalDataDir !== null) {
+      const bytes = typeof fileOrBytes === 'string' ? fs.readFileSync(fileOrBytes) : fileOrBytes;
+      return await ort.InferenceSession.create(bytes, { ...SESSION_OPTIONS, extra: { session: { model_external_initializers_file_folder_path: externalDataDir } } });
+    }
     return typeof fileOrBytes === 'string' ? await ort.InferenceSession.create(fileOrBytes, SESSION_OPTIONS) : await ort.InferenceSession.create(fileOrBytes, SESSION_OPTIONS);
   } catch (e) {
     throw new Error(`${where}: onnxruntime cannot load the model (${(e as Error).message.split('\n')[0]})`);
@@ -97,6 +107,8 @@ export interface CheckOptions {
   cacheDir?: string;
   /** Largest accepted logits reconstruction error relative to max |logits| (default 1e-5 fp32, 2e-3 fp16). */
   logitsRelTol?: number;
+  /** Hand the modified graph's session to the caller instead of releasing it. */
+  keepModifiedSession?: boolean;
 }
 
 export const DEFAULT_TOKENS = [1, 2, 3, 4];
@@ -105,7 +117,7 @@ export const DEFAULT_TOKENS = [1, 2, 3, 4];
  * Prepare (or reuse) the modified graph of `source` and check it.
  * @throws Error naming the file, the check, the tensor and the difference when a check fails
  */
-export async function inspectModel(source: string, opts: CheckOptions = {}): Promise<SurgeryReport & { specs: InputSpec[] }> {
+export async function inspectModel(source: string, opts: CheckOptions = {}): Promise<SurgeryReport & { specs: InputSpec[]; session: ort.InferenceSession | null }> {
   const t0 = performance.now();
   const prepared = prepareSurgery(source, { cacheDir: opts.cacheDir });
   const { loaded, plan, description } = prepared;
@@ -119,7 +131,7 @@ export async function inspectModel(source: string, opts: CheckOptions = {}): Pro
   const { feeds, tokens: used } = buildFeeds(specs, tokens, where, description.hiddenSizeStatic);
 
   const original = await openSession(loaded.file, where);
-  const modified = await openSession(prepared.file, prepared.file);
+  const modified = await openSession(prepared.file, prepared.file, prepared.externalDataDir);
   try {
     const ro = await runSession(original, feeds, where);
     const rm = await runSession(modified, feeds, prepared.file);
@@ -133,6 +145,8 @@ export async function inspectModel(source: string, opts: CheckOptions = {}): Pro
       if (!same) throw new Error(`${where}: check "original outputs unchanged" failed: output "${name}" differs by ${d} (max abs) after exposing the hidden states; the surgery is unsafe for this graph`);
       outputsMaxAbsDiff = Math.max(outputsMaxAbsDiff, d);
     }
+    const missing = description.hiddenStates.find((n) => !rm[n]);
+    if (missing) throw new Error(`${prepared.file}: the modified graph has no output "${missing}"; it is stale or was overwritten: delete it and retry`);
     const hidden = description.hiddenStates.map((n) => rm[n]!);
     const lastState = hidden[hidden.length - 1]!;
     const hiddenSize = lastState.dims[lastState.dims.length - 1]!;
@@ -172,10 +186,14 @@ export async function inspectModel(source: string, opts: CheckOptions = {}): Pro
       logitsMaxAbs,
       seconds: (performance.now() - t0) / 1000,
       specs,
+      session: opts.keepModifiedSession ? modified : null,
     };
+  } catch (e) {
+    if (opts.keepModifiedSession) await modified.release();
+    throw e;
   } finally {
     await original.release();
-    await modified.release();
+    if (!opts.keepModifiedSession) await modified.release();
   }
 }
 
