@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { decoderFeeds } from '../adapters/onnx/builder/feeds.js';
+import { buildTinyCausalLM, type TinyCausalLM, type TinyCausalLMSpec } from '../adapters/onnx/builder/tinyCausalLM.js';
 import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { loadModel, onnx, spliceModel } from '../adapters/onnx/onnxProto.js';
 import { cachePaths, planSurgery, prepareSurgery } from '../adapters/onnx/residualSurgery.js';
@@ -274,4 +277,132 @@ test('refusals: no embedding, token outside the vocabulary, a cached graph that 
   nodes[addIdx]!.opType = 'Sub';
   fs.writeFileSync(cachePaths(good.loaded.file, good.loaded.sha256).onnx, onnx.ModelProto.encode(wrong).finish());
   await assert.rejects(inspectModel(copy), (e: Error) => /check "original outputs unchanged" failed: output "\w+" differs by [0-9.e+-]+/.test(e.message) && e.message.startsWith(copy));
+});
+
+// ---- generated tiny models with ground truth (adapters/onnx/builder) ----
+
+const VARIANTS: TinyCausalLMSpec[] = [
+  { family: 'gpt2', naming: 'optimum' },
+  { family: 'gpt2', naming: 'optimum', tiedEmbeddings: false },
+  { family: 'gpt2', naming: 'numeric' },
+  { family: 'gpt2', naming: 'numeric', castOnResidual: true },
+  { family: 'gpt2', naming: 'mobius' },
+  { family: 'gpt2', naming: 'optimum', fusion: 'ort-fused' },
+  { family: 'gpt2', naming: 'numeric', fusion: 'ort-fused' },
+  { family: 'gpt2', inputsEmbeds: true },
+  { family: 'gpt2', kvCache: true },
+  { family: 'gpt2', externalData: true },
+  { family: 'llama', naming: 'optimum' },
+  { family: 'llama', naming: 'optimum', kvHeads: 2, kvCache: true },
+  { family: 'llama', naming: 'numeric', castOnResidual: true },
+  { family: 'llama', naming: 'mobius' },
+  { family: 'llama', fusion: 'genai', kvHeads: 2 },
+  { family: 'llama', fusion: 'genai', kvCache: true },
+  { family: 'llama', inputsEmbeds: true, sandwichNorms: true },
+  { family: 'llama', sandwichNorms: true },
+  { family: 'llama', externalData: true, kvCache: true },
+  { family: 'gpt-neox', naming: 'optimum' },
+  { family: 'gpt-neox', naming: 'numeric' },
+  { family: 'gpt-neox', naming: 'mobius', rotaryPct: 1 },
+  { family: 'gpt-neox', inputsEmbeds: true },
+  { family: 'gpt-neox', kvCache: true },
+];
+
+function writeTiny(m: TinyCausalLM, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'model.onnx');
+  fs.writeFileSync(file, m.model);
+  if (m.externalData) fs.writeFileSync(path.join(dir, m.spec.externalDataLocation), m.externalData);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(m.config));
+  return file;
+}
+
+/** (node name, output slot) of each state the surgery exposes, read back from the modified graph. */
+function sourcesOf(modifiedFile: string, stateTensors: string[]): Array<{ node: string | null; output: number }> {
+  const g = decodeFile(modifiedFile).graph!;
+  return stateTensors.map((t) => {
+    for (const n of g.node ?? []) {
+      const slot = (n.output ?? []).indexOf(t);
+      if (slot >= 0) return { node: n.name ?? '', output: slot };
+    }
+    return { node: null, output: 0 };
+  });
+}
+
+const TINY_IDS = [3, 17, 42, 5, 88, 1, 60];
+
+test('generated tiny models (GPT-2/Llama/GPT-NeoX × optimum/numeric/mobius × ORT-fused/genai, inputs_embeds, KV cache, external data): the surgery finds exactly the ground-truth tensors', async () => {
+  const root = tempDir('onnx-tiny');
+  for (const [i, spec] of VARIANTS.entries()) {
+    const label = JSON.stringify(spec);
+    const m = buildTinyCausalLM({ ...spec, seed: 11 });
+    const file = writeTiny(m, path.join(root, String(i)));
+    const r = await inspectModel(file, { tokenIds: TINY_IDS });
+    assert.equal(r.blocks, m.spec.layers, label);
+    assert.equal(r.hiddenSize, m.spec.hidden, label);
+    assert.equal(r.outputsMaxAbsDiff, 0, label);
+    assert.ok(r.logitsReconstructionMaxAbsDiff !== null && r.logitsReconstructionMaxAbsDiff <= 1e-5 * Math.max(1, r.logitsMaxAbs!), `${label}: logits reconstruction ${r.logitsReconstructionMaxAbsDiff}`);
+    // ground truth by (producing node, output slot): for ORT-fused graphs the last state is output 3
+    // of the final fused norm, which the builder names only when it declares it
+    assert.deepEqual(sourcesOf(r.modifiedFile, r.stateTensors), m.hiddenStateSources, `${label}: states ${r.stateTensors.join(', ')} vs ${m.expectedHiddenStates.join(', ')}`);
+    if (spec.fusion !== 'ort-fused') assert.deepEqual(r.stateTensors, m.expectedHiddenStates, label);
+    assert.equal(r.architectureGuess, spec.family, label);
+    assert.equal(r.parallelResidual, spec.family === 'gpt-neox', label);
+    if (spec.fusion === 'ort-fused') {
+      assert.equal(r.finalNorm?.fused, true, label);
+      assert.equal(r.materialized.length, 1, `${label}: output 3 of the final fused norm is added`);
+    }
+  }
+});
+
+test('generated tiny models: the runner\'s hidden states equal the builder\'s declared ground-truth outputs, and KV-cache decoding equals a full pass', async () => {
+  const root = tempDir('onnx-tiny-values');
+  // one of each layout and cache kind (the walk itself is checked on every variant above)
+  const chosen: TinyCausalLMSpec[] = [
+    { family: 'gpt2', naming: 'numeric', castOnResidual: true },
+    { family: 'gpt2', naming: 'optimum', fusion: 'ort-fused' },
+    { family: 'gpt2', kvCache: true },
+    { family: 'llama', naming: 'mobius' },
+    { family: 'llama', fusion: 'genai', kvCache: true },
+    { family: 'llama', externalData: true, kvCache: true },
+    { family: 'gpt-neox', kvCache: true },
+  ];
+  for (const [i, spec] of chosen.entries()) {
+    const label = JSON.stringify(spec);
+    const m = buildTinyCausalLM({ ...spec, seed: 5 });
+    const file = writeTiny(m, path.join(root, String(i)));
+    const model = await OnnxHiddenStateModel.open(path.dirname(file));
+    assert.equal(model.modelType, m.config.model_type, label);
+    const got = await model.forward(TINY_IDS);
+    // oracle: the same weights with the ground-truth states declared as outputs by the builder itself
+    const truth = buildTinyCausalLM({ ...spec, seed: 5, exposeHiddenStates: true, externalData: false });
+    const session = await ort.InferenceSession.create(truth.model);
+    const ref = await session.run(decoderFeeds(truth.spec, { ids: TINY_IDS }));
+    await session.release();
+    for (let k = 0; k <= m.spec.layers; k++) {
+      const want = ref[truth.expectedHiddenStates[k]!]!.data as Float32Array;
+      assert.ok(maxAbsDiff(got.hidden[k]!, want) <= 1e-6 * Math.max(1, maxAbs(want)), `${label} hidden_states.${k}: ${maxAbsDiff(got.hidden[k]!, want)}`);
+    }
+    const wantLogits = ref.logits!.data as Float32Array;
+    assert.ok(maxAbsDiff(got.logits!, wantLogits) <= 1e-6 * Math.max(1, maxAbs(wantLogits)), `${label} logits`);
+    if (spec.kvCache) {
+      for (const chunk of [1, 3]) {
+        const inc = await model.forwardIncremental(TINY_IDS, chunk);
+        for (let k = 0; k <= m.spec.layers; k++) {
+          const d = maxAbsDiff(inc.hidden[k]!, got.hidden[k]!);
+          assert.ok(d <= 1e-5 * Math.max(1, maxAbs(got.hidden[k]!)), `${label} chunk ${chunk} hidden_states.${k}: ${d}`);
+        }
+      }
+    }
+    await model.dispose();
+  }
+});
+
+test('inputs_embeds graphs: the walk starts at the input; the runner refuses token ids with a clear error', async () => {
+  const m = buildTinyCausalLM({ family: 'llama', inputsEmbeds: true, seed: 2 });
+  const file = writeTiny(m, tempDir('onnx-embeds'));
+  const r = await inspectModel(file);
+  assert.equal(r.start, 'inputs-embeds');
+  assert.equal(r.stateTensors[0], 'inputs_embeds');
+  await assert.rejects(OnnxHiddenStateModel.open(file), /takes inputs_embeds/);
 });

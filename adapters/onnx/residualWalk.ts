@@ -138,12 +138,17 @@ export function walkResidualStream(g: GraphIndex): ResidualWalk {
   };
   let s = start.tensor;
   if (start.kind === 'embed-layernorm' && !s) {
-    s = freshName('lockstep/embedding_sum');
+    s = freshName(`${g.node(start.node!).name || 'EmbedLayerNormalization'}_output_2`);
     materialize.push({ node: start.node!, slot: 2, name: s });
   }
 
   const steps: ResidualStep[] = [];
   const streamSet = new Set<string>([s]);
+  // Where branch cones stop: the stream itself, and every output of the nodes that formed it (a
+  // fused Skip*LayerNormalization's output 0 is the norm of the new state; walking up through it
+  // would reach the previous branch's attention).
+  const coneStop = new Set<string>([s]);
+  if (start.node !== null) for (const t of g.node(start.node).output ?? []) if (t) coneStop.add(t);
   const stepNodes = new Set<number>();
   let sawAttention = false;
   for (let guard = 0; guard < 100000; guard++) {
@@ -172,16 +177,18 @@ export function walkResidualStream(g: GraphIndex): ResidualWalk {
         kind = 'skip-norm';
         to = n.output?.[3] ?? '';
         if (!to) {
-          to = freshName(`${n.name || 'SkipLayerNormalization'}/lockstep_residual`);
+          to = freshName(`${n.name || n.output?.[0] || 'SkipLayerNormalization'}_output_3`);
           materialize.push({ node, slot: 3, name: to });
         }
       }
       const branch = otherInput(n, slot);
-      const cone = g.cone([branch], new Set([...streamSet, s]));
+      const cone = g.cone([branch], coneStop);
       const attention = [...cone].some((i) => isAttentionOp(g.node(i).opType ?? ''));
       if (attention) sawAttention = true;
       steps.push({ from: s, to, node, kind, branch, attention });
       stepNodes.add(node);
+      for (const t of n.output ?? []) if (t) coneStop.add(t);
+      coneStop.add(to);
       if (streamSet.has(to)) throw new WalkError(`the residual stream loops back to "${to}" at ${describeNode(n)}`);
       streamSet.add(to);
       s = to;
@@ -198,6 +205,7 @@ export function walkResidualStream(g: GraphIndex): ResidualWalk {
       if (op === 'Cast' || scale) {
         s = n.output?.[0] ?? '';
         streamSet.add(s);
+        coneStop.add(s);
         continue;
       }
     }
@@ -274,7 +282,7 @@ export function walkResidualStream(g: GraphIndex): ResidualWalk {
   };
   let normKind = finalNorm ? normKindAt(last, finalNorm.fused ? finalNorm.node : null) : 'unknown';
   if (normKind === 'unknown') normKind = normKindAt(states[0]!, null);
-  const learned = start.kind === 'embed-layernorm' || (start.kind === 'token-gather' && steps.slice(0, attSteps[0]).some((st) => {
+  const learned = start.kind === 'embed-layernorm' || (steps.slice(0, attSteps[0]).some((st) => {
     const p = g.producer.get(st.branch);
     return p !== undefined && g.node(p.node).opType === 'Gather';
   }));
