@@ -406,3 +406,14 @@ test('inputs_embeds graphs: the walk starts at the input; the runner refuses tok
   assert.equal(r.stateTensors[0], 'inputs_embeds');
   await assert.rejects(OnnxHiddenStateModel.open(file), /takes inputs_embeds/);
 });
+
+test('refusal: an ambiguous stream (two Adds could continue it) names the tensor and the candidates', async () => {
+  const m = buildTinyCausalLM({ family: 'llama', seed: 3 });
+  const model = onnx.ModelProto.decode(m.model);
+  const [s0, s1] = [m.expectedHiddenStates[0]!, m.expectedHiddenStates[1]!];
+  model.graph!.node!.push(onnx.NodeProto.create({ name: 'extra_add', opType: 'Add', input: [s0, s1], output: ['extra_sum'] }));
+  model.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'extra_sum', type: { tensorType: { elemType: 1 } } }));
+  const file = path.join(tempDir('onnx-ambiguous'), 'model.onnx');
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  await assert.rejects(inspectModel(file), (e: Error) => e.message.startsWith(`${file}: residual-stream walk failed: the residual stream is ambiguous at tensor "${s0}": 2 consumers could continue it`) && e.message.includes('Add "extra_add"'));
+});
