@@ -14,8 +14,8 @@ import { decoderFeeds } from '../adapters/onnx/builder/feeds.js';
 import { buildTinyCausalLM, type TinyCausalLM, type TinyCausalLMSpec } from '../adapters/onnx/builder/tinyCausalLM.js';
 import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { loadModel, onnx, spliceModel } from '../adapters/onnx/onnxProto.js';
-import { cachePaths, planSurgery, prepareSurgery } from '../adapters/onnx/residualSurgery.js';
-import { inspectModel } from '../adapters/onnx/surgeryChecks.js';
+import { planSurgery, prepareSurgery } from '../adapters/onnx/residualSurgery.js';
+import { inspectModel, runChecks } from '../adapters/onnx/surgeryChecks.js';
 import {
   decodeFile,
   GPT2_ONE,
@@ -218,6 +218,15 @@ test('cache: modified graph written next to the model as <name>.lockstep-hs-<sha
   const r = await inspectModel(file, { tokenIds: [1, 2] });
   assert.equal(r.reused, true);
   assert.equal(r.outputsMaxAbsDiff, 0);
+  // the runner trusts checks recorded for this exact modified graph, and reruns them on request
+  const a = await OnnxHiddenStateModel.open(file);
+  assert.equal(a.checksFromCache, true);
+  assert.deepEqual(a.report.tokens, [1, 2]);
+  const b = await OnnxHiddenStateModel.open(file, { recheck: true });
+  assert.equal(b.checksFromCache, false);
+  assert.deepEqual((await a.forward([4, 5, 6])).hidden, (await b.forward([4, 5, 6])).hidden);
+  await a.dispose();
+  await b.dispose();
 });
 
 test('external data: the modified graph points at the original .onnx_data (not copied), next to the model and in a separate cache folder', async () => {
@@ -266,17 +275,22 @@ test('refusals: no embedding, token outside the vocabulary, a cached graph that 
   const notOnnx = path.join(dir, 'junk.onnx');
   fs.writeFileSync(notOnnx, Buffer.from('this is not protobuf at all, just text\n'));
   await assert.rejects(inspectModel(notOnnx, { cacheDir: dir }), (e: Error) => e.message.startsWith(`${notOnnx}:`));
-  // a cache file under the right key whose graph computes something else must be refused by the check
+  // a modified graph that computes something else must be refused by the check …
   const copy = path.join(dir, 'model.onnx');
   fs.copyFileSync(GPT2_PAST_ONE, copy);
   const good = prepareSurgery(copy);
   const wrong = onnx.ModelProto.decode(fs.readFileSync(good.file));
-  // swap the Add inputs of the residual sum into a Sub: same outputs' names, different values
   const nodes = wrong.graph!.node ?? [];
   const addIdx = nodes.findIndex((n) => (n.output ?? [])[0] === good.description.stateTensors[1]);
-  nodes[addIdx]!.opType = 'Sub';
-  fs.writeFileSync(cachePaths(good.loaded.file, good.loaded.sha256).onnx, onnx.ModelProto.encode(wrong).finish());
-  await assert.rejects(inspectModel(copy), (e: Error) => /check "original outputs unchanged" failed: output "\w+" differs by [0-9.e+-]+/.test(e.message) && e.message.startsWith(copy));
+  nodes[addIdx]!.opType = 'Sub'; // the residual Add becomes a Sub: same output names, other values
+  const wrongFile = path.join(dir, 'wrong.onnx');
+  fs.writeFileSync(wrongFile, onnx.ModelProto.encode(wrong).finish());
+  await assert.rejects(runChecks({ ...good, file: wrongFile }), (e: Error) => /check "original outputs unchanged" failed: output "\w+" differs by [0-9.e+-]+/.test(e.message) && e.message.startsWith(copy));
+  // … and an overwritten cache file is not reused: it is rebuilt
+  fs.copyFileSync(wrongFile, good.file);
+  const again = await inspectModel(copy);
+  assert.equal(again.reused, false);
+  assert.equal(again.outputsMaxAbsDiff, 0);
 });
 
 // ---- generated tiny models with ground truth (adapters/onnx/builder) ----

@@ -10,20 +10,16 @@
  */
 import type * as ort from 'onnxruntime-node';
 import type { ForwardResult, HiddenStateModel } from '../llm/types.js';
-import { buildFeeds, inputRole, presentNameFor, type InputSpec, type PastState } from './graphInputs.js';
+import { buildFeeds, inputRole, inputSpecs, presentNameFor, type InputSpec, type PastState } from './graphInputs.js';
 import { locateModel } from './modelLocation.js';
-import { halfToFloat, inspectModel, type CheckOptions, type SurgeryReport } from './surgeryChecks.js';
+import { prepareSurgery, recordChecks } from './residualSurgery.js';
+import { halfToFloat, openSession, recordOf, runChecks, type CheckOptions, type SurgeryReport } from './surgeryChecks.js';
 
 function toFloat32(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return new Float32Array(t.data as Float32Array);
   if (t.type === 'float16') return Float32Array.from(t.data as Uint16Array, halfToFloat);
   if (t.type === 'float64') return Float32Array.from(t.data as Float64Array);
   throw new Error(`hidden state of type ${t.type}; expected a float tensor`);
-}
-
-export interface OpenedModel {
-  report: SurgeryReport;
-  modelType: string | null;
 }
 
 export class OnnxHiddenStateModel implements HiddenStateModel {
@@ -43,6 +39,8 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
     report: SurgeryReport,
     modelType: string | null,
     vocabSize: number,
+    /** True when the checks were not rerun: their recorded results from the cache were trusted. */
+    readonly checksFromCache: boolean,
   ) {
     this.report = report;
     this.modelType = modelType;
@@ -56,19 +54,35 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
   }
 
   /**
-   * Open a model folder (onnx/model.onnx inside) or an .onnx file; runs the surgery and its checks.
+   * Open a model folder (onnx/model.onnx inside) or an .onnx file. The surgery's checks run when the
+   * modified graph is (re)built; when a cached modified graph is byte-identical to what the surgery
+   * produces and its metadata records passed checks, those are reused (`recheck: true` reruns them).
    * @throws Error naming the file when the walk or a check fails
    */
-  static async open(source: string, opts: CheckOptions = {}): Promise<OnnxHiddenStateModel> {
+  static async open(source: string, opts: CheckOptions & { recheck?: boolean } = {}): Promise<OnnxHiddenStateModel> {
+    const t0 = performance.now();
     const loc = locateModel(source);
-    const r = await inspectModel(loc.onnxFile, { ...opts, keepModifiedSession: true });
-    const { session, specs, ...report } = r;
-    if (report.start === 'inputs-embeds') {
-      await session!.release();
+    const prepared = prepareSurgery(loc.onnxFile, { cacheDir: opts.cacheDir });
+    if (prepared.description.start === 'inputs-embeds') {
       throw new Error(`${loc.onnxFile}: this graph takes inputs_embeds (its embedding lives in another graph); lockstep runs token ids, so give a graph that embeds them`);
     }
-    const vocab = report.vocabSize ?? 0;
-    return new OnnxHiddenStateModel(session!, specs, report, loc.modelType, vocab);
+    let session: ort.InferenceSession;
+    let specs: InputSpec[];
+    let report: SurgeryReport;
+    const rc = prepared.recordedChecks;
+    if (prepared.reused && rc && !opts.recheck) {
+      session = await openSession(prepared.file, prepared.file, prepared.externalDataDir);
+      specs = inputSpecs(prepared.loaded.model.graph!.input ?? [], prepared.plan.index.initializers, prepared.loaded.file);
+      report = { ...prepared.description, ...rc, modifiedFile: prepared.file, reused: true, seconds: (performance.now() - t0) / 1000 };
+    } else {
+      const r = await runChecks(prepared, { ...opts, keepModifiedSession: true });
+      recordChecks(prepared, recordOf(r));
+      const { session: kept, specs: sp, ...rest } = r;
+      session = kept!;
+      specs = sp;
+      report = rest;
+    }
+    return new OnnxHiddenStateModel(session, specs, report, loc.modelType, prepared.description.vocabSize ?? 0, rc !== null && prepared.reused && !opts.recheck);
   }
 
   private async run(tokens: number[], past: PastState | null): Promise<ort.InferenceSession.OnnxValueMapType> {

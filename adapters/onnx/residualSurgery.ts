@@ -215,6 +215,36 @@ export interface CachedSurgery {
    * (load it with this folder as the external-data root); null when it sits next to the model.
    */
   externalDataDir: string | null;
+  /** The cache's metadata file (the description, plus the checks once they passed). */
+  metaFile: string;
+  /** Results of the load-time checks recorded when they last passed on this exact modified graph. */
+  recordedChecks: RecordedChecks | null;
+}
+
+/** What the load-time checks measured, kept in the cache metadata. */
+export interface RecordedChecks {
+  tokens: number[];
+  hiddenSize: number;
+  outputsMaxAbsDiff: number;
+  logitsReconstructionMaxAbsDiff: number | null;
+  logitsMaxAbs: number | null;
+  outputsCompared: string[];
+  /** ISO time of the check. */
+  at: string;
+}
+
+interface CacheMeta extends SurgeryDescription {
+  checks?: RecordedChecks;
+}
+
+/** Store passed checks next to the modified graph, so later opens can skip rerunning them. */
+export function recordChecks(prepared: CachedSurgery, checks: RecordedChecks): void {
+  const meta: CacheMeta = { ...prepared.description, checks };
+  try {
+    writeAtomic(prepared.metaFile, `${JSON.stringify(meta, null, 1)}\n`);
+  } catch {
+    // a read-only cache only costs rerunning the checks next time
+  }
 }
 
 function writable(dir: string): boolean {
@@ -257,15 +287,20 @@ export function prepareSurgery(source: string, opts: { cacheDir?: string } = {})
   const plan = planSurgery(loaded);
   const description = describeSurgery(loaded, plan);
   const externalDataDir = !paths.nextToModel && externalDataFiles(loaded.model).length > 0 ? path.dirname(loaded.file) : null;
+  // Splicing is a copy of the graph bytes, cheap next to loading the weights; comparing with the cached
+  // file catches a stale or overwritten cache as well as a changed model.
+  const bytes = spliceModel(loaded.bytes, plan.edit, loaded.file);
+  const base = { file: paths.onnx, description, externalDataDir, metaFile: paths.meta, loaded, plan };
   if (fs.existsSync(paths.onnx) && fs.existsSync(paths.meta)) {
     try {
-      const meta = JSON.parse(fs.readFileSync(paths.meta, 'utf8')) as SurgeryDescription;
-      if (meta.version === SURGERY_VERSION && meta.sha256 === loaded.sha256) return { file: paths.onnx, description, reused: true, externalDataDir, loaded, plan };
+      const meta = JSON.parse(fs.readFileSync(paths.meta, 'utf8')) as CacheMeta;
+      if (meta.version === SURGERY_VERSION && meta.sha256 === loaded.sha256 && fs.readFileSync(paths.onnx).equals(bytes)) {
+        return { ...base, reused: true, recordedChecks: meta.checks ?? null };
+      }
     } catch {
       // unreadable metadata: rebuild below
     }
   }
-  const bytes = spliceModel(loaded.bytes, plan.edit, loaded.file);
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
     writeAtomic(paths.onnx, bytes);
@@ -273,5 +308,5 @@ export function prepareSurgery(source: string, opts: { cacheDir?: string } = {})
   } catch (e) {
     throw new Error(`${paths.onnx}: cannot write the modified graph (${(e as Error).message}); make the model folder writable or set LOCKSTEP_CACHE to a writable folder`);
   }
-  return { file: paths.onnx, description, reused: false, externalDataDir, loaded, plan };
+  return { ...base, reused: false, recordedChecks: null };
 }

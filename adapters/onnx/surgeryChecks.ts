@@ -15,7 +15,10 @@
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { buildFeeds, inputSpecs, type InputSpec } from './graphInputs.js';
-import { buildHeadModel, prepareSurgery, type CachedSurgery, type SurgeryDescription } from './residualSurgery.js';
+import { buildHeadModel, prepareSurgery, recordChecks, type CachedSurgery, type RecordedChecks, type SurgeryDescription, type SurgeryPlan } from './residualSurgery.js';
+import type { LoadedModel } from './onnxProto.js';
+
+export type PreparedSurgery = CachedSurgery & { loaded: LoadedModel; plan: SurgeryPlan };
 
 export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'basic', executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
 
@@ -117,9 +120,34 @@ export const DEFAULT_TOKENS = [1, 2, 3, 4];
  * Prepare (or reuse) the modified graph of `source` and check it.
  * @throws Error naming the file, the check, the tensor and the difference when a check fails
  */
-export async function inspectModel(source: string, opts: CheckOptions = {}): Promise<SurgeryReport & { specs: InputSpec[]; session: ort.InferenceSession | null }> {
+export async function inspectModel(source: string, opts: CheckOptions = {}): Promise<CheckedModel> {
   const t0 = performance.now();
   const prepared = prepareSurgery(source, { cacheDir: opts.cacheDir });
+  const r = await runChecks(prepared, opts);
+  recordChecks(prepared, recordOf(r));
+  return { ...r, seconds: (performance.now() - t0) / 1000 };
+}
+
+export function recordOf(r: SurgeryReport): RecordedChecks {
+  return {
+    tokens: r.tokens,
+    hiddenSize: r.hiddenSize,
+    outputsMaxAbsDiff: r.outputsMaxAbsDiff,
+    logitsReconstructionMaxAbsDiff: r.logitsReconstructionMaxAbsDiff,
+    logitsMaxAbs: r.logitsMaxAbs,
+    outputsCompared: r.outputsCompared,
+    at: new Date().toISOString(),
+  };
+}
+
+export type CheckedModel = SurgeryReport & { specs: InputSpec[]; session: ort.InferenceSession | null };
+
+/**
+ * The checks on a prepared (written or reused) modified graph; `prepared.file` is what is checked.
+ * @throws Error naming the file, the check, the tensor and the difference when a check fails
+ */
+export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = {}): Promise<CheckedModel> {
+  const t0 = performance.now();
   const { loaded, plan, description } = prepared;
   const where = loaded.file;
   const tokens = opts.tokenIds ?? DEFAULT_TOKENS;
