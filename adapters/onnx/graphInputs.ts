@@ -80,7 +80,7 @@ export type Role = 'tokens' | 'positions' | 'mask' | 'cache' | 'write-indices' |
 
 export function inputRole(name: string): Role {
   if (/^input_ids$|token_ids|^input$/i.test(name)) return 'tokens';
-  if (/position_ids|^positions$/i.test(name)) return 'positions';
+  if (/position_ids|^positions$|cache_position/i.test(name)) return 'positions';
   if (/attention_mask|^mask$/i.test(name)) return 'mask';
   if (/embeds/i.test(name)) return 'embeds';
   if (/write_ind/i.test(name)) return 'write-indices';

@@ -106,6 +106,9 @@ function findStart(g: GraphIndex, dims: Map<string, number[]>): ResidualWalk['st
   }
   const embeds = g.feeds.find((f) => /embeds/i.test(f));
   if (embeds) return { kind: 'inputs-embeds', tensor: embeds, node: null };
+  if (g.nodes.some((n) => n.opType === 'If' || n.opType === 'Loop')) {
+    throw new WalkError('no embedding in the main graph: the decoder sits inside If/Loop sub-graphs (an Optimum "decoder_model_merged.onnx"); give decoder_model.onnx or model.onnx from the same folder');
+  }
   throw new WalkError('no embedding found: no Gather of a constant [vocab, hidden] table by an integer graph input, no EmbedLayerNormalization, no inputs_embeds input');
 }
 
