@@ -229,7 +229,21 @@ export function walkResidualStream(g: GraphIndex): ResidualWalk {
     states.push(j + 1 < attSteps.length ? steps[stop]!.from : s);
   });
   const L = blockSteps.length;
-  const parallelResidual = blockSteps.every((b) => b.length === 1);
+  // Parallel residual (GPT-NeoX, GPT-J): the MLP reads the block input, not the stream after
+  // attention. Exports write it as one Add (x + (attn + mlp)) or as a chain ((x + attn) + mlp); in
+  // the chain the later branches never touch the intermediate sums.
+  const parallelResidual = blockSteps.every((b) =>
+    b.slice(1).every((k) => {
+      const inter = new Set<string>();
+      for (let j = b[0]!; j < k; j++) {
+        inter.add(steps[j]!.to).add(steps[j + 1]!.from);
+        // a fused Skip*LayerNormalization hands the next branch its normalized sum (output 0)
+        for (const t of g.node(steps[j]!.node).output ?? []) if (t) inter.add(t);
+      }
+      const cone = g.cone([steps[k]!.branch], coneStop);
+      return ![...cone].some((i) => (g.node(i).input ?? []).some((t) => inter.has(t)));
+    }),
+  );
 
   // Final norm.
   const last = states[L]!;
