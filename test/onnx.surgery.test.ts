@@ -431,3 +431,39 @@ test('refusal: an ambiguous stream (two Adds could continue it) names the tensor
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
   await assert.rejects(inspectModel(file), (e: Error) => e.message.startsWith(`${file}: residual-stream walk failed: the residual stream is ambiguous at tensor "${s0}": 2 consumers could continue it`) && e.message.includes('Add "extra_add"'));
 });
+
+test('refusal: a last state that is not the final residual stream fails the logits check, naming the tensor and the difference', async () => {
+  const m = buildTinyCausalLM({ family: 'llama', seed: 4 });
+  const dir = tempDir('onnx-wrong-last');
+  const file = writeTiny(m, dir);
+  const good = prepareSurgery(file);
+  // expose the wrong tensor as the last state: hidden_states.L copies block L−1's output
+  const states = good.plan.walk.states;
+  const L = states.length - 1;
+  const appendNodes = good.plan.edit.appendNodes.map((n, k) => (k === L ? { ...n, input: [states[L - 1]!] } : n));
+  const wrongFile = path.join(dir, 'wrong.onnx');
+  fs.writeFileSync(wrongFile, spliceModel(good.loaded.bytes, { ...good.plan.edit, appendNodes }, file));
+  await assert.rejects(
+    runChecks({ ...good, file: wrongFile }),
+    (e: Error) => e.message.startsWith(`${file}: check "final norm + LM head of hidden_states.${L} (tensor "${states[L]}") gives the logits" failed: max abs difference`),
+  );
+});
+
+test('refusal: a merged decoder (If sub-graphs) points to decoder_model.onnx', async () => {
+  const dir = tempDir('onnx-merged');
+  const file = path.join(dir, 'decoder_model_merged.onnx');
+  const vi = (name: string, elemType: number) => ({ name, type: { tensorType: { elemType, shape: { dim: [{ dimValue: 1 }] } } } });
+  const branch = (v: number) => ({ name: `b${v}`, node: [{ opType: 'Constant', output: [`c${v}`], attribute: [{ name: 'value', type: 4, t: { dims: [1], dataType: 1, floatData: [v] } }] }], output: [vi(`c${v}`, 1)] });
+  const model = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'merged',
+      node: [{ opType: 'If', input: ['use_cache_branch'], output: ['y'], name: 'optimum::if', attribute: [{ name: 'then_branch', type: 5, g: branch(1) }, { name: 'else_branch', type: 5, g: branch(0) }] }],
+      input: [vi('use_cache_branch', 9)],
+      output: [vi('y', 1)],
+    },
+  };
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  await assert.rejects(inspectModel(file, { cacheDir: dir }), /decoder sits inside If\/Loop sub-graphs .*give decoder_model\.onnx or model\.onnx/);
+});

@@ -87,8 +87,12 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
 
   private async run(tokens: number[], past: PastState | null): Promise<ort.InferenceSession.OnnxValueMapType> {
     const { feeds, tokens: used } = buildFeeds(this.specs, tokens, this.report.source, this.report.hiddenSizeStatic, past);
-    if (used.length !== tokens.length) throw new Error(`${this.report.source}: ran ${used.length} of ${tokens.length} tokens`);
-    return this.session.run(feeds);
+    if (used.length !== tokens.length) throw new Error(`${this.report.source}: the graph takes ${used.length} tokens per pass, ${tokens.length} given`);
+    try {
+      return await this.session.run(feeds);
+    } catch (e) {
+      throw new Error(`${this.report.source}: onnxruntime failed on ${tokens.length} tokens after ${past?.length ?? 0} cached (${(e as Error).message.split('\n')[0]}); a static KV cache bounds the sequence length`);
+    }
   }
 
   /** One pass over all tokens (or token by token for fixed-length graphs). */
