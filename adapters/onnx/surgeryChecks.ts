@@ -20,7 +20,7 @@ import type { LoadedModel } from './onnxProto.js';
 
 export type PreparedSurgery = CachedSurgery & { loaded: LoadedModel; plan: SurgeryPlan };
 
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'basic', executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'basic', executionProviders: ['cpu'], logSeverityLevel: 3 };
 
 const ORT_TO_ONNX: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 };
 
