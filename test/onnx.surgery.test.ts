@@ -467,3 +467,18 @@ test('refusal: a merged decoder (If sub-graphs) points to decoder_model.onnx', a
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
   await assert.rejects(inspectModel(file, { cacheDir: dir }), /decoder sits inside If\/Loop sub-graphs .*give decoder_model\.onnx or model\.onnx/);
 });
+
+test('refusal: a stream that ends before the last attention (post-norm LayerNorm on the sum) is not reported as a shallow model', async () => {
+  const m = buildTinyCausalLM({ family: 'gpt2', naming: 'optimum', seed: 6 });
+  const model = onnx.ModelProto.decode(m.model);
+  const s1 = m.expectedHiddenStates[1]!;
+  const nodes = model.graph!.node!;
+  // route every consumer of block 0's output through a LayerNormalization (BERT/OPT-350m post-norm style)
+  for (const n of nodes) n.input = (n.input ?? []).map((t) => (t === s1 ? 'post_norm_0' : t));
+  const gamma = nodes.find((n) => n.opType === 'LayerNormalization')!.input![1]!;
+  const beta = nodes.find((n) => n.opType === 'LayerNormalization')!.input![2]!;
+  nodes.push(onnx.NodeProto.create({ name: 'post_ln_0', opType: 'LayerNormalization', input: [s1, gamma, beta], output: ['post_norm_0'], attribute: [{ name: 'axis', type: 2, i: -1 }] }));
+  const file = path.join(tempDir('onnx-post-ln'), 'model.onnx');
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  await assert.rejects(inspectModel(file), (e: Error) => e.message.includes(`the residual stream ends at "${s1}" (consumed by LayerNormalization "post_ln_0") but output "logits" still goes through attention`));
+});

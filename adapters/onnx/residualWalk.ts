@@ -274,6 +274,19 @@ export function walkResidualStream(g: GraphIndex): ResidualWalk {
     if (mms.length === 0) continue;
     candidates.push({ output: out, nodes: order, mm: mms[mms.length - 1]! });
   }
+  if (candidates.length === 0) {
+    // Safety net: an output that still needs attention after the last state means the walk stopped
+    // early (e.g. post-norm blocks, where the sum goes through a LayerNorm before the next block).
+    for (const out of g.outputs) {
+      if (out === last || /^present|cache/i.test(out)) continue;
+      const cone = g.cone([out], new Set([headStop]));
+      const reaches = [...cone].some((i) => (g.node(i).input ?? []).includes(headStop));
+      if (reaches && [...cone].some((i) => isAttentionOp(g.node(i).opType ?? ''))) {
+        const after = g.consumersOf(last).map(({ node }) => describeNode(g.node(node))).join(', ');
+        throw new WalkError(`the residual stream ends at "${last}" (consumed by ${after || 'nothing'}) but output "${out}" still goes through attention after it; post-norm blocks (LayerNorm on the residual sum) are not supported`);
+      }
+    }
+  }
   if (candidates.length > 0) {
     candidates.sort((a, b) => Number(b.output === 'logits') - Number(a.output === 'logits'));
     const c = candidates[0]!;
