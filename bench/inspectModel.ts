@@ -51,6 +51,7 @@ for (const { name, file, tokens } of models) {
     hiddenSize: cold.hiddenSize,
     tokens: cold.tokens.length,
     coldSeconds: cold.seconds,
+    coldTimings: cold.timings,
     warmSeconds: warm.seconds,
     warmReused: warm.reused,
     forwardSeconds,
@@ -61,5 +62,5 @@ for (const { name, file, tokens } of models) {
 }
 fs.rmSync(tmp, { recursive: true, force: true });
 process.stdout.write(
-  `${JSON.stringify({ node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), sessionOptions: 'graphOptimizationLevel basic, 1 intra-op thread', results })}\n`,
+  `${JSON.stringify({ node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg(), sessionOptions: 'graphOptimizationLevel basic, default threads', results })}\n`,
 );

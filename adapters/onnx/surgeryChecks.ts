@@ -35,6 +35,8 @@ export interface SurgeryReport extends SurgeryDescription {
   logitsReconstructionMaxAbsDiff: number | null;
   logitsMaxAbs: number | null;
   seconds: number;
+  /** Seconds per phase (prepare = load + hash + walk + splice/cache; openSessions; runBoth; compare; buildHead; head). */
+  timings?: Record<string, number>;
 }
 
 function asNumbers(t: ort.Tensor): Float64Array {
@@ -123,9 +125,10 @@ export const DEFAULT_TOKENS = [1, 2, 3, 4];
 export async function inspectModel(source: string, opts: CheckOptions = {}): Promise<CheckedModel> {
   const t0 = performance.now();
   const prepared = prepareSurgery(source, { cacheDir: opts.cacheDir });
+  const prepareSeconds = (performance.now() - t0) / 1000;
   const r = await runChecks(prepared, opts);
   recordChecks(prepared, recordOf(r));
-  return { ...r, seconds: (performance.now() - t0) / 1000 };
+  return { ...r, timings: { ...r.timings, prepare: prepareSeconds }, seconds: (performance.now() - t0) / 1000 };
 }
 
 export function recordOf(r: SurgeryReport): RecordedChecks {
@@ -158,11 +161,22 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
   const specs = inputSpecs(loaded.model.graph!.input ?? [], plan.index.initializers, where);
   const { feeds, tokens: used } = buildFeeds(specs, tokens, where, description.hiddenSizeStatic);
 
+  const timings: Record<string, number> = {};
+  const lap = (() => {
+    let t = performance.now();
+    return (name: string) => {
+      const now = performance.now();
+      timings[name] = (timings[name] ?? 0) + (now - t) / 1000;
+      t = now;
+    };
+  })();
   const original = await openSession(loaded.file, where);
   const modified = await openSession(prepared.file, prepared.file, prepared.externalDataDir);
+  lap('openSessions');
   try {
     const ro = await runSession(original, feeds, where);
     const rm = await runSession(modified, feeds, prepared.file);
+    lap('runBoth');
     let outputsMaxAbsDiff = 0;
     for (const name of original.outputNames) {
       const a = ro[name]!;
@@ -184,7 +198,9 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
 
     let logitsReconstructionMaxAbsDiff: number | null = null;
     let logitsMaxAbs: number | null = null;
+    lap('compare');
     const head = buildHeadModel(loaded, plan, ORT_TO_ONNX[lastState.type] ?? 1, lastState.dims.length);
+    lap('buildHead');
     if (head) {
       const hs = await openSession(head.bytes, `${where} (final norm + LM head sub-graph)`);
       try {
@@ -200,6 +216,7 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
         }
       } finally {
         await hs.release();
+        lap('head');
       }
     }
     return {
@@ -213,6 +230,7 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
       logitsReconstructionMaxAbsDiff,
       logitsMaxAbs,
       seconds: (performance.now() - t0) / 1000,
+      timings,
       specs,
       session: opts.keepModifiedSession ? modified : null,
     };

@@ -43,6 +43,8 @@ export interface InspectModelOutput {
   modifiedFile: string;
   reused: boolean;
   seconds: number;
+  /** Seconds per phase of the check. */
+  timings: Record<string, number>;
 }
 
 export async function runInspectModel(model: string, opts: { tokenIds?: string; cacheDir?: string }): Promise<InspectModelOutput> {
@@ -77,6 +79,7 @@ export async function runInspectModel(model: string, opts: { tokenIds?: string; 
     modifiedFile: r.modifiedFile,
     reused: r.reused,
     seconds: (performance.now() - t0) / 1000,
+    timings: r.timings ?? {},
   };
 }
 
