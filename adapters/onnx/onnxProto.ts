@@ -281,13 +281,3 @@ export function tensorRawBytes(t: TensorProto, modelDir: string, where: string):
   if (dt === DT.FLOAT16 || dt === DT.BFLOAT16) return new Uint8Array(Uint16Array.from(t.int32Data ?? []).buffer);
   throw new Error(`${where}: tensor ${t.name} has data type ${dt} stored in typed fields, which this reader does not handle`);
 }
-
-/** A copy of the tensor with its data inline (raw_data), for building self-contained sub-models. */
-export function inlineTensor(t: TensorProto, modelDir: string, where: string): TensorProto {
-  return {
-    name: t.name,
-    dims: t.dims,
-    dataType: t.dataType,
-    rawData: tensorRawBytes(t, modelDir, where),
-  };
-}

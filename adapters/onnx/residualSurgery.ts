@@ -17,14 +17,13 @@ import { describeNode, GraphIndex } from './graphIndex.js';
 import {
   encodeModel,
   externalDataFiles,
-  inlineTensor,
+  externalRef,
   loadModel,
   spliceModel,
   toNumber,
   type GraphEdit,
   type LoadedModel,
   type NodeProto,
-  type TensorProto,
   type ValueInfoProto,
 } from './onnxProto.js';
 import { constantDims, guessArchitecture, guessExporter, walkResidualStream, WalkError, type ResidualWalk } from './residualWalk.js';
@@ -134,18 +133,22 @@ export function describeSurgery(loaded: LoadedModel, plan: SurgeryPlan): Surgery
 
 /**
  * A self-contained model computing the logits from the last hidden state: the final norm and LM head
- * (plus the constant and shape sub-graphs they use), with weights inlined. A fused final
+ * (plus the constant and shape sub-graphs they use); external weights stay external. A fused final
  * Skip*LayerNormalization is rebuilt with a zero skip input and no bias (the state already holds
  * input + skip + bias). Returns null when the graph has no LM head.
  * @param stateElemType ONNX element type of the last state (measured by the check run)
  */
-export function buildHeadModel(loaded: LoadedModel, plan: SurgeryPlan, stateElemType: number, stateRank: number): { bytes: Uint8Array; stateInput: string; feeds: string[]; logits: string } | null {
+export function buildHeadModel(
+  loaded: LoadedModel,
+  plan: SurgeryPlan,
+  stateElemType: number,
+  stateRank: number,
+): { bytes: Uint8Array; stateInput: string; feeds: string[]; logits: string; externalDataDir: string | null } | null {
   const { index, walk } = plan;
   if (!walk.lmHead) return null;
   const graph = loaded.model.graph!;
   const last = walk.states[walk.states.length - 1]!;
   const nodes: NodeProto[] = [];
-  const extraInit: TensorProto[] = [];
   if (walk.finalNorm?.fused) {
     const fn = index.node(walk.finalNorm.node);
     const keep = fn.opType === 'SkipLayerNormalization' ? 4 : 3;
@@ -179,13 +182,10 @@ export function buildHeadModel(loaded: LoadedModel, plan: SurgeryPlan, stateElem
   for (const n of [...nodes, ...coneNodes]) for (const u of n.input ?? []) visitConst(u);
   const order = index.topologicalOrder().filter((i) => constNodes.has(i));
   const allNodes = [...order.map((i) => index.node(i)), ...nodes, ...coneNodes];
-  const initializers = (graph.initializer ?? []).filter((t) => t.name && needInit.has(t.name)).map((t) => inlineTensor(t, path.dirname(loaded.file), loaded.file));
-  // Constant-node tensors stored externally need inlining too.
-  const inlinedNodes = allNodes.map((n) =>
-    n.opType === 'Constant' && (n.attribute ?? []).some((a) => a.t?.dataLocation === 1)
-      ? { ...n, attribute: (n.attribute ?? []).map((a) => (a.t ? { ...a, t: inlineTensor(a.t, path.dirname(loaded.file), loaded.file) } : a)) }
-      : n,
-  );
+  // Weights keep their external-data references (the head model is loaded from memory with the
+  // model's folder as the external-data root), so a 1 GB LM head is not copied into the protobuf.
+  const initializers = (graph.initializer ?? []).filter((t) => t.name && needInit.has(t.name));
+  const external = initializers.some((t) => externalRef(t) !== null) || allNodes.some((n) => (n.attribute ?? []).some((a) => a.t && externalRef(a.t) !== null));
   const stopAt = new Set([walk.finalNorm?.fused ? index.node(walk.finalNorm.node).output![0]! : last]);
   const feeds = index.feedsReached([walk.lmHead.output], stopAt).filter((f) => f !== last);
   const inputs: ValueInfoProto[] = [
@@ -197,9 +197,9 @@ export function buildHeadModel(loaded: LoadedModel, plan: SurgeryPlan, stateElem
     irVersion: loaded.model.irVersion,
     opsetImport: loaded.model.opsetImport,
     producerName: 'lockstep head check',
-    graph: { name: 'lockstep_head', node: inlinedNodes, initializer: [...initializers, ...extraInit], input: inputs, output: [{ name: logitsInfo.name, type: logitsInfo.type }] },
+    graph: { name: 'lockstep_head', node: allNodes, initializer: initializers, input: inputs, output: [{ name: logitsInfo.name, type: logitsInfo.type }] },
   });
-  return { bytes, stateInput: last, feeds, logits: walk.lmHead.output };
+  return { bytes, stateInput: last, feeds, logits: walk.lmHead.output, externalDataDir: external ? path.dirname(loaded.file) : null };
 }
 
 // ---- cache ----

@@ -202,7 +202,7 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
     const head = buildHeadModel(loaded, plan, ORT_TO_ONNX[lastState.type] ?? 1, lastState.dims.length);
     lap('buildHead');
     if (head) {
-      const hs = await openSession(head.bytes, `${where} (final norm + LM head sub-graph)`);
+      const hs = await openSession(head.bytes, `${where} (final norm + LM head sub-graph)`, head.externalDataDir);
       try {
         const hf: Record<string, ort.Tensor> = { [head.stateInput]: lastState };
         for (const f of head.feeds) hf[f] = feeds[f]!;
