@@ -482,3 +482,47 @@ test('refusal: a stream that ends before the last attention (post-norm LayerNorm
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
   await assert.rejects(inspectModel(file), (e: Error) => e.message.includes(`the residual stream ends at "${s1}" (consumed by LayerNormalization "post_ln_0") but output "logits" still goes through attention`));
 });
+
+test('ORT EmbedLayerNormalization start (BERT-style fusion of token + position embedding and ln_1): state 0 is its output 2', async () => {
+  const m = buildTinyCausalLM({ family: 'gpt2', naming: 'optimum', seed: 8 });
+  const model = onnx.ModelProto.decode(m.model);
+  const g = model.graph!;
+  const drop = new Set(['/transformer/wte/Gather', '/transformer/wpe/Gather', '/transformer/Add_1', '/transformer/h.0/attn/ln_1/LayerNormalization']);
+  assert.equal((g.node ?? []).filter((n) => drop.has(n.name ?? '')).length, 4, 'builder layout changed: update this test');
+  const at = (g.node ?? []).findIndex((n) => drop.has(n.name ?? ''));
+  g.node = (g.node ?? []).filter((n) => !drop.has(n.name ?? ''));
+  g.node.splice(
+    at,
+    0,
+    onnx.NodeProto.create({ name: 'ids_int32', opType: 'Cast', input: ['input_ids'], output: ['input_ids_int32'], attribute: [{ name: 'to', type: 2, i: 6 }] }),
+    onnx.NodeProto.create({
+      name: 'EmbedLayerNorm_0', opType: 'EmbedLayerNormalization', domain: 'com.microsoft',
+      input: ['input_ids_int32', '', 'transformer.wte.weight', 'transformer.wpe.weight', '', 'transformer.h.0.ln_1.weight', 'transformer.h.0.ln_1.bias'],
+      output: ['/transformer/h.0/attn/ln_1/LayerNormalization_output_0', '', 'embedding_sum'],
+      attribute: [{ name: 'epsilon', type: 1, f: m.spec.eps }],
+    }),
+  );
+  for (const n of g.node) n.input = (n.input ?? []).map((t) => (t === '/transformer/Add_1_output_0' ? 'embedding_sum' : t));
+  model.opsetImport!.push({ domain: 'com.microsoft', version: 1 });
+  const file = path.join(tempDir('onnx-embed-ln'), 'model.onnx');
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  const r = await inspectModel(file, { tokenIds: TINY_IDS });
+  assert.equal(r.start, 'embed-layernorm');
+  assert.deepEqual(r.stateTensors, ['embedding_sum', ...m.expectedHiddenStates.slice(1)]);
+  assert.equal(r.outputsMaxAbsDiff, 0);
+  assert.ok(r.logitsReconstructionMaxAbsDiff! <= 1e-5 * Math.max(1, r.logitsMaxAbs!));
+  assert.equal(r.vocabSize, m.spec.vocab);
+  assert.equal(r.positions, 'learned');
+  // values: the fused graph's states equal the unfused builder's ground truth
+  const model2 = await OnnxHiddenStateModel.open(file);
+  const got = await model2.forward(TINY_IDS);
+  await model2.dispose();
+  const truth = buildTinyCausalLM({ family: 'gpt2', naming: 'optimum', seed: 8, exposeHiddenStates: true });
+  const session = await ort.InferenceSession.create(truth.model);
+  const ref = await session.run(decoderFeeds(truth.spec, { ids: TINY_IDS }));
+  await session.release();
+  for (let k = 0; k <= m.spec.layers; k++) {
+    const want = ref[truth.expectedHiddenStates[k]!]!.data as Float32Array;
+    assert.ok(maxAbsDiff(got.hidden[k]!, want) <= 1e-5 * Math.max(1, maxAbs(want)), `hidden_states.${k}`);
+  }
+});
