@@ -16,8 +16,9 @@ import ort from 'onnxruntime-node';
 import { decoderFeeds } from '../adapters/onnx/builder/feeds.js';
 import { finalNormAndHead } from '../adapters/onnx/builder/referenceMath.js';
 import { buildTinyCausalLM, type TinyCausalLM, type TinyCausalLMSpec } from '../adapters/onnx/builder/tinyCausalLM.js';
-import { need } from '../adapters/onnx/builder/weights.js';
-import { tempDir } from './helpers/paths.js';
+import { need, writeWeightsDir } from '../adapters/onnx/builder/weights.js';
+import { DEBIAN_PYTHON, REPO_ROOT, tempDir } from './helpers/paths.js';
+import { execFileSync } from 'node:child_process';
 
 const IDS = [3, 17, 42, 5, 88, 1, 60];
 
@@ -217,6 +218,41 @@ describe('tiny causal LMs: ground-truth hidden states', () => {
     assert.throws(() => buildTinyCausalLM({ family: 'gpt2', castOnResidual: true }), /numeric/);
     assert.throws(() => buildTinyCausalLM({ family: 'gpt2', hidden: 30, heads: 4 }), /divisible/);
   });
+});
+
+describe('tiny causal LMs: independent NumPy forward pass (scripts/tiny_lm_reference.py)', () => {
+  // (Plain GPT-2 is also checked against torch through the built-in model, test/builtinModel.test.ts.)
+  const specs: TinyCausalLMSpec[] = [
+    { family: 'gpt2', tiedEmbeddings: false, inputsEmbeds: true },
+    { family: 'llama', kvHeads: 2 },
+    { family: 'llama', inputsEmbeds: true, sandwichNorms: true },
+    { family: 'gpt-neox' },
+  ];
+  for (const spec of specs) {
+    it(`${JSON.stringify(spec)}: every hidden state and the logits match HF semantics computed in NumPy`, async () => {
+      const m = buildTinyCausalLM({ ...spec, exposeHiddenStates: true, seed: 13 });
+      const dir = tempDir('tiny-ref');
+      try {
+        writeWeightsDir(dir, m.weights, { ...m.spec });
+        const input = m.spec.inputsEmbeds ? { embeds: Array.from(embedsFor(m, IDS)), seq: IDS.length } : { ids: IDS };
+        fs.writeFileSync(path.join(dir, 'input.json'), JSON.stringify(input));
+        execFileSync(DEBIAN_PYTHON, [path.join(REPO_ROOT, 'scripts/tiny_lm_reference.py'), '--weights', dir, '--input', path.join(dir, 'input.json'), '--out', path.join(dir, 'out.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const ref = JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8')) as { hiddenStates: number[][]; logits: number[] };
+        const out = await run(m);
+        assert.equal(ref.hiddenStates.length, m.spec.layers + 1);
+        for (let i = 0; i <= m.spec.layers; i++) {
+          const name = m.expectedHiddenStates[i]!;
+          const got = name === 'inputs_embeds' ? embedsFor(m, IDS) : (out[name]!.data as Float32Array);
+          const d = maxAbsDiff(got, ref.hiddenStates[i]!);
+          assert.ok(d <= 1e-4 * Math.max(1, maxAbs(ref.hiddenStates[i]!)), `hidden_states[${i}] (${name}): ${d}`);
+        }
+        const d = maxAbsDiff(out.logits!.data as Float32Array, ref.logits);
+        assert.ok(d <= 1e-4 * Math.max(1, maxAbs(ref.logits)), `logits: ${d}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('tiny causal LMs: KV cache', () => {
