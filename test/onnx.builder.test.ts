@@ -72,6 +72,7 @@ const COMBOS: TinyCausalLMSpec[] = [
   { family: 'gpt2', naming: 'mobius' },
   { family: 'gpt2', naming: 'optimum', fusion: 'ort-fused' },
   { family: 'gpt2', naming: 'numeric', fusion: 'ort-fused' },
+  { family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true },
   { family: 'gpt2', inputsEmbeds: true },
   { family: 'llama', naming: 'optimum' },
   { family: 'llama', naming: 'optimum', kvHeads: 2 },
@@ -144,7 +145,7 @@ describe('tiny causal LMs: ground-truth hidden states', () => {
         { family, naming: 'numeric' },
         { family, naming: 'numeric', castOnResidual: true },
         { family, naming: 'mobius' },
-        ...(family === 'gpt2' ? [{ family, fusion: 'ort-fused' } as TinyCausalLMSpec] : []),
+        ...(family === 'gpt2' ? [{ family, fusion: 'ort-fused' }, { family, fusion: 'ort-fused', embedLayerNorm: true }] as TinyCausalLMSpec[] : []),
         ...(family === 'llama' ? [{ family, fusion: 'genai' } as TinyCausalLMSpec] : []),
       ];
       for (const v of variants) {
@@ -189,6 +190,8 @@ describe('tiny causal LMs: ground-truth hidden states', () => {
     assert.deepEqual(m.hiddenStateSources[L], { node: m.finalNormNode, output: 3 });
     assert.ok(!nodes.some((n) => n.output.includes(m.expectedHiddenStates[L]!)), 'the last sum has no tensor until the surgery declares it');
     assert.ok(!nodes.some((n) => n.opType === 'Add' && /\/h\.\d+\/Add/.test(n.name)), 'no residual Add left');
+    const e = buildTinyCausalLM({ family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true, seed: 2 });
+    assert.deepEqual(e.hiddenStateSources[0], { node: 'EmbedLayerNormalization_0', output: 2 });
   });
 
   it('genai: SkipSimplifiedLayerNormalization output 3, named one layer late; no Add inside blocks', () => {
@@ -258,7 +261,7 @@ describe('tiny causal LMs: independent NumPy forward pass (scripts/tiny_lm_refer
 describe('tiny causal LMs: KV cache', () => {
   const specs: TinyCausalLMSpec[] = [
     { family: 'gpt2' },
-    { family: 'gpt2', fusion: 'ort-fused' },
+    { family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true },
     { family: 'llama', kvHeads: 2 },
     { family: 'llama', fusion: 'genai' },
     { family: 'gpt-neox', naming: 'numeric' },
