@@ -303,6 +303,7 @@ const VARIANTS: TinyCausalLMSpec[] = [
   { family: 'gpt2', naming: 'mobius' },
   { family: 'gpt2', naming: 'optimum', fusion: 'ort-fused' },
   { family: 'gpt2', naming: 'numeric', fusion: 'ort-fused' },
+  { family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true },
   { family: 'gpt2', inputsEmbeds: true },
   { family: 'gpt2', kvCache: true },
   { family: 'gpt2', externalData: true },
@@ -375,6 +376,7 @@ test('generated tiny models: the runner\'s hidden states equal the builder\'s de
   const chosen: TinyCausalLMSpec[] = [
     { family: 'gpt2', naming: 'numeric', castOnResidual: true },
     { family: 'gpt2', naming: 'optimum', fusion: 'ort-fused' },
+    { family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true, kvCache: true },
     { family: 'gpt2', kvCache: true },
     { family: 'llama', naming: 'mobius' },
     { family: 'llama', fusion: 'genai', kvCache: true },
