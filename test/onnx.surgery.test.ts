@@ -28,6 +28,7 @@ import {
   MEGATRON,
   MISTRAL,
   MISTRAL_DIR,
+  toFloat16Model,
   writeExternalDataCopy,
   writeNoEmbeddingModel,
 } from './helpers/onnxFixtures.js';
@@ -526,5 +527,34 @@ test('ORT EmbedLayerNormalization start (BERT-style fusion of token + position e
   for (let k = 0; k <= m.spec.layers; k++) {
     const want = ref[truth.expectedHiddenStates[k]!]!.data as Float32Array;
     assert.ok(maxAbsDiff(got.hidden[k]!, want) <= 1e-5 * Math.max(1, maxAbs(want)), `hidden_states.${k}`);
+  }
+});
+
+test('float16 graphs (model_fp16.onnx style): same walk, outputs bit-identical, logits reconstructed to fp16 tolerance, states close to the fp32 ground truth', async () => {
+  const root = tempDir('onnx-fp16');
+  for (const [i, spec] of ([{ family: 'llama', kvCache: true }, { family: 'gpt2', fusion: 'ort-fused' }, { family: 'llama', fusion: 'genai' }, { family: 'gpt-neox' }] as TinyCausalLMSpec[]).entries()) {
+    const label = `fp16 ${JSON.stringify(spec)}`;
+    const m = buildTinyCausalLM({ ...spec, seed: 3 });
+    const file = writeTiny({ ...m, model: toFloat16Model(m.model) }, path.join(root, String(i)));
+    const model = await OnnxHiddenStateModel.open(file);
+    const r = model.report;
+    assert.deepEqual(sourcesOf(r.modifiedFile, r.stateTensors), m.hiddenStateSources, label);
+    assert.equal(r.outputsMaxAbsDiff, 0, label);
+    assert.ok(r.logitsReconstructionMaxAbsDiff! <= 2e-3 * Math.max(1, r.logitsMaxAbs!), `${label}: ${r.logitsReconstructionMaxAbsDiff}`);
+    const got = await model.forward(TINY_IDS);
+    const truth = buildTinyCausalLM({ ...spec, seed: 3, exposeHiddenStates: true });
+    const session = await ort.InferenceSession.create(truth.model);
+    const ref = await session.run(decoderFeeds(truth.spec, { ids: TINY_IDS }));
+    await session.release();
+    for (let k = 0; k <= m.spec.layers; k++) {
+      const want = ref[truth.expectedHiddenStates[k]!]!.data as Float32Array;
+      // fp16 keeps ~3 significant digits; through 3 blocks the error stays ~1e-3 of the scale
+      assert.ok(maxAbsDiff(got.hidden[k]!, want) <= 5e-3 * Math.max(1, maxAbs(want)), `${label} hidden_states.${k}: ${maxAbsDiff(got.hidden[k]!, want)}`);
+    }
+    if (spec.kvCache) {
+      const inc = await model.forwardIncremental(TINY_IDS, 2);
+      for (let k = 0; k <= m.spec.layers; k++) assert.ok(maxAbsDiff(inc.hidden[k]!, got.hidden[k]!) <= 2e-3 * Math.max(1, maxAbs(got.hidden[k]!)), `${label} incremental ${k}`);
+    }
+    await model.dispose();
   }
 });

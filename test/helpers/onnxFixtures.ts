@@ -97,3 +97,54 @@ export function maxAbs(a: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
   return m;
 }
+
+/** IEEE 754 binary16 bits of a float32 value, round to nearest even. */
+export function float32ToHalfBits(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp8 = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp8 === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp8 - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >> shift;
+    if (rest > half || (rest === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = sign | (e << 10) | (mant >> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  return h;
+}
+
+/**
+ * The same graph in float16 (what `model_fp16.onnx` exports are): float initializers and Constant
+ * values converted, Casts to float retargeted to float16, float inputs/outputs declared float16.
+ */
+export function toFloat16Model(bytes: Uint8Array): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  const g = model.graph!;
+  const convert = (t: import('../../adapters/onnx/onnxProto.js').TensorProto) => {
+    if (t.dataType !== 1) return;
+    const f32 = t.rawData && t.rawData.length > 0 ? new Float32Array(Uint8Array.from(t.rawData).buffer) : Float32Array.from(t.floatData ?? []);
+    t.rawData = new Uint8Array(Uint16Array.from(f32, float32ToHalfBits).buffer);
+    t.floatData = [];
+    t.dataType = 10;
+  };
+  for (const t of g.initializer ?? []) convert(t);
+  for (const n of g.node ?? []) {
+    for (const a of n.attribute ?? []) {
+      if (a.t) convert(a.t);
+      if (n.opType === 'Cast' && a.name === 'to' && Number(a.i) === 1) a.i = 10;
+    }
+  }
+  for (const v of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])]) if (v.type?.tensorType?.elemType === 1) v.type.tensorType.elemType = 10;
+  return onnx.ModelProto.encode(model).finish();
+}
