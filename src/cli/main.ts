@@ -16,6 +16,7 @@ import { registerSimulateCommand } from './simulateCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
 import { registerLslCommand } from './lslCommand.js';
+import { registerInspectModelCommand } from './inspectModelCommand.js';
 
 function numberList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -175,6 +176,7 @@ export function buildProgram(): Command {
     });
 
   registerLslCommand(program);
+  registerInspectModelCommand(program);
   return program;
 }
 
