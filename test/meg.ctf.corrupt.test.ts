@@ -186,6 +186,31 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
     }
   });
 
+  it('reads the complete trials of a truncated .meg4 with incompleteTrial: "drop", and honours systemClock', async () => {
+    restore();
+    damage(meg4Path, meg4.subarray(0, 8 + TRIAL_BYTES + 1000));
+    const dropped = await openCtf(ds, { incompleteTrial: 'drop' });
+    try {
+      assert.equal(dropped.header.nSamples, NSAMP);
+      assert.deepEqual(await dropped.readStored(0, NSAMP, allPicks), baseline.subarray(0, NSAMP * NCHAN));
+    } finally {
+      await dropped.close();
+    }
+    // A 0 in the system clock at sample 100 of trial 1: MNE's 'truncate' ends the data there, 'ignore' reads all.
+    restore();
+    const bad = Buffer.from(meg4);
+    bad.writeInt32BE(0, 8 + TRIAL_BYTES + (CLOCK * NSAMP + 100) * 4);
+    damage(meg4Path, bad);
+    for (const [systemClock, n] of [['truncate', NSAMP + 100], ['ignore', 2 * NSAMP]] as const) {
+      const rec = await openCtf(ds, { systemClock });
+      try {
+        assert.equal(rec.header.nSamples, n, systemClock);
+      } finally {
+        await rec.close();
+      }
+    }
+  });
+
   it('truncated or damaged MarkerFile.mrk: a RecordingFormatError at a line, or the markers read', async () => {
     const rand = mulberry32(5);
     for (let k = 0; k < 30; k++) {

@@ -7,10 +7,11 @@
  * are read on demand in blocks: a whole trial in one sequential read when it is at most
  * `BLOCK_BUDGET_BYTES`, otherwise a window of samples with one read per channel. Blocks stay
  * big-endian and are converted with DataView.getInt32(…, false) in a tiled transpose (measured
- * faster than Buffer.swap32 followed by an Int32Array loop: one pass over memory instead of two); a small
- * cache (3 blocks) lets `chunks()` read the next block while the current one is converted, so
- * memory stays a few blocks whatever the recording's length (real sessions are ~8 GB in several
- * `.N_meg4` files).
+ * faster than Buffer.swap32 followed by an Int32Array loop: one pass over memory instead of two).
+ * Each `chunks()` pass has its own ring of 2–3 reused block buffers and reads the next block while
+ * the consumer handles the current chunk; random access (readStored/readSI) goes through a small
+ * cache of 3 blocks. Memory stays a few blocks whatever the recording's length (real sessions are
+ * ~8 GB in several `.N_meg4` files).
  *
  * Discontinuities: consecutive trials are continuous when the system clock runs on by one sample
  * step across the boundary; otherwise the boundary is reported with the number of samples the
@@ -32,6 +33,7 @@ import { parseRes4, type Res4 } from './res4.js';
 
 /** Largest block read in one go; a trial larger than this is read in windows of samples. */
 export const BLOCK_BUDGET_BYTES = 32 * 1024 * 1024;
+/** Blocks kept for random access (readStored/readSI). */
 const CACHE_BLOCKS = 3;
 
 export interface CtfOpenOptions {
