@@ -99,6 +99,7 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
   });
   after(() => {
     fs.rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`corrupt cases: ${JSON.stringify(counts)}\n`);
     // Both outcomes must occur, or the cases test nothing.
     assert.ok(counts.ok > 20 && counts.error > 100, JSON.stringify(counts));
   });

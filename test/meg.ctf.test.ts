@@ -183,9 +183,21 @@ describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 re
     try {
       const picks = [...Array(356).keys()];
       assert.deepEqual(await small.readStored(0, 2402, picks), await rec.readStored(0, 2402, picks));
+      const want = Float32Array.from(await rec.readSI(0, 2402, picks), Math.fround);
       let total = 0;
-      for await (const c of small.chunks()) { assert.ok(c.nSamples <= 100); total += c.nSamples; }
+      for await (const c of small.chunks()) {
+        assert.ok(c.nSamples <= 100);
+        assert.deepEqual(c.data, want.subarray(c.firstSample * 356, (c.firstSample + c.nSamples) * 356), `chunk at ${c.firstSample}`);
+        total += c.nSamples;
+      }
       assert.equal(total, 2402);
+      // Fixed-size chunks that straddle windows and the trial boundary.
+      let o = 0;
+      for await (const c of small.chunks({ chunkSamples: 333 })) {
+        assert.deepEqual(c.data, want.subarray(o * 356, (o + c.nSamples) * 356), `chunk at ${c.firstSample}`);
+        o += c.nSamples;
+      }
+      assert.equal(o, 2402);
     } finally {
       await small.close();
     }
