@@ -166,7 +166,7 @@ describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 re
         if (c.data[k] !== Math.fround(si[c.firstSample * nc + k]!)) assert.fail(`chunk value ${k} of sample ${c.firstSample}`);
       }
     }
-    const picks = [32, 4, 0, 3];
+    const picks = [32, 4, 0, 3, 100, 355, 7]; // 7: the 4-channel loop and its remainder
     const parts = [];
     for await (const c of rec.chunks({ picks, start: 1000, stop: 1500, chunkSamples: 97 })) parts.push(c);
     assert.equal(parts.reduce((s, c) => s + c.nSamples, 0), 500);
