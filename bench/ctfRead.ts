@@ -6,7 +6,8 @@
  *   (a) the ceiling: plain sequential fs reads of the .meg4 files into an 8 MB buffer, no
  *       conversion (and, where `dd` supports it, an O_DIRECT read that bypasses the page cache);
  *   (b) openCtf + chunks(): × real time, MB/s of .meg4 data, CPU time, peak RSS during the pass;
- *       once with natural chunks (one trial each) and once with 100 ms chunks (120 samples).
+ *       once with natural chunks (no chunkSamples: ≤ 2^18 values, within a trial) and once with
+ *       100 ms chunks (120 samples).
  * Deletes the folder afterwards. Prints one JSON object.
  *
  * Usage: node dist/bench/ctfRead.js [--minutes 60] [--trial-sec 10] [--dir /tmp] [--max-file-mb 2047]
@@ -16,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { armeniCtfChannels } from '../adapters/meg/ctf/armeniLayout.js';
-import { openCtf } from '../adapters/meg/ctf/ctfReader.js';
+import { NATURAL_CHUNK_VALUES, openCtf } from '../adapters/meg/ctf/ctfReader.js';
 import { CtfWriter } from '../adapters/meg/ctf/ctfWriter.js';
 
 const args = process.argv.slice(2);
@@ -114,7 +115,7 @@ try {
     await rec.close();
     if (n !== nSamples || !Number.isFinite(checksum)) throw new Error(`read ${n} of ${nSamples} samples`);
     return {
-      chunkSamples: chunkSamples ?? Math.round(trialSec * SFREQ),
+      chunkSamples: chunkSamples ?? Math.floor(NATURAL_CHUNK_VALUES / nc),
       wallSec: +sec.toFixed(3),
       cpuSec: +((cpu.user + cpu.system) / 1e6).toFixed(3),
       xRealTime: Math.round(durationSec / sec),
