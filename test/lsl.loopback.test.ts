@@ -101,6 +101,22 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
     });
   }
 
+  it('samples pushed without pushthrough wait for the chunk size or the next pushthrough', async () => {
+    const { outlet, inlet } = await openPair('float32', 1, 1000);
+    try {
+      for (let i = 0; i < 5; i++) outlet.pushSample([i], 1 + i / 1000, false);
+      assert.equal((await inlet.pullChunk({ timeoutSec: 0.2 })).nSamples, 0, 'held below 10 samples (10 ms at 1 kHz)');
+      for (let i = 5; i < 10; i++) outlet.pushSample([i], 1 + i / 1000, false);
+      assert.deepEqual(Array.from((await pullAtLeast(inlet, 10, 'float32', 1)).data as Float32Array), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      outlet.pushSample([10], 2, false);
+      outlet.pushSample([11], 3);
+      assert.deepEqual(Array.from((await pullAtLeast(inlet, 2, 'float32', 1)).data as Float32Array), [10, 11]);
+    } finally {
+      inlet.close();
+      await outlet.close();
+    }
+  });
+
   it('a marker (string) stream at an irregular rate carries words, UTF-8 and long strings', async () => {
     const { outlet, inlet } = await openPair('string', 1, 0);
     try {
