@@ -14,8 +14,9 @@ import { localClock } from '../adapters/lsl/clock.js';
 import { StreamInlet } from '../adapters/lsl/inlet.js';
 import { StreamOutlet } from '../adapters/lsl/outlet.js';
 import { resolveByProp, resolveStreams } from '../adapters/lsl/resolver.js';
-import { encodeSamples, testPatternChunk } from '../adapters/lsl/sampleCodec.js';
+import { encodeSamples, SampleDecoder, testPatternChunk } from '../adapters/lsl/sampleCodec.js';
 import { StreamInfo } from '../adapters/lsl/streamInfo.js';
+import { encodeArchive, encodeArchiveSamples } from '../adapters/lsl/protocol100.js';
 import { loopbackOnly, sleep, waitFor } from './helpers/lslFixtures.js';
 
 loopbackOnly();
@@ -205,6 +206,56 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
   });
 });
 
+describe('reading a legacy protocol-100 outlet', () => {
+  /** A minimal liblsl-1.0-style outlet: serves the archive for `LSL:streamfeed` (or after a 110 header announcing 100). */
+  async function legacyServer(info: StreamInfo, body: Buffer) {
+    const requests: string[] = [];
+    const server = net.createServer((s) => {
+      let text = '';
+      s.on('data', (d) => {
+        text += d.toString('latin1');
+        if (text.startsWith('LSL:streamfeed\r\n') && text.split('\r\n').length >= 3) {
+          requests.push(text);
+          s.end(body);
+        } else if (text.startsWith('LSL:streamfeed/110') && text.includes('\r\n\r\n')) {
+          requests.push(text);
+          s.end(Buffer.concat([Buffer.from(`LSL/110 200 OK\r\nUID: ${info.uid}\r\nByte-Order: 1234\r\nData-Protocol-Version: 100\r\n\r\n`), body]));
+        }
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return { server, requests, port: (server.address() as net.AddressInfo).port };
+  }
+
+  for (const version of [100, 110]) {
+    it(`info version ${version / 100}: ${version === 100 ? 'legacy request, archive without header' : '110 header with Data-Protocol-Version 100, then the archive'}`, async () => {
+      const info = new StreamInfo({ name: uniqueName('Legacy'), channelCount: 2, nominalSrate: 100, channelFormat: 'int32' });
+      info.uid = '4efbca4d-eda9-4643-8e56-a312413f0655';
+      info.version = version;
+      const patterns = testPatternChunk('int32', 2);
+      const data = { timestamps: Float64Array.of(7, 7.01, 7.02), data: Int32Array.of(-1, 70000, -300, 2, 5, 6), nSamples: 3, nChannels: 2 };
+      const body = Buffer.concat([encodeArchive('int32', info.toShortXml(), { ...patterns, nSamples: 2 }), Buffer.from(encodeArchiveSamples('int32', data, Uint8Array.of(2, 1, 1)))]);
+      const srv = await legacyServer(info, body);
+      info.v4address = '127.0.0.1';
+      info.v4dataPort = srv.port;
+      const inlet = new StreamInlet(info, { recover: false });
+      try {
+        await inlet.open(3);
+        const got = await pullAtLeast(inlet, 3, 'int32', 2);
+        assert.deepEqual(Array.from(got.data as Int32Array), [-1, 70000, -300, 2, 5, 6]);
+        assert.deepEqual(Array.from(got.timestamps), [7, 7.01, 7.02]);
+        assert.equal(srv.requests.length, 1);
+        if (version === 100) assert.match(srv.requests[0]!, /^LSL:streamfeed\r\n\d+ 0\r\n$/);
+        else assert.match(srv.requests[0]!, /^LSL:streamfeed\/110 4efbca4d/);
+      } finally {
+        inlet.close();
+        await new Promise<void>((r) => srv.server.close(() => r()));
+      }
+    });
+  }
+});
+
 /** Raw TCP exchange: writes `request`, collects until the peer closes or `untilBytes` arrive. */
 function rawExchange(port: number, request: string, untilBytes = Infinity, timeoutMs = 2000): Promise<{ bytes: Buffer; closed: boolean }> {
   return new Promise((resolve, reject) => {
@@ -293,7 +344,6 @@ describe('the outlet answers raw liblsl requests', () => {
       }
       const all = Buffer.concat(parts);
       const he = all.indexOf('\r\n\r\n') + 4;
-      const { SampleDecoder } = await import('../adapters/lsl/sampleCodec.js');
       const d = new SampleDecoder('float32', nc, 1234, 1000);
       const got = d.push(all.subarray(he));
       const ch0 = Array.from({ length: got.nSamples }, (_, i) => (got.data as Float32Array)[i * nc]!);

@@ -22,7 +22,8 @@ import { concatChunks, emptyChunk, sliceChunk, type LslChunk } from './chunk.js'
 import { ClockSync } from './clockSync.js';
 import { localClock } from './clock.js';
 import { resolveConfig, type LslNetworkConfig } from './config.js';
-import { buildStreamfeedRequest, headerEnd, LslHandshakeError, parseStreamfeedResponse } from './handshake.js';
+import { buildLegacyStreamfeedRequest, buildStreamfeedRequest, headerEnd, LslHandshakeError, parseStreamfeedResponse } from './handshake.js';
+import { Protocol100Decoder } from './protocol100.js';
 import { recoveryQuery } from './query.js';
 import { resolveQuery } from './resolver.js';
 import { LslStreamError, SampleDecoder, testPatternChunk, type ByteOrder } from './sampleCodec.js';
@@ -276,7 +277,17 @@ export class StreamInlet extends EventEmitter {
         socket.destroy();
         reject(e);
       };
+      // Outlets advertising version 1.00 speak only the legacy archive (doc §9): no header, no status line.
+      const legacy = info.version < 110;
+      if (legacy) {
+        header = null;
+        decoder = new Protocol100Decoder(info.channelFormat, info.channelCount, info.nominalSrate, what);
+      }
       socket.on('connect', () => {
+        if (legacy) {
+          socket.write(buildLegacyStreamfeedRequest(this.maxBufferSamples));
+          return;
+        }
         socket.write(
           buildStreamfeedRequest({
             uid: info.uid,
@@ -321,7 +332,10 @@ export class StreamInlet extends EventEmitter {
             }
             const res = parseStreamfeedResponse(header.toString('latin1', 0, he), info.uid, what);
             if (res.status !== 200) throw new LslHandshakeError(`${what}: outlet answered ${res.status} ${res.reason}`);
-            decoder = new SampleDecoder(info.channelFormat, info.channelCount, res.byteOrder, info.nominalSrate, what);
+            decoder =
+              res.dataProtocolVersion === 100
+                ? new Protocol100Decoder(info.channelFormat, info.channelCount, info.nominalSrate, what)
+                : new SampleDecoder(info.channelFormat, info.channelCount, res.byteOrder, info.nominalSrate, what);
             const rest = header.subarray(he);
             header = null;
             handleSamples(rest);
