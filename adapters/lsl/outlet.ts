@@ -20,7 +20,7 @@ import { resolveConfig, type LslNetworkConfig } from './config.js';
 import { encodeShortinfoReply, packetMethod, parseShortinfoQuery } from './discoveryPackets.js';
 import { headerEnd, lineEnd, negotiate, parseHeaderLines, parseStreamfeedLine } from './handshake.js';
 import { queryMatches } from './query.js';
-import { assertSendAllowed } from './resolver.js';
+import { assertSendAllowed, multicastInterfaces } from './resolver.js';
 import { DEDUCED_TIMESTAMP, encodeSamples, TAG_DEDUCED, TAG_TRANSMITTED, testPatternChunk, type ByteOrder } from './sampleCodec.js';
 import type { StreamInfo } from './streamInfo.js';
 import { encodeTimeReply, parseTimeProbe } from './timeSync.js';
@@ -149,10 +149,13 @@ export class StreamOutlet {
       if (this.config.multicast) {
         for (const group of this.config.multicastAddresses) {
           if (!/^2(2[4-9]|3\d)\./.test(group)) continue;
-          try {
-            r.addMembership(group);
-          } catch {
-            /* no multicast route on this host */
+          // liblsl joins each group on every IPv4 interface (joining sends IGMP: lab mode only, never in tests).
+          for (const iface of multicastInterfaces()) {
+            try {
+              r.addMembership(group, iface);
+            } catch {
+              /* an interface without multicast */
+            }
           }
         }
       }
