@@ -17,18 +17,19 @@ import { resolveByProp, resolveStreams } from '../adapters/lsl/resolver.js';
 import { encodeSamples, SampleDecoder, testPatternChunk } from '../adapters/lsl/sampleCodec.js';
 import { StreamInfo } from '../adapters/lsl/streamInfo.js';
 import { encodeArchive, encodeArchiveSamples } from '../adapters/lsl/protocol100.js';
-import { loopbackOnly, sleep, waitFor } from './helpers/lslFixtures.js';
+import { closeTracked, loopbackOnly, newInlet, openOutlet, sleep, waitFor } from './helpers/lslFixtures.js';
 
 loopbackOnly();
+after(closeTracked);
 let seq = 0;
 const uniqueName = (base: string): string => `${base}-${process.pid}-${seq++}`;
 
 async function openPair(format: ChannelFormat, nChannels: number, srate: number, extra: { nativeByteOrder?: 1234 | 4321 } = {}) {
   const info = new StreamInfo({ name: uniqueName(`Loop-${format}`), type: 'Test', channelCount: nChannels, nominalSrate: srate, channelFormat: format, sourceId: uniqueName('src') });
-  const outlet = await StreamOutlet.open(info);
+  const outlet = await openOutlet(info);
   const [found] = await resolveByProp('name', info.name, { timeoutSec: 3 });
   assert.ok(found, `resolved ${info.name}`);
-  const inlet = new StreamInlet(found!, { ...extra, stallTimeoutSec: 30 });
+  const inlet = newInlet(found!, { ...extra, stallTimeoutSec: 30 });
   await inlet.open(3);
   await outlet.waitForConsumers(3);
   return { outlet, inlet };
@@ -161,11 +162,11 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
       { label: 'MLC12', unit: 'T', type: 'MEG' },
     ]);
     info.desc().children.push({ name: 'manufacturer', text: 'CTF', attributes: {}, children: [] });
-    const outlet = await StreamOutlet.open(info);
+    const outlet = await openOutlet(info);
     const [found] = await resolveByProp('type', 'MEG', { timeoutSec: 3, minimum: 1 });
     const match = (await resolveByProp('name', info.name, { timeoutSec: 3 }))[0]!;
     assert.ok(found);
-    const inlet = new StreamInlet(match);
+    const inlet = newInlet(match);
     try {
       const full = await inlet.info(3);
       assert.deepEqual(full.channels(), [
@@ -195,7 +196,7 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
       const all = await resolveStreams(0.6);
       for (const n of names) assert.ok(all.some((s) => s.name === n && s.v4address === '127.0.0.1'), `${n} in ${all.map((s) => s.name)}`);
       const info = all.find((s) => s.name === names[0])!;
-      inlets.push(new StreamInlet(info), new StreamInlet(info));
+      inlets.push(newInlet(info), newInlet(info));
       await Promise.all(inlets.map((i) => i.open(3)));
       outlets[0]!.pushChunk([[1], [2], [3]], 9);
       for (const inlet of inlets) assert.deepEqual(Array.from((await pullAtLeast(inlet, 3, 'float32', 1)).data as Float32Array), [1, 2, 3]);
@@ -239,7 +240,7 @@ describe('reading a legacy protocol-100 outlet', () => {
       const srv = await legacyServer(info, body);
       info.v4address = '127.0.0.1';
       info.v4dataPort = srv.port;
-      const inlet = new StreamInlet(info, { recover: false });
+      const inlet = newInlet(info, { recover: false });
       try {
         await inlet.open(3);
         const got = await pullAtLeast(inlet, 3, 'int32', 2);
@@ -290,7 +291,7 @@ describe('the outlet answers raw liblsl requests', () => {
   before(async () => {
     const info = new StreamInfo({ name: uniqueName('Raw'), type: 'EEG', channelCount: 3, nominalSrate: 10, channelFormat: 'float32', sourceId: 'raw-src' });
     info.setChannels([{ label: 'a' }, { label: 'b' }, { label: 'c' }]);
-    outlet = await StreamOutlet.open(info);
+    outlet = await openOutlet(info);
   });
   after(() => outlet.close());
 
@@ -319,7 +320,7 @@ describe('the outlet answers raw liblsl requests', () => {
   it('a reader slower than Max-Buffer-Length loses the oldest chunks; what arrives still decodes with exact timestamps', async () => {
     const nc = 300;
     const info = new StreamInfo({ name: uniqueName('Slow'), channelCount: nc, nominalSrate: 1000, sourceId: uniqueName('slow') });
-    const o = await StreamOutlet.open(info);
+    const o = await openOutlet(info);
     const s = net.connect({ host: '127.0.0.1', port: o.info.v4dataPort });
     try {
       await new Promise<void>((r) => s.on('connect', () => r()));

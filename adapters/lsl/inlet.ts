@@ -29,6 +29,7 @@ import { resolveQuery } from './resolver.js';
 import { LslStreamError, SampleDecoder, testPatternChunk, type ByteOrder } from './sampleCodec.js';
 import { StreamInfo } from './streamInfo.js';
 import type { ClockEstimate } from './timeSync.js';
+import { TimestampProcessor, type ProcessingFlags } from './timestampProcessing.js';
 
 export type ConnectionState = 'connecting' | 'live' | 'stalled' | 'recovered' | 'lost';
 
@@ -74,6 +75,12 @@ export interface InletOptions {
   config?: Partial<LslNetworkConfig>;
   /** Byte order announced in the request (1234; 4321 exercises the outlet's conversion). */
   nativeByteOrder?: ByteOrder;
+  /**
+   * liblsl's post-processing flags (default none: timestamps as sent). With clocksync, delivered
+   * timestamps are on the local clock (the first chunks, before the first clock-sync round, use 0).
+   * The dejitter fit restarts after every recovery.
+   */
+  processing?: ProcessingFlags;
 }
 
 export interface PulledSample {
@@ -86,7 +93,8 @@ export class LslLostError extends Error {}
 export class StreamInlet extends EventEmitter {
   private streamInfo: StreamInfo;
   readonly config: LslNetworkConfig;
-  private opts: Required<Omit<InletOptions, 'config' | 'stallTimeoutSec' | 'nativeByteOrder'>> & { stallTimeoutSec: number; nativeByteOrder: ByteOrder };
+  private opts: Required<Omit<InletOptions, 'config' | 'stallTimeoutSec' | 'nativeByteOrder' | 'processing'>> & { stallTimeoutSec: number; nativeByteOrder: ByteOrder };
+  private processor: TimestampProcessor;
   private _state: ConnectionState = 'connecting';
   private socket: net.Socket | null = null;
   private queue: LslChunk[] = [];
@@ -130,7 +138,10 @@ export class StreamInlet extends EventEmitter {
       nativeByteOrder: options.nativeByteOrder ?? 1234,
     };
     this.maxBufferSamples = Math.max(1, Math.ceil(this.opts.maxBufferSec * (srate > 0 ? srate : 100)));
+    this.processor = new TimestampProcessor(options.processing ?? {}, srate);
     this.clock = new ClockSync(() => (this.closed ? null : { address: this.streamInfo.v4address, port: this.streamInfo.v4servicePort }), this.config);
+    // clocksync post-processing needs rounds running from the start.
+    if (options.processing?.clocksync) this.clock.start();
   }
 
   get state(): ConnectionState {
@@ -379,10 +390,16 @@ export class StreamInlet extends EventEmitter {
       };
       this.reconnecting = false;
       this.uidChanged = false;
+      this.processor.reset();
       this.setState('recovered', { gap, reason: gap.newUid ? 'the outlet restarted (new uid, same source_id)' : 'reconnected to the same outlet' });
     }
     this.receivedSamples += chunk.nSamples;
+    // The gap above is measured on the raw sender timestamps; post-processing comes after.
     this.lastTimestamp = chunk.timestamps[chunk.nSamples - 1]!;
+    if (this.processor.active) {
+      chunk = { ...chunk, timestamps: Float64Array.from(chunk.timestamps) };
+      this.processor.process(chunk.timestamps, this.clock.latest?.timeCorrection ?? null);
+    }
     if (this.sink) this.sink(chunk);
     else {
       this.queue.push(chunk);
