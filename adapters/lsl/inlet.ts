@@ -171,6 +171,8 @@ export class StreamInlet extends EventEmitter {
 
   /** Opens the data connection (pylsl `open_stream`); resolves once live. */
   open(timeoutSec = Infinity): Promise<void> {
+    if (this._state === 'lost') return Promise.reject(new LslLostError(`${this.what} is lost`));
+    if (this.closed) return Promise.reject(new Error(`${this.what}: inlet closed`));
     if (!this.started) {
       this.started = true;
       void this.run();
@@ -178,7 +180,6 @@ export class StreamInlet extends EventEmitter {
       this.watchdog = setInterval(() => this.checkStall(), period);
     }
     if (this._state === 'live' || this._state === 'stalled') return Promise.resolve();
-    if (this._state === 'lost') return Promise.reject(new LslLostError(`${this.what} is lost`));
     return new Promise<void>((resolve, reject) => {
       const w = { resolve: () => (clearTimeout(t), resolve()), reject: (e: Error) => (clearTimeout(t), reject(e)) };
       const t = Number.isFinite(timeoutSec)
@@ -468,7 +469,7 @@ export class StreamInlet extends EventEmitter {
    * first one. Returns an empty chunk on timeout.
    */
   async pullChunk(options: { timeoutSec?: number; maxSamples?: number } = {}): Promise<LslChunk> {
-    void this.open().catch(() => {});
+    if (!this.started) void this.open().catch(() => {});
     const maxSamples = options.maxSamples ?? Infinity;
     await this.waitForData(options.timeoutSec ?? 0);
     const f = this.streamInfo.channelFormat;
