@@ -14,20 +14,22 @@ import { localClock } from '../adapters/lsl/clock.js';
 import { StreamInlet } from '../adapters/lsl/inlet.js';
 import { StreamOutlet } from '../adapters/lsl/outlet.js';
 import { resolveByProp, resolveStreams } from '../adapters/lsl/resolver.js';
-import { encodeSamples, testPatternChunk } from '../adapters/lsl/sampleCodec.js';
+import { encodeSamples, SampleDecoder, testPatternChunk } from '../adapters/lsl/sampleCodec.js';
 import { StreamInfo } from '../adapters/lsl/streamInfo.js';
-import { loopbackOnly, sleep, waitFor } from './helpers/lslFixtures.js';
+import { encodeArchive, encodeArchiveSamples } from '../adapters/lsl/protocol100.js';
+import { closeTracked, loopbackOnly, newInlet, openOutlet, sleep, waitFor } from './helpers/lslFixtures.js';
 
 loopbackOnly();
+after(closeTracked);
 let seq = 0;
 const uniqueName = (base: string): string => `${base}-${process.pid}-${seq++}`;
 
 async function openPair(format: ChannelFormat, nChannels: number, srate: number, extra: { nativeByteOrder?: 1234 | 4321 } = {}) {
   const info = new StreamInfo({ name: uniqueName(`Loop-${format}`), type: 'Test', channelCount: nChannels, nominalSrate: srate, channelFormat: format, sourceId: uniqueName('src') });
-  const outlet = await StreamOutlet.open(info);
+  const outlet = await openOutlet(info);
   const [found] = await resolveByProp('name', info.name, { timeoutSec: 3 });
   assert.ok(found, `resolved ${info.name}`);
-  const inlet = new StreamInlet(found!, { ...extra, stallTimeoutSec: 30 });
+  const inlet = newInlet(found!, { ...extra, stallTimeoutSec: 30 });
   await inlet.open(3);
   await outlet.waitForConsumers(3);
   return { outlet, inlet };
@@ -101,6 +103,22 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
     });
   }
 
+  it('samples pushed without pushthrough wait for the chunk size or the next pushthrough', async () => {
+    const { outlet, inlet } = await openPair('float32', 1, 1000);
+    try {
+      for (let i = 0; i < 5; i++) outlet.pushSample([i], 1 + i / 1000, false);
+      assert.equal((await inlet.pullChunk({ timeoutSec: 0.2 })).nSamples, 0, 'held below 10 samples (10 ms at 1 kHz)');
+      for (let i = 5; i < 10; i++) outlet.pushSample([i], 1 + i / 1000, false);
+      assert.deepEqual(Array.from((await pullAtLeast(inlet, 10, 'float32', 1)).data as Float32Array), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      outlet.pushSample([10], 2, false);
+      outlet.pushSample([11], 3);
+      assert.deepEqual(Array.from((await pullAtLeast(inlet, 2, 'float32', 1)).data as Float32Array), [10, 11]);
+    } finally {
+      inlet.close();
+      await outlet.close();
+    }
+  });
+
   it('a marker (string) stream at an irregular rate carries words, UTF-8 and long strings', async () => {
     const { outlet, inlet } = await openPair('string', 1, 0);
     try {
@@ -144,11 +162,11 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
       { label: 'MLC12', unit: 'T', type: 'MEG' },
     ]);
     info.desc().children.push({ name: 'manufacturer', text: 'CTF', attributes: {}, children: [] });
-    const outlet = await StreamOutlet.open(info);
+    const outlet = await openOutlet(info);
     const [found] = await resolveByProp('type', 'MEG', { timeoutSec: 3, minimum: 1 });
     const match = (await resolveByProp('name', info.name, { timeoutSec: 3 }))[0]!;
     assert.ok(found);
-    const inlet = new StreamInlet(match);
+    const inlet = newInlet(match);
     try {
       const full = await inlet.info(3);
       assert.deepEqual(full.channels(), [
@@ -178,7 +196,7 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
       const all = await resolveStreams(0.6);
       for (const n of names) assert.ok(all.some((s) => s.name === n && s.v4address === '127.0.0.1'), `${n} in ${all.map((s) => s.name)}`);
       const info = all.find((s) => s.name === names[0])!;
-      inlets.push(new StreamInlet(info), new StreamInlet(info));
+      inlets.push(newInlet(info), newInlet(info));
       await Promise.all(inlets.map((i) => i.open(3)));
       outlets[0]!.pushChunk([[1], [2], [3]], 9);
       for (const inlet of inlets) assert.deepEqual(Array.from((await pullAtLeast(inlet, 3, 'float32', 1)).data as Float32Array), [1, 2, 3]);
@@ -187,6 +205,56 @@ describe('lockstep outlet → lockstep inlet (loopback)', () => {
       await Promise.all(outlets.map((o) => o.close()));
     }
   });
+});
+
+describe('reading a legacy protocol-100 outlet', () => {
+  /** A minimal liblsl-1.0-style outlet: serves the archive for `LSL:streamfeed` (or after a 110 header announcing 100). */
+  async function legacyServer(info: StreamInfo, body: Buffer) {
+    const requests: string[] = [];
+    const server = net.createServer((s) => {
+      let text = '';
+      s.on('data', (d) => {
+        text += d.toString('latin1');
+        if (text.startsWith('LSL:streamfeed\r\n') && text.split('\r\n').length >= 3) {
+          requests.push(text);
+          s.end(body);
+        } else if (text.startsWith('LSL:streamfeed/110') && text.includes('\r\n\r\n')) {
+          requests.push(text);
+          s.end(Buffer.concat([Buffer.from(`LSL/110 200 OK\r\nUID: ${info.uid}\r\nByte-Order: 1234\r\nData-Protocol-Version: 100\r\n\r\n`), body]));
+        }
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    return { server, requests, port: (server.address() as net.AddressInfo).port };
+  }
+
+  for (const version of [100, 110]) {
+    it(`info version ${version / 100}: ${version === 100 ? 'legacy request, archive without header' : '110 header with Data-Protocol-Version 100, then the archive'}`, async () => {
+      const info = new StreamInfo({ name: uniqueName('Legacy'), channelCount: 2, nominalSrate: 100, channelFormat: 'int32' });
+      info.uid = '4efbca4d-eda9-4643-8e56-a312413f0655';
+      info.version = version;
+      const patterns = testPatternChunk('int32', 2);
+      const data = { timestamps: Float64Array.of(7, 7.01, 7.02), data: Int32Array.of(-1, 70000, -300, 2, 5, 6), nSamples: 3, nChannels: 2 };
+      const body = Buffer.concat([encodeArchive('int32', info.toShortXml(), { ...patterns, nSamples: 2 }), Buffer.from(encodeArchiveSamples('int32', data, Uint8Array.of(2, 1, 1)))]);
+      const srv = await legacyServer(info, body);
+      info.v4address = '127.0.0.1';
+      info.v4dataPort = srv.port;
+      const inlet = newInlet(info, { recover: false });
+      try {
+        await inlet.open(3);
+        const got = await pullAtLeast(inlet, 3, 'int32', 2);
+        assert.deepEqual(Array.from(got.data as Int32Array), [-1, 70000, -300, 2, 5, 6]);
+        assert.deepEqual(Array.from(got.timestamps), [7, 7.01, 7.02]);
+        assert.equal(srv.requests.length, 1);
+        if (version === 100) assert.match(srv.requests[0]!, /^LSL:streamfeed\r\n\d+ 0\r\n$/);
+        else assert.match(srv.requests[0]!, /^LSL:streamfeed\/110 4efbca4d/);
+      } finally {
+        inlet.close();
+        await new Promise<void>((r) => srv.server.close(() => r()));
+      }
+    });
+  }
 });
 
 /** Raw TCP exchange: writes `request`, collects until the peer closes or `untilBytes` arrive. */
@@ -223,7 +291,7 @@ describe('the outlet answers raw liblsl requests', () => {
   before(async () => {
     const info = new StreamInfo({ name: uniqueName('Raw'), type: 'EEG', channelCount: 3, nominalSrate: 10, channelFormat: 'float32', sourceId: 'raw-src' });
     info.setChannels([{ label: 'a' }, { label: 'b' }, { label: 'c' }]);
-    outlet = await StreamOutlet.open(info);
+    outlet = await openOutlet(info);
   });
   after(() => outlet.close());
 
@@ -252,7 +320,7 @@ describe('the outlet answers raw liblsl requests', () => {
   it('a reader slower than Max-Buffer-Length loses the oldest chunks; what arrives still decodes with exact timestamps', async () => {
     const nc = 300;
     const info = new StreamInfo({ name: uniqueName('Slow'), channelCount: nc, nominalSrate: 1000, sourceId: uniqueName('slow') });
-    const o = await StreamOutlet.open(info);
+    const o = await openOutlet(info);
     const s = net.connect({ host: '127.0.0.1', port: o.info.v4dataPort });
     try {
       await new Promise<void>((r) => s.on('connect', () => r()));
@@ -277,7 +345,6 @@ describe('the outlet answers raw liblsl requests', () => {
       }
       const all = Buffer.concat(parts);
       const he = all.indexOf('\r\n\r\n') + 4;
-      const { SampleDecoder } = await import('../adapters/lsl/sampleCodec.js');
       const d = new SampleDecoder('float32', nc, 1234, 1000);
       const got = d.push(all.subarray(he));
       const ch0 = Array.from({ length: got.nSamples }, (_, i) => (got.data as Float32Array)[i * nc]!);

@@ -16,6 +16,7 @@ import { encodeSamples, LslStreamError, SampleDecoder, TAG_DEDUCED, TAG_TRANSMIT
 import { StreamInfo } from '../adapters/lsl/streamInfo.js';
 import { encodeTimeProbe, encodeTimeReply, estimateClock, parseTimeProbe, parseTimeReply } from '../adapters/lsl/timeSync.js';
 import { parseXml } from '../adapters/lsl/xml.js';
+import { encodeArchive, encodeArchiveSamples, Protocol100Decoder, readArchiveInt, writeArchiveInt } from '../adapters/lsl/protocol100.js';
 import { DEBIAN_PYTHON } from './helpers/paths.js';
 import {
   CAPTURED_BIG_ENDIAN_PATTERN,
@@ -257,7 +258,8 @@ describe('streamfeed handshake (§5, §8)', () => {
     assert.throws(() => parseStreamfeedResponse('LSL/110 200\r\n\r\n', 'x', 'stream S'), /stream S: bad status line/);
     assert.throws(() => parseStreamfeedResponse(CAPTURED_RESPONSE, 'other-uid', 'stream S'), /uid 4efbca4d.*expected other-uid/);
     assert.throws(() => parseStreamfeedResponse(CAPTURED_RESPONSE.replace('1234', '2143'), '4efbca4d-eda9-4643-8e56-a312413f0655', 'S'), /Byte-Order "2143"/);
-    assert.throws(() => parseStreamfeedResponse(CAPTURED_RESPONSE.replace('Data-Protocol-Version: 110', 'Data-Protocol-Version: 100'), '4efbca4d-eda9-4643-8e56-a312413f0655', 'S'), /protocol 100/);
+    assert.equal(parseStreamfeedResponse(CAPTURED_RESPONSE.replace('Data-Protocol-Version: 110', 'Data-Protocol-Version: 100'), '4efbca4d-eda9-4643-8e56-a312413f0655', 'S').dataProtocolVersion, 100);
+    assert.throws(() => parseStreamfeedResponse(CAPTURED_RESPONSE.replace('Data-Protocol-Version: 110', 'Data-Protocol-Version: 90'), '4efbca4d-eda9-4643-8e56-a312413f0655', 'S'), /Data-Protocol-Version 90/);
   });
 });
 
@@ -406,6 +408,63 @@ describe('clock sync packets and estimate (§10)', () => {
     assert.ok(Math.abs(e.timeCorrection + 100) < 0.001);
     assert.equal(e.remoteTime, (102.001 + 102.0015) / 2);
     assert.equal(estimateClock(probes.slice(0, 5), 6), null);
+  });
+});
+
+describe('legacy protocol 100 archive (§9, read only)', () => {
+  const int = (v: bigint) => {
+    const out: number[] = [];
+    writeArchiveInt(v, out);
+    return Buffer.from(out);
+  };
+
+  it('encodes integers and float bit patterns in the variable-length code of the captures', () => {
+    assert.deepEqual(int(9n), hex('01 09'));
+    assert.deepEqual(int(639n), hex('02 7f 02'));
+    assert.deepEqual(int(0n), hex('00'));
+    assert.deepEqual(int(0x40800000n), hex('04 00 00 80 40')); // 4.0f
+    assert.deepEqual(int(0x40fe240c9fbe76c9n), hex('08 c9 76 be 9f 0c 24 fe 40')); // 123456.789
+    // Negative: EOS keeps the low-order bytes until only sign bits remain; the reader sign-extends.
+    assert.deepEqual(int(-5n), hex('ff fb'));
+    assert.deepEqual(int(-256n), hex('ff 00'));
+    assert.deepEqual(int(-257n), hex('fe ff fe'));
+    for (const v of [1n, -1n, 127n, 128n, 255n, 256n, -128n, -129n, 65535n, -65536n, 2n ** 63n - 1n, -(2n ** 63n)]) {
+      assert.equal(readArchiveInt(int(v), 0).value, v, String(v));
+    }
+  });
+
+  it('decodes the captured archive prefix (header, 639-byte shortinfo, class info, test patterns)', () => {
+    const captured = Buffer.concat([hex('7f 01 09 02 7f 02'), Buffer.from(CAPTURED_SHORTINFO), hex('00 00 01 02 08 c9 76 be 9f 0c 24 fe 40 04 00 00 80 40 04 00 00 a0 c0 04 00 00 c0 40')]);
+    const built = encodeArchive('float32', CAPTURED_SHORTINFO, testPatternChunk('float32', 3));
+    assert.deepEqual(built.subarray(0, captured.length), captured);
+    const d = new Protocol100Decoder('float32', 3, 10);
+    // Byte by byte: items straddle segments.
+    const vals: number[] = [];
+    const ts: number[] = [];
+    for (let i = 0; i < built.length; i++) {
+      const c = d.push(built.subarray(i, i + 1));
+      vals.push(...(c.data as Float32Array));
+      ts.push(...c.timestamps);
+    }
+    assert.equal(d.archiveInfoXml, CAPTURED_SHORTINFO);
+    assert.deepEqual(vals, [4, -5, 6, 2, -3, 4]);
+    assert.deepEqual(ts, [123456.789, 123456.789]);
+  });
+
+  it('round-trips every format, with deduced timestamps', () => {
+    for (const format of CHANNEL_FORMATS as readonly ChannelFormat[]) {
+      const chunk = testPatternChunk(format, 4);
+      chunk.timestamps.set([50, 0]);
+      const body = Buffer.concat([encodeArchive(format, CAPTURED_SHORTINFO, chunk, Uint8Array.of(2, 1))]);
+      const c = new Protocol100Decoder(format, 4, 4).push(body);
+      assert.deepEqual(Array.from(c.data as ArrayLike<unknown>), Array.from(chunk.data as ArrayLike<unknown>), format);
+      assert.deepEqual(Array.from(c.timestamps), [50, 50.25], format);
+    }
+    assert.deepEqual(Buffer.from(encodeArchiveSamples('string', { timestamps: Float64Array.of(0), data: ['10'], nSamples: 1, nChannels: 1 }, Uint8Array.of(1))), hex('01 01 01 02 31 30'));
+  });
+
+  it('reports a stream that is not an archive with its position', () => {
+    assert.throws(() => new Protocol100Decoder('float32', 1, 0, 'stream "Old"').push(hex('02 00')), /stream "Old": protocol-100 archive starts with 0x2 at data byte 0, expected 0x7f/);
   });
 });
 

@@ -5,16 +5,17 @@
  * `fromInlet` that carries chunks, states and the time correction.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { localClock } from '../adapters/lsl/clock.js';
 import { StreamInlet, type StateChange } from '../adapters/lsl/inlet.js';
 import { StreamOutlet } from '../adapters/lsl/outlet.js';
 import { resolveByProp } from '../adapters/lsl/resolver.js';
 import { StreamInfo } from '../adapters/lsl/streamInfo.js';
 import { fromInlet, type InletEvent } from '../streams/fromInlet.js';
-import { loopbackOnly, sleep, waitFor } from './helpers/lslFixtures.js';
+import { closeTracked, loopbackOnly, newInlet, openOutlet, sleep, waitFor } from './helpers/lslFixtures.js';
 
 loopbackOnly();
+after(closeTracked);
 let seq = 0;
 const uniqueName = (base: string): string => `${base}-${process.pid}-${seq++}`;
 
@@ -37,10 +38,10 @@ describe('inlet connection states', () => {
     const nc = 4;
     const makeInfo = () => new StreamInfo({ name: 'Restart-' + process.pid, type: 'EEG', channelCount: nc, nominalSrate: srate, channelFormat: 'float32', sourceId: uniqueName('restart-src') });
     const info = makeInfo();
-    let outlet = await StreamOutlet.open(info);
+    let outlet = await openOutlet(info);
     const firstUid = outlet.info.uid;
     const [found] = await resolveByProp('source_id', info.sourceId, { timeoutSec: 3 });
-    const inlet = new StreamInlet(found!, { reconnectDelaySec: 0.1 });
+    const inlet = newInlet(found!, { reconnectDelaySec: 0.1 });
     const events: InletEvent[] = [];
     const sub = fromInlet(inlet).subscribe((e) => events.push(e));
     try {
@@ -53,7 +54,7 @@ describe('inlet connection states', () => {
       await waitFor(() => inlet.state === 'connecting', 3000, 'connecting after EOF');
       await sleep(300);
       // Same stream identity (name, type, source_id), new process: new uid, maybe another port.
-      outlet = await StreamOutlet.open(info);
+      outlet = await openOutlet(info);
       assert.notEqual(outlet.info.uid, firstUid);
       assert.ok(await outlet.waitForConsumers(5), 'the inlet reconnected to the restarted outlet');
       // Samples 100…159 were lost while it was down; it resumes at 160.
@@ -89,9 +90,9 @@ describe('inlet connection states', () => {
 
   it('watchdog: a silent connection whose uid no longer answers discovery is replaced by the successor', async () => {
     const info = new StreamInfo({ name: uniqueName('Watchdog'), channelCount: 1, nominalSrate: 100, sourceId: uniqueName('wd') });
-    const a = await StreamOutlet.open(info);
+    const a = await openOutlet(info);
     const [found] = await resolveByProp('source_id', info.sourceId, { timeoutSec: 3 });
-    const inlet = new StreamInlet(found!, { stallTimeoutSec: 0.2, watchdogSec: 0.6, reconnectDelaySec: 0.1 });
+    const inlet = newInlet(found!, { stallTimeoutSec: 0.2, watchdogSec: 0.6, reconnectDelaySec: 0.1 });
     const states: StateChange[] = [];
     inlet.on('state', (st: StateChange) => states.push(st));
     let b: StreamOutlet | null = null;
@@ -105,7 +106,7 @@ describe('inlet connection states', () => {
       udp.service.close();
       udp.responder?.close();
       udp.responder = null;
-      b = await StreamOutlet.open(info);
+      b = await openOutlet(info);
       assert.ok(await b.waitForConsumers(5), 'the watchdog moved the inlet to B');
       b.pushChunk(rows(100, 5, 1), 11);
       await waitFor(() => inlet.receivedSamples === 10, 3000, 'data from B');
@@ -124,9 +125,9 @@ describe('inlet connection states', () => {
 
   it('a stalled outlet: live → stalled after stallTimeoutSec without data → live when data resume', async () => {
     const info = new StreamInfo({ name: uniqueName('Stall'), channelCount: 2, nominalSrate: 100, sourceId: uniqueName('stall') });
-    const outlet = await StreamOutlet.open(info);
+    const outlet = await openOutlet(info);
     const [found] = await resolveByProp('name', info.name, { timeoutSec: 3 });
-    const inlet = new StreamInlet(found!, { stallTimeoutSec: 0.3 });
+    const inlet = newInlet(found!, { stallTimeoutSec: 0.3 });
     const states: StateChange[] = [];
     inlet.on('state', (s: StateChange) => states.push(s));
     try {
@@ -153,9 +154,9 @@ describe('inlet connection states', () => {
 
   it('a stream without source_id is lost when its outlet goes; fromInlet completes', async () => {
     const info = new StreamInfo({ name: uniqueName('NoSrc'), channelCount: 1, nominalSrate: 0, channelFormat: 'string' });
-    const outlet = await StreamOutlet.open(info);
+    const outlet = await openOutlet(info);
     const [found] = await resolveByProp('name', info.name, { timeoutSec: 3 });
-    const inlet = new StreamInlet(found!);
+    const inlet = newInlet(found!);
     const events: InletEvent[] = [];
     let completed = false;
     const sub = fromInlet(inlet).subscribe({ next: (e) => events.push(e), complete: () => (completed = true) });
@@ -180,10 +181,10 @@ describe('inlet connection states', () => {
 
   it('fromInlet attaches the time correction once the first clock-sync round completes', async () => {
     const info = new StreamInfo({ name: uniqueName('Tc'), channelCount: 1, nominalSrate: 50, sourceId: uniqueName('tc') });
-    const outlet = await StreamOutlet.open(info);
+    const outlet = await openOutlet(info);
     const [found] = await resolveByProp('name', info.name, { timeoutSec: 3 });
     const events: InletEvent[] = [];
-    const inlet = new StreamInlet(found!);
+    const inlet = newInlet(found!);
     const sub = fromInlet(inlet).subscribe((e) => events.push(e));
     try {
       await waitFor(() => inlet.state === 'live', 3000, 'live');

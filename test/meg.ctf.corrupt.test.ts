@@ -1,5 +1,5 @@
 /**
- * Bad input for the CTF reader: a few hundred seeded corruptions (truncations and byte flips) of
+ * Bad input for the CTF reader: 280 seeded corruptions (truncations and byte flips) of
  * copies of the shared `.res4` and `.meg4` (and of a MarkerFile.mrk), each opened and read in a
  * temp folder. Every case must end, within a time limit, either in a successful read or in a
  * RecordingFormatError that names a file of the folder and a byte offset (or line), never any
@@ -39,11 +39,17 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
   const allPicks = [...Array(NCHAN).keys()];
   const counts = { ok: 0, error: 0 };
 
-  /** Puts the pristine files back. */
+  /** Puts the pristine files back (only those a case changed: each is 3 MB). */
+  let dirty = new Set<string>([res4Path, meg4Path]);
   function restore(): void {
-    fs.writeFileSync(res4Path, res4);
-    fs.writeFileSync(meg4Path, meg4);
+    if (dirty.has(res4Path)) fs.writeFileSync(res4Path, res4);
+    if (dirty.has(meg4Path)) fs.writeFileSync(meg4Path, meg4);
     fs.rmSync(markerPath, { force: true });
+    dirty = new Set();
+  }
+  function damage(file: string, bytes: Uint8Array): void {
+    dirty.add(file);
+    fs.writeFileSync(file, bytes);
   }
 
   /** Opens and reads everything (stored, and SI through chunks()); any throw other than RecordingFormatError fails the test. */
@@ -93,6 +99,7 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
   });
   after(() => {
     fs.rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`corrupt cases: ${JSON.stringify(counts)}\n`);
     // Both outcomes must occur, or the cases test nothing.
     assert.ok(counts.ok > 20 && counts.error > 100, JSON.stringify(counts));
   });
@@ -100,10 +107,10 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
   it('truncated .res4: a RecordingFormatError at a byte offset, every time', async () => {
     const rand = mulberry32(1);
     const cuts = [0, 1, 7, 8, 1287, 1290, 1300, 1843, 1844, 1846, res4.length - 1, res4.length - 1992, res4.length - 2000];
-    while (cuts.length < 70) cuts.push(Math.floor(rand() * res4.length));
+    while (cuts.length < 50) cuts.push(Math.floor(rand() * res4.length));
     for (const cut of cuts) {
       restore();
-      fs.writeFileSync(res4Path, res4.subarray(0, cut));
+      damage(res4Path, res4.subarray(0, cut));
       const out = await attempt(`res4 cut at ${cut}`, false);
       assert.equal(out.ok, false, `res4 cut at ${cut} must not read`);
       if (!out.ok) assert.equal(out.error.file, res4Path);
@@ -118,12 +125,12 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
     while (positions.length < 45) positions.push(Math.floor(rand() * 1844));
     // nfilt is at 1844 (rdlen 0), the names from 1846, the channel records after them.
     while (positions.length < 70) positions.push(1846 + Math.floor(rand() * (32 * NCHAN + 8 * 1328)));
-    while (positions.length < 120) positions.push(Math.floor(rand() * res4.length));
+    while (positions.length < 100) positions.push(Math.floor(rand() * res4.length));
     for (const pos of positions) {
       restore();
       const bad = Buffer.from(res4);
       bad[pos] = bad[pos]! ^ (1 << Math.floor(rand() * 8));
-      fs.writeFileSync(res4Path, bad);
+      damage(res4Path, bad);
       await attempt(`res4 flip at ${pos}`, false);
     }
   });
@@ -131,10 +138,10 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
   it('truncated .meg4: names the trial, channel and sample where the data stop', async () => {
     const rand = mulberry32(3);
     const cuts = [0, 3, 7, 8, 9, 12, 8 + TRIAL_BYTES - 1, 8 + TRIAL_BYTES, 8 + TRIAL_BYTES + 4 * NSAMP * CLOCK + 40, meg4.length - 1];
-    while (cuts.length < 60) cuts.push(Math.floor(rand() * meg4.length));
+    while (cuts.length < 50) cuts.push(Math.floor(rand() * meg4.length));
     for (const cut of cuts) {
       restore();
-      fs.writeFileSync(meg4Path, meg4.subarray(0, cut));
+      damage(meg4Path, meg4.subarray(0, cut));
       const out = await attempt(`meg4 cut at ${cut}`, false);
       if (cut === 8 + TRIAL_BYTES) {
         assert.ok(out.ok && out.nSamples === NSAMP, 'a cut at a trial boundary leaves the complete trial');
@@ -156,12 +163,12 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
   it('byte flips in the .meg4: header flips are errors, data flips change exactly that sample', async () => {
     const rand = mulberry32(4);
     const positions = [0, 1, 2, 3, 4, 5, 6];
-    while (positions.length < 60) positions.push(8 + Math.floor(rand() * (meg4.length - 8)));
+    while (positions.length < 50) positions.push(8 + Math.floor(rand() * (meg4.length - 8)));
     for (const pos of positions) {
       restore();
       const bad = Buffer.from(meg4);
       bad[pos] = bad[pos]! ^ (1 << Math.floor(rand() * 8));
-      fs.writeFileSync(meg4Path, bad);
+      damage(meg4Path, bad);
       const out = await attempt(`meg4 flip at ${pos}`, true);
       if (pos < 7) {
         assert.equal(out.ok, false, `header flip at ${pos}`);
@@ -177,6 +184,31 @@ describe('CTF reader on corrupted copies of the shared .ds', () => {
       const changed: number[] = [];
       for (let k = 0; k < baseline.length; k++) if (out.stored[k] !== baseline[k]) changed.push(k);
       assert.deepEqual(changed, [sample * NCHAN + channel], `flip at byte ${pos}`);
+    }
+  });
+
+  it('reads the complete trials of a truncated .meg4 with incompleteTrial: "drop", and honours systemClock', async () => {
+    restore();
+    damage(meg4Path, meg4.subarray(0, 8 + TRIAL_BYTES + 1000));
+    const dropped = await openCtf(ds, { incompleteTrial: 'drop' });
+    try {
+      assert.equal(dropped.header.nSamples, NSAMP);
+      assert.deepEqual(await dropped.readStored(0, NSAMP, allPicks), baseline.subarray(0, NSAMP * NCHAN));
+    } finally {
+      await dropped.close();
+    }
+    // A 0 in the system clock at sample 100 of trial 1: MNE's 'truncate' ends the data there, 'ignore' reads all.
+    restore();
+    const bad = Buffer.from(meg4);
+    bad.writeInt32BE(0, 8 + TRIAL_BYTES + (CLOCK * NSAMP + 100) * 4);
+    damage(meg4Path, bad);
+    for (const [systemClock, n] of [['truncate', NSAMP + 100], ['ignore', 2 * NSAMP]] as const) {
+      const rec = await openCtf(ds, { systemClock });
+      try {
+        assert.equal(rec.header.nSamples, n, systemClock);
+      } finally {
+        await rec.close();
+      }
     }
   });
 

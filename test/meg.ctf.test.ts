@@ -159,14 +159,15 @@ describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 re
     const si = await rec.readSI(0, n, [...Array(nc).keys()]);
     const natural = [];
     for await (const c of rec.chunks()) natural.push(c);
-    assert.deepEqual(natural.map((c) => [c.firstSample, c.nSamples]), [[0, 1201], [1201, 1201]]);
+    // Natural chunks end at the trial boundary and hold at most 2^18 values (736 samples × 356 channels).
+    assert.deepEqual(natural.map((c) => [c.firstSample, c.nSamples]), [[0, 736], [736, 465], [1201, 736], [1937, 465]]);
     for (const c of natural) {
       assert.equal(c.tStartSec, c.firstSample / 1200);
       for (let k = 0; k < c.data.length; k++) {
         if (c.data[k] !== Math.fround(si[c.firstSample * nc + k]!)) assert.fail(`chunk value ${k} of sample ${c.firstSample}`);
       }
     }
-    const picks = [32, 4, 0, 3];
+    const picks = [32, 4, 0, 3, 100, 355, 7]; // 7: the 4-channel loop and its remainder
     const parts = [];
     for await (const c of rec.chunks({ picks, start: 1000, stop: 1500, chunkSamples: 97 })) parts.push(c);
     assert.equal(parts.reduce((s, c) => s + c.nSamples, 0), 500);
@@ -183,9 +184,21 @@ describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 re
     try {
       const picks = [...Array(356).keys()];
       assert.deepEqual(await small.readStored(0, 2402, picks), await rec.readStored(0, 2402, picks));
+      const want = Float32Array.from(await rec.readSI(0, 2402, picks), Math.fround);
       let total = 0;
-      for await (const c of small.chunks()) { assert.ok(c.nSamples <= 100); total += c.nSamples; }
+      for await (const c of small.chunks()) {
+        assert.ok(c.nSamples <= 100);
+        assert.deepEqual(c.data, want.subarray(c.firstSample * 356, (c.firstSample + c.nSamples) * 356), `chunk at ${c.firstSample}`);
+        total += c.nSamples;
+      }
       assert.equal(total, 2402);
+      // Fixed-size chunks that straddle windows and the trial boundary.
+      let o = 0;
+      for await (const c of small.chunks({ chunkSamples: 333 })) {
+        assert.deepEqual(c.data, want.subarray(o * 356, (o + c.nSamples) * 356), `chunk at ${c.firstSample}`);
+        o += c.nSamples;
+      }
+      assert.equal(o, 2402);
     } finally {
       await small.close();
     }

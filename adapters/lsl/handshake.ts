@@ -33,6 +33,11 @@ export interface InletRequestOptions {
   version?: number;
 }
 
+/** The legacy protocol-100 request (doc §9): no headers, and the reply has no status line. */
+export function buildLegacyStreamfeedRequest(maxBufferSamples: number, maxChunk = 0): string {
+  return `LSL:streamfeed\r\n${Math.max(0, Math.floor(maxBufferSamples))} ${maxChunk}\r\n`;
+}
+
 /** The streamfeed request a liblsl 1.17 inlet sends (doc §5.1), every header, CRLF, blank line. */
 export function buildStreamfeedRequest(o: InletRequestOptions): string {
   const floaty = o.channelFormat === 'float32' || o.channelFormat === 'double64';
@@ -176,6 +181,6 @@ export function parseStreamfeedResponse(text: string, expectedUid: string, what:
   }
   if (h.has('data-protocol-version')) res.dataProtocolVersion = Number(h.get('data-protocol-version'));
   if (res.dataProtocolVersion > 110) throw new LslHandshakeError(`${what}: Data-Protocol-Version ${res.dataProtocolVersion} > 110`);
-  if (res.dataProtocolVersion < 110) throw new LslHandshakeError(`${what}: the outlet serves protocol ${res.dataProtocolVersion} (legacy archive), which lockstep does not read; configure it for protocol 110`);
+  if (res.dataProtocolVersion !== 110 && res.dataProtocolVersion !== 100) throw new LslHandshakeError(`${what}: Data-Protocol-Version ${res.dataProtocolVersion} (expected 110, or 100 for the legacy archive)`);
   return res;
 }

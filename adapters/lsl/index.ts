@@ -13,3 +13,4 @@ export { StreamOutlet, type OutletOptions } from './outlet.js';
 export { StreamInlet, LslLostError, type ConnectionState, type StateChange, type GapInfo, type InletOptions, type PulledSample } from './inlet.js';
 export { resolveStreams, resolveByProp, resolveByPredicate, resolveQuery } from './resolver.js';
 export { DEDUCED_TIMESTAMP } from './sampleCodec.js';
+export { TimestampProcessor, type ProcessingFlags } from './timestampProcessing.js';

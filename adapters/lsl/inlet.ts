@@ -22,12 +22,14 @@ import { concatChunks, emptyChunk, sliceChunk, type LslChunk } from './chunk.js'
 import { ClockSync } from './clockSync.js';
 import { localClock } from './clock.js';
 import { resolveConfig, type LslNetworkConfig } from './config.js';
-import { buildStreamfeedRequest, headerEnd, LslHandshakeError, parseStreamfeedResponse } from './handshake.js';
+import { buildLegacyStreamfeedRequest, buildStreamfeedRequest, headerEnd, LslHandshakeError, parseStreamfeedResponse } from './handshake.js';
+import { Protocol100Decoder } from './protocol100.js';
 import { recoveryQuery } from './query.js';
 import { resolveQuery } from './resolver.js';
 import { LslStreamError, SampleDecoder, testPatternChunk, type ByteOrder } from './sampleCodec.js';
 import { StreamInfo } from './streamInfo.js';
 import type { ClockEstimate } from './timeSync.js';
+import { TimestampProcessor, type ProcessingFlags } from './timestampProcessing.js';
 
 export type ConnectionState = 'connecting' | 'live' | 'stalled' | 'recovered' | 'lost';
 
@@ -73,6 +75,12 @@ export interface InletOptions {
   config?: Partial<LslNetworkConfig>;
   /** Byte order announced in the request (1234; 4321 exercises the outlet's conversion). */
   nativeByteOrder?: ByteOrder;
+  /**
+   * liblsl's post-processing flags (default none: timestamps as sent). With clocksync, delivered
+   * timestamps are on the local clock (the first chunks, before the first clock-sync round, use 0).
+   * The dejitter fit restarts after every recovery.
+   */
+  processing?: ProcessingFlags;
 }
 
 export interface PulledSample {
@@ -85,7 +93,8 @@ export class LslLostError extends Error {}
 export class StreamInlet extends EventEmitter {
   private streamInfo: StreamInfo;
   readonly config: LslNetworkConfig;
-  private opts: Required<Omit<InletOptions, 'config' | 'stallTimeoutSec' | 'nativeByteOrder'>> & { stallTimeoutSec: number; nativeByteOrder: ByteOrder };
+  private opts: Required<Omit<InletOptions, 'config' | 'stallTimeoutSec' | 'nativeByteOrder' | 'processing'>> & { stallTimeoutSec: number; nativeByteOrder: ByteOrder };
+  private processor: TimestampProcessor;
   private _state: ConnectionState = 'connecting';
   private socket: net.Socket | null = null;
   private queue: LslChunk[] = [];
@@ -129,7 +138,10 @@ export class StreamInlet extends EventEmitter {
       nativeByteOrder: options.nativeByteOrder ?? 1234,
     };
     this.maxBufferSamples = Math.max(1, Math.ceil(this.opts.maxBufferSec * (srate > 0 ? srate : 100)));
+    this.processor = new TimestampProcessor(options.processing ?? {}, srate);
     this.clock = new ClockSync(() => (this.closed ? null : { address: this.streamInfo.v4address, port: this.streamInfo.v4servicePort }), this.config);
+    // clocksync post-processing needs rounds running from the start.
+    if (options.processing?.clocksync) this.clock.start();
   }
 
   get state(): ConnectionState {
@@ -159,6 +171,8 @@ export class StreamInlet extends EventEmitter {
 
   /** Opens the data connection (pylsl `open_stream`); resolves once live. */
   open(timeoutSec = Infinity): Promise<void> {
+    if (this._state === 'lost') return Promise.reject(new LslLostError(`${this.what} is lost`));
+    if (this.closed) return Promise.reject(new Error(`${this.what}: inlet closed`));
     if (!this.started) {
       this.started = true;
       void this.run();
@@ -166,7 +180,6 @@ export class StreamInlet extends EventEmitter {
       this.watchdog = setInterval(() => this.checkStall(), period);
     }
     if (this._state === 'live' || this._state === 'stalled') return Promise.resolve();
-    if (this._state === 'lost') return Promise.reject(new LslLostError(`${this.what} is lost`));
     return new Promise<void>((resolve, reject) => {
       const w = { resolve: () => (clearTimeout(t), resolve()), reject: (e: Error) => (clearTimeout(t), reject(e)) };
       const t = Number.isFinite(timeoutSec)
@@ -276,7 +289,17 @@ export class StreamInlet extends EventEmitter {
         socket.destroy();
         reject(e);
       };
+      // Outlets advertising version 1.00 speak only the legacy archive (doc §9): no header, no status line.
+      const legacy = info.version < 110;
+      if (legacy) {
+        header = null;
+        decoder = new Protocol100Decoder(info.channelFormat, info.channelCount, info.nominalSrate, what);
+      }
       socket.on('connect', () => {
+        if (legacy) {
+          socket.write(buildLegacyStreamfeedRequest(this.maxBufferSamples));
+          return;
+        }
         socket.write(
           buildStreamfeedRequest({
             uid: info.uid,
@@ -321,7 +344,10 @@ export class StreamInlet extends EventEmitter {
             }
             const res = parseStreamfeedResponse(header.toString('latin1', 0, he), info.uid, what);
             if (res.status !== 200) throw new LslHandshakeError(`${what}: outlet answered ${res.status} ${res.reason}`);
-            decoder = new SampleDecoder(info.channelFormat, info.channelCount, res.byteOrder, info.nominalSrate, what);
+            decoder =
+              res.dataProtocolVersion === 100
+                ? new Protocol100Decoder(info.channelFormat, info.channelCount, info.nominalSrate, what)
+                : new SampleDecoder(info.channelFormat, info.channelCount, res.byteOrder, info.nominalSrate, what);
             const rest = header.subarray(he);
             header = null;
             handleSamples(rest);
@@ -365,10 +391,16 @@ export class StreamInlet extends EventEmitter {
       };
       this.reconnecting = false;
       this.uidChanged = false;
+      this.processor.reset();
       this.setState('recovered', { gap, reason: gap.newUid ? 'the outlet restarted (new uid, same source_id)' : 'reconnected to the same outlet' });
     }
     this.receivedSamples += chunk.nSamples;
+    // The gap above is measured on the raw sender timestamps; post-processing comes after.
     this.lastTimestamp = chunk.timestamps[chunk.nSamples - 1]!;
+    if (this.processor.active) {
+      chunk = { ...chunk, timestamps: Float64Array.from(chunk.timestamps) };
+      this.processor.process(chunk.timestamps, this.clock.latest?.timeCorrection ?? null);
+    }
     if (this.sink) this.sink(chunk);
     else {
       this.queue.push(chunk);
@@ -437,7 +469,7 @@ export class StreamInlet extends EventEmitter {
    * first one. Returns an empty chunk on timeout.
    */
   async pullChunk(options: { timeoutSec?: number; maxSamples?: number } = {}): Promise<LslChunk> {
-    void this.open().catch(() => {});
+    if (!this.started) void this.open().catch(() => {});
     const maxSamples = options.maxSamples ?? Infinity;
     await this.waitForData(options.timeoutSec ?? 0);
     const f = this.streamInfo.channelFormat;

@@ -20,7 +20,7 @@ import { resolveConfig, type LslNetworkConfig } from './config.js';
 import { encodeShortinfoReply, packetMethod, parseShortinfoQuery } from './discoveryPackets.js';
 import { headerEnd, lineEnd, negotiate, parseHeaderLines, parseStreamfeedLine } from './handshake.js';
 import { queryMatches } from './query.js';
-import { assertSendAllowed } from './resolver.js';
+import { assertSendAllowed, multicastInterfaces } from './resolver.js';
 import { DEDUCED_TIMESTAMP, encodeSamples, TAG_DEDUCED, TAG_TRANSMITTED, testPatternChunk, type ByteOrder } from './sampleCodec.js';
 import type { StreamInfo } from './streamInfo.js';
 import { encodeTimeReply, parseTimeProbe } from './timeSync.js';
@@ -30,6 +30,11 @@ export interface OutletOptions {
   /** Seconds of data kept per connection for a slow reader (liblsl max_buffered, default 360). */
   maxBufferedSec?: number;
   config?: Partial<LslNetworkConfig>;
+  /**
+   * Samples pushed without pushthrough are sent once this many are pending (liblsl chunk_size;
+   * default 0 = about 10 ms of data, at least 1 sample).
+   */
+  chunkSize?: number;
   /** Claimed byte-swapping speed (liblsl Endian-Performance); the faster side converts. Default: always convert for big-endian inlets. */
   endianPerformance?: number;
 }
@@ -106,6 +111,8 @@ export class StreamOutlet {
   private fullXml!: string;
   private queryCache = new Map<string, boolean>();
   private pendingChunks: { chunk: LslChunk; tags: Uint8Array }[] = [];
+  private pendingSamples = 0;
+  private readonly chunkSize: number;
   private lastPushedTimestamp: number | null = null;
   private closed = false;
   private consumerWaiters: (() => void)[] = [];
@@ -118,6 +125,7 @@ export class StreamOutlet {
     const sec = options.maxBufferedSec ?? 360;
     this.bufferSamples = Math.max(1, Math.ceil(this.info.nominalSrate > 0 ? sec * this.info.nominalSrate : sec * 100));
     this.endianPerformance = options.endianPerformance ?? Infinity;
+    this.chunkSize = options.chunkSize && options.chunkSize > 0 ? Math.floor(options.chunkSize) : Math.max(1, Math.round(this.info.nominalSrate / 100));
   }
 
   /** Creates the outlet and binds its sockets (pylsl's constructor; binding is asynchronous in Node). */
@@ -141,10 +149,13 @@ export class StreamOutlet {
       if (this.config.multicast) {
         for (const group of this.config.multicastAddresses) {
           if (!/^2(2[4-9]|3\d)\./.test(group)) continue;
-          try {
-            r.addMembership(group);
-          } catch {
-            /* no multicast route on this host */
+          // liblsl joins each group on every IPv4 interface (joining sends IGMP: lab mode only, never in tests).
+          for (const iface of multicastInterfaces()) {
+            try {
+              r.addMembership(group, iface);
+            } catch {
+              /* an interface without multicast */
+            }
           }
         }
       }
@@ -345,7 +356,8 @@ export class StreamOutlet {
     }
     this.lastPushedTimestamp = chunk.timestamps[n - 1]!;
     this.pendingChunks.push({ chunk, tags });
-    if (pushthrough) this.flush();
+    this.pendingSamples += n;
+    if (pushthrough || this.pendingSamples >= this.chunkSize) this.flush();
   }
 
   private toChunk(samples: ArrayLike<SampleValues> | SampleValues): LslChunk {
@@ -380,6 +392,7 @@ export class StreamOutlet {
   /** Sends everything pushed without pushthrough. */
   flush(): void {
     const items = this.pendingChunks.splice(0);
+    this.pendingSamples = 0;
     if (items.length === 0 || this.consumers.size === 0) return;
     const format: ChannelFormat = this.info.channelFormat;
     const cache = new Map<string, Buffer>();

@@ -131,6 +131,13 @@ export function encodeSamples(format: ChannelFormat, chunk: LslChunk, byteOrder:
   return out;
 }
 
+/** Decoded samples before timestamp deduction. */
+export interface RawSamples {
+  chunk: LslChunk;
+  /** 1 where the sample's tag said "deduced" (its timestamp slot is to be filled). */
+  deduced: Uint8Array;
+}
+
 /**
  * Incremental decoder for one data connection. `push` takes whatever TCP delivered and returns the
  * complete samples in it (possibly none). Deduced timestamps follow liblsl (previous + 1/srate);
@@ -176,11 +183,15 @@ export class SampleDecoder {
   /** Decodes complete samples; `maxSamples` stops early (the rest stays pending). */
   push(data: Buffer, maxSamples = Infinity): LslChunk {
     const buf = this.pending.length ? Buffer.concat([this.pending, data]) : data;
-    const raw = this.format === 'string' ? this.decodeStrings(buf, maxSamples) : this.decodeNumeric(buf, maxSamples);
-    return this.stamp(raw);
+    return this.stamp(this.decodeRaw(buf, maxSamples));
   }
 
-  private decodeNumeric(buf: Buffer, maxSamples: number): { chunk: LslChunk; deduced: Uint8Array } {
+  /** Complete samples at the start of `buf` (calls `consume` with how far it got); deduced[i] = 1 for tag-1 samples. */
+  protected decodeRaw(buf: Buffer, maxSamples: number): RawSamples {
+    return this.format === 'string' ? this.decodeStrings(buf, maxSamples) : this.decodeNumeric(buf, maxSamples);
+  }
+
+  private decodeNumeric(buf: Buffer, maxSamples: number): RawSamples {
     const n = this.nChannels;
     const w = this.valueSize;
     const valueBytes = n * w;
@@ -214,7 +225,7 @@ export class SampleDecoder {
     return { chunk: { timestamps: timestamps.subarray(0, s), data: data.subarray(0, s * n) as NumericArray, nSamples: s, nChannels: n }, deduced: deduced.subarray(0, s) };
   }
 
-  private decodeStrings(buf: Buffer, maxSamples: number): { chunk: LslChunk; deduced: Uint8Array } {
+  private decodeStrings(buf: Buffer, maxSamples: number): RawSamples {
     const n = this.nChannels;
     const le = this.byteOrder === 1234;
     const strs: string[] = [];
@@ -262,13 +273,13 @@ export class SampleDecoder {
     return { chunk: { timestamps: Float64Array.from(ts), data: strs, nSamples: ts.length, nChannels: n }, deduced: Uint8Array.from(ded) };
   }
 
-  private consume(buf: Buffer, p: number): void {
+  protected consume(buf: Buffer, p: number): void {
     this.bytesConsumed += p;
     // Copy the remainder: it is small (less than one sample) and must not pin the large TCP buffer.
     this.pending = p >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(p));
   }
 
-  private stamp({ chunk, deduced }: { chunk: LslChunk; deduced: Uint8Array }): LslChunk {
+  private stamp({ chunk, deduced }: RawSamples): LslChunk {
     const dt = this.nominalSrate > 0 ? 1 / this.nominalSrate : 0;
     const ts = chunk.timestamps;
     let firstKnown = -1;

@@ -17,7 +17,7 @@ export function parseTimeProbe(buf: Buffer): { waveId: string; t0: number } | nu
   if (lines.length < 2 || lines[0]!.trim() !== 'LSL:timedata') return null;
   const tok = lines[1]!.trim().split(/\s+/);
   const t0 = Number(tok[1]);
-  if (tok.length < 2 || !/^\d+$/.test(tok[0]!) || !Number.isFinite(t0)) return null;
+  if (tok.length < 2 || !/^-?\d+$/.test(tok[0]!) || !Number.isFinite(t0)) return null;
   return { waveId: tok[0]!, t0 };
 }
 

@@ -1,3 +1,6 @@
+import { StreamInlet } from '../../adapters/lsl/inlet.js';
+import { StreamOutlet } from '../../adapters/lsl/outlet.js';
+
 /**
  * Captured protocol examples from /work/shared/docs/lsl-protocol.md (liblsl 1.17.7 on the wire,
  * Linux x86-64), as bytes, for the byte-level LSL tests; plus small helpers the LSL tests share.
@@ -98,4 +101,26 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
+}
+
+const tracked = new Set<{ close(): unknown }>();
+
+/** Opens an outlet that `closeTracked()` closes even if the test throws before its own cleanup. */
+export async function openOutlet(...args: Parameters<typeof StreamOutlet.open>): Promise<StreamOutlet> {
+  const o = await StreamOutlet.open(...args);
+  tracked.add(o);
+  return o;
+}
+
+/** An inlet that `closeTracked()` closes. */
+export function newInlet(...args: ConstructorParameters<typeof StreamInlet>): StreamInlet {
+  const i = new StreamInlet(...args);
+  tracked.add(i);
+  return i;
+}
+
+/** Closes everything opened through openOutlet/newInlet (call from `after`), so no test process hangs. */
+export async function closeTracked(): Promise<void> {
+  for (const x of tracked) await x.close();
+  tracked.clear();
 }

@@ -5,11 +5,13 @@
  *
  * Streaming: only the res4 header and (at open) the system clock channel are read up front; data
  * are read on demand in blocks: a whole trial in one sequential read when it is at most
- * `BLOCK_BUDGET_BYTES`, otherwise a window of samples with one read per channel. Blocks are
- * byte-swapped natively (Buffer.swap32) and converted per channel with a typed-array loop; a small
- * cache (3 blocks) lets `chunks()` read the next block while the current one is converted, so
- * memory stays a few blocks whatever the recording's length (real sessions are ~8 GB in several
- * `.N_meg4` files).
+ * `BLOCK_BUDGET_BYTES`, otherwise a window of samples with one read per channel. Blocks stay
+ * big-endian and are converted with DataView.getInt32(…, false) in a tiled transpose (measured
+ * faster than Buffer.swap32 followed by an Int32Array loop: one pass over memory instead of two).
+ * Each `chunks()` pass has its own ring of 2–3 reused block buffers and reads the next block while
+ * the consumer handles the current chunk; random access (readStored/readSI) goes through a small
+ * cache of 3 blocks. Memory stays a few blocks whatever the recording's length (real sessions are
+ * ~8 GB in several `.N_meg4` files).
  *
  * Discontinuities: consecutive trials are continuous when the system clock runs on by one sample
  * step across the boundary; otherwise the boundary is reported with the number of samples the
@@ -31,6 +33,9 @@ import { parseRes4, type Res4 } from './res4.js';
 
 /** Largest block read in one go; a trial larger than this is read in windows of samples. */
 export const BLOCK_BUDGET_BYTES = 32 * 1024 * 1024;
+/** Largest chunk chunks() emits when no chunkSamples is given (values, i.e. samples × picks). */
+export const NATURAL_CHUNK_VALUES = 1 << 18;
+/** Blocks kept for random access (readStored/readSI). */
 const CACHE_BLOCKS = 3;
 
 export interface CtfOpenOptions {
@@ -42,12 +47,12 @@ export interface CtfOpenOptions {
   blockBudgetBytes?: number;
 }
 
-/** A block of int32 data in native byte order, [channel][stride], valid samples [0, n). */
+/** A block of big-endian int32 data as read from the file, [channel][stride], valid samples [0, n). */
 interface Block {
   s0: number;
   n: number;
   stride: number;
-  data: Int32Array;
+  data: DataView;
 }
 
 /** Everything about the folder that ctfWriter/tests may want besides the RawHeader. */
@@ -227,16 +232,47 @@ export async function openCtf(dsPath: string, options: CtfOpenOptions = {}): Pro
   return new CtfDataset(header, res4, layout, options.blockBudgetBytes ?? BLOCK_BUDGET_BYTES);
 }
 
-/** Block samples [bs, bs+m) of the picked channels × cal → out[o + i·nPick + j] (float32, the chunk path). */
+/**
+ * Samples per tile of the block → chunk transpose. The chunk is [sample][channel], the block
+ * [channel][sample]: converting a tile of samples for every channel keeps the written part of the
+ * chunk in cache (128 × 304 × 4 B ≈ 150 kB) instead of striding over all of it once per channel;
+ * measured ≈ 1.6× faster than the untiled loop for 304 channels.
+ */
+const TILE = 128;
+
+/**
+ * Block samples [bs, bs+m) of the picked channels × cal → out[o + i·nPick + j] (float32, the chunk
+ * path). Four channels per inner loop, so each sample row gets 16 contiguous bytes per pass
+ * instead of 4 (measured ≈ 1.5× faster than one channel at a time); the product is computed in
+ * float64 and rounded once to float32, exactly Math.fround(stored × cal).
+ */
 function convertToF32(block: Block, bs: number, m: number, picks: Int32Array, cals: Float64Array, out: Float32Array, o: number): void {
   const d = block.data;
   const nPick = picks.length;
-  for (let j = 0; j < nPick; j++) {
-    const c = picks[j]!;
-    const cal = cals[c]!;
-    let src = c * block.stride + bs;
-    let dst = o + j;
-    for (let i = 0; i < m; i++, src++, dst += nPick) out[dst] = d[src]! * cal;
+  const stride4 = block.stride * 4;
+  for (let i0 = 0; i0 < m; i0 += TILE) {
+    const t = Math.min(TILE, m - i0);
+    const first = (bs + i0) * 4;
+    let j = 0;
+    for (; j + 4 <= nPick; j += 4) {
+      const c0 = picks[j]!, c1 = picks[j + 1]!, c2 = picks[j + 2]!, c3 = picks[j + 3]!;
+      const k0 = cals[c0]!, k1 = cals[c1]!, k2 = cals[c2]!, k3 = cals[c3]!;
+      let s0 = c0 * stride4 + first, s1 = c1 * stride4 + first, s2 = c2 * stride4 + first, s3 = c3 * stride4 + first;
+      let dst = o + i0 * nPick + j;
+      for (let i = 0; i < t; i++, s0 += 4, s1 += 4, s2 += 4, s3 += 4, dst += nPick) {
+        out[dst] = d.getInt32(s0, false) * k0;
+        out[dst + 1] = d.getInt32(s1, false) * k1;
+        out[dst + 2] = d.getInt32(s2, false) * k2;
+        out[dst + 3] = d.getInt32(s3, false) * k3;
+      }
+    }
+    for (; j < nPick; j++) {
+      const c = picks[j]!;
+      const cal = cals[c]!;
+      let src = c * stride4 + first;
+      let dst = o + i0 * nPick + j;
+      for (let i = 0; i < t; i++, src += 4, dst += nPick) out[dst] = d.getInt32(src, false) * cal;
+    }
   }
 }
 
@@ -244,12 +280,72 @@ function convertToF32(block: Block, bs: number, m: number, picks: Int32Array, ca
 function convertToF64(block: Block, bs: number, m: number, picks: Int32Array, cals: Float64Array | null, out: Float64Array, o: number): void {
   const d = block.data;
   const nPick = picks.length;
-  for (let j = 0; j < nPick; j++) {
-    const c = picks[j]!;
-    const cal = cals === null ? 1 : cals[c]!;
-    let src = c * block.stride + bs;
-    let dst = o + j;
-    for (let i = 0; i < m; i++, src++, dst += nPick) out[dst] = d[src]! * cal;
+  for (let i0 = 0; i0 < m; i0 += TILE) {
+    const t = Math.min(TILE, m - i0);
+    for (let j = 0; j < nPick; j++) {
+      const c = picks[j]!;
+      const cal = cals === null ? 1 : cals[c]!;
+      let src = (c * block.stride + bs + i0) * 4;
+      let dst = o + i0 * nPick + j;
+      for (let i = 0; i < t; i++, src += 4, dst += nPick) out[dst] = d.getInt32(src, false) * cal;
+    }
+  }
+}
+
+/**
+ * The blocks of one sequential pass (chunks()): the current block and the one read ahead, in
+ * buffers that are reused, so a pass over an 8 GB recording allocates two or three block buffers
+ * in all (fresh multi-megabyte buffers cost page faults on every block). Access must move forward:
+ * asking for a block other than the current or the read-ahead one gives up both.
+ */
+class BlockRing {
+  private cur: { key: number; block: Promise<Block>; buf: Buffer } | null = null;
+  private next: { key: number; block: Promise<Block>; buf: Buffer } | null = null;
+  private readonly free: Buffer[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly bytes: number,
+    private readonly load: (seg: number, win: number, into: Buffer) => Promise<Block>,
+    private readonly windowsPerTrial: number,
+  ) {}
+
+  private start(seg: number, win: number): { key: number; block: Promise<Block>; buf: Buffer } {
+    const buf = this.free.pop() ?? Buffer.allocUnsafeSlow(this.bytes);
+    const block = this.load(seg, win, buf);
+    block.catch(() => undefined); // awaited (and reported) by get(); a dropped read-ahead must not be unhandled
+    return { key: seg * this.windowsPerTrial + win, block, buf };
+  }
+
+  /** Returns a buffer to the pool once no read into it is in flight. */
+  private release(e: { block: Promise<Block>; buf: Buffer }): void {
+    e.block.then(() => { if (!this.disposed) this.free.push(e.buf); }, () => undefined);
+  }
+
+  get(seg: number, win: number): Promise<Block> {
+    const key = seg * this.windowsPerTrial + win;
+    if (this.cur?.key === key) return this.cur.block;
+    if (this.cur) this.release(this.cur);
+    if (this.next?.key === key) {
+      this.cur = this.next;
+      this.next = null;
+    } else {
+      if (this.next) { this.release(this.next); this.next = null; }
+      this.cur = this.start(seg, win);
+    }
+    return this.cur.block;
+  }
+
+  prefetch(seg: number, win: number): void {
+    const key = seg * this.windowsPerTrial + win;
+    if (this.cur?.key === key || this.next?.key === key) return;
+    if (this.next) this.release(this.next);
+    this.next = this.start(seg, win);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.free.length = 0;
   }
 }
 
@@ -306,7 +402,13 @@ class CtfDataset implements CtfRecording {
     return p;
   }
 
-  private async loadBlock(segIndex: number, win: number): Promise<Block> {
+  /** Bytes of the largest block (the buffer size a block ring needs). */
+  private get blockBytes(): number {
+    return this.res4.nChannels * this.window * 4;
+  }
+
+  /** Reads block `win` of segment `segIndex`, into `into` when given (at least blockBytes long). */
+  private async loadBlock(segIndex: number, win: number, into?: Buffer): Promise<Block> {
     if (this.closed) throw new Error('CTF recording is closed');
     const seg = this.layout.segments[segIndex]!;
     const { nChannels, nSamplesPerTrial: nsamp } = this.res4;
@@ -320,18 +422,18 @@ class CtfDataset implements CtfRecording {
     const what = `trial ${seg.trial} (${nChannels} channels × ${nsamp} samples)`;
     if (this.window === nsamp) {
       // Whole trial: one sequential read.
-      buf = Buffer.allocUnsafeSlow(nChannels * nsamp * 4);
+      buf = into ? into.subarray(0, nChannels * nsamp * 4) : Buffer.allocUnsafeSlow(nChannels * nsamp * 4);
       stride = nsamp;
       await readExactly(fh, file, buf, trialPos, what);
     } else {
-      buf = Buffer.allocUnsafeSlow(nChannels * n * 4);
+      const target = into ? into.subarray(0, nChannels * n * 4) : Buffer.allocUnsafeSlow(nChannels * n * 4);
+      buf = target;
       stride = n;
       await Promise.all(Array.from({ length: nChannels }, (_, c) =>
         readExactly(fh, file, buf.subarray(c * n * 4, (c + 1) * n * 4), trialPos + (c * nsamp + s0) * 4,
           `samples ${s0}…${s0 + n - 1} of channel ${c} in ${what}`)));
     }
-    buf.swap32(); // big-endian → native (little-endian on every platform Node supports for this)
-    return { s0, n, stride, data: new Int32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) };
+    return { s0, n, stride, data: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
   }
 
   private checkRange(start: number, stop: number, picks: number[]): void {
@@ -344,7 +446,8 @@ class CtfDataset implements CtfRecording {
   }
 
   /** Fills out[(s−start)·nPick + j] for s in [start, stop); scaled by cal unless `stored`. Prefetches the block after `stop`. */
-  private async fill(start: number, stop: number, picks: Int32Array, out: Float32Array | Float64Array, stored: boolean): Promise<void> {
+  private async fill(start: number, stop: number, picks: Int32Array, out: Float32Array | Float64Array, stored: boolean,
+    getBlock: (seg: number, win: number) => Promise<Block> = (seg, win) => this.block(seg, win)): Promise<void> {
     const nPick = picks.length;
     let s = start;
     while (s < stop) {
@@ -352,7 +455,7 @@ class CtfDataset implements CtfRecording {
       const seg = this.layout.segments[segIndex]!;
       const inTrial = s - seg.start;
       const win = Math.floor(inTrial / this.window);
-      const block = await this.block(segIndex, win);
+      const block = await getBlock(segIndex, win);
       const bs = inTrial - block.s0;
       const m = Math.min(stop - s, block.n - bs);
       const o = (s - start) * nPick;
@@ -360,14 +463,6 @@ class CtfDataset implements CtfRecording {
       else convertToF64(block, bs, m, picks, stored ? null : this.cals, out, o);
       s += m;
     }
-  }
-
-  /** Starts reading the block that holds sample `s` (if any) so it is ready when asked for. */
-  private prefetch(s: number): void {
-    if (s >= this.header.nSamples || this.closed) return;
-    const segIndex = this.segmentOf(s);
-    const seg = this.layout.segments[segIndex]!;
-    this.block(segIndex, Math.floor((s - seg.start) / this.window)).catch(() => undefined);
   }
 
   async readStored(start: number, stop: number, picks: number[]): Promise<Float64Array> {
@@ -394,22 +489,35 @@ class CtfDataset implements CtfRecording {
     }
     const pickArr = Int32Array.from(picks);
     const sfreqHz = this.header.sfreqHz;
+    const ring = new BlockRing(this.blockBytes, (seg, win, buf) => this.loadBlock(seg, win, buf), this.windowsPerTrial);
+    const getBlock = (seg: number, win: number): Promise<Block> => ring.get(seg, win);
     let s = start;
-    while (s < stop) {
-      let end: number;
-      if (opts.chunkSamples !== undefined) {
-        end = Math.min(stop, s + opts.chunkSamples);
-      } else {
-        // Natural size: up to the end of the block holding s (never across a trial boundary).
-        const seg = this.layout.segments[this.segmentOf(s)]!;
-        const inTrial = s - seg.start;
-        end = Math.min(stop, seg.start + Math.min(seg.length, (Math.floor(inTrial / this.window) + 1) * this.window));
+    try {
+      while (s < stop) {
+        let end: number;
+        if (opts.chunkSamples !== undefined) {
+          end = Math.min(stop, s + opts.chunkSamples);
+        } else {
+          // Natural size: up to the end of the block holding s (never across a trial boundary),
+          // and at most NATURAL_CHUNK_VALUES values (1 MB of float32): 14 MB chunks of a 10 s
+          // trial measured 1.5× slower than 100 ms ones (fresh large allocations fault in pages).
+          const seg = this.layout.segments[this.segmentOf(s)]!;
+          const inTrial = s - seg.start;
+          const blockEnd = seg.start + Math.min(seg.length, (Math.floor(inTrial / this.window) + 1) * this.window);
+          end = Math.min(stop, blockEnd, s + Math.max(1, Math.floor(NATURAL_CHUNK_VALUES / pickArr.length)));
+        }
+        const data = new Float32Array((end - s) * pickArr.length);
+        await this.fill(s, end, pickArr, data, false, getBlock);
+        // Read the next block while the consumer works on this chunk.
+        if (end < stop) {
+          const segIndex = this.segmentOf(end);
+          ring.prefetch(segIndex, Math.floor((end - this.layout.segments[segIndex]!.start) / this.window));
+        }
+        yield { sfreqHz, firstSample: s, tStartSec: s / sfreqHz, nChannels: pickArr.length, nSamples: end - s, data };
+        s = end;
       }
-      this.prefetch(end);
-      const data = new Float32Array((end - s) * pickArr.length);
-      await this.fill(s, end, pickArr, data, false);
-      yield { sfreqHz, firstSample: s, tStartSec: s / sfreqHz, nChannels: pickArr.length, nSamples: end - s, data };
-      s = end;
+    } finally {
+      ring.dispose();
     }
   }
 

@@ -138,15 +138,19 @@ export class CtfWriter {
     let s = 0;
     while (s < nSamples) {
       const m = Math.min(nSamples - s, this.nsamp - this.fill);
-      for (let c = 0; c < nc; c++) {
-        const g = this.scale[c]!;
-        let src = s * nc + c;
-        let dst = c * this.nsamp + this.fill;
-        for (let i = 0; i < m; i++, src += nc, dst++) {
-          let v = Math.round(data[src]! * g);
-          if (v > 2147483647 || v < -2147483648) { v = v > 0 ? 2147483647 : -2147483648; this.clipped++; }
-          else if (v !== v) { v = 0; this.nans++; }
-          this.trial[dst] = v;
+      // Tiled transpose (see ctfReader's TILE): the read side of the chunk stays in cache.
+      for (let i0 = 0; i0 < m; i0 += 128) {
+        const t = Math.min(128, m - i0);
+        for (let c = 0; c < nc; c++) {
+          const g = this.scale[c]!;
+          let src = (s + i0) * nc + c;
+          let dst = c * this.nsamp + this.fill + i0;
+          for (let i = 0; i < t; i++, src += nc, dst++) {
+            let v = Math.round(data[src]! * g);
+            if (v > 2147483647 || v < -2147483648) { v = v > 0 ? 2147483647 : -2147483648; this.clipped++; }
+            else if (v !== v) { v = 0; this.nans++; }
+            this.trial[dst] = v;
+          }
         }
       }
       await this.advance(m);
