@@ -54,8 +54,8 @@ export interface EpochsOptions {
   onOutside?: (word: WordEvent, reason: EpochOutsideReason, detail: string) => void;
   /**
    * Spans of repaired or missing data (from `nonFiniteGuard`), in the source clock of the raw
-   * chunks: a word whose window [onset + tmin, onset + tmax] comes within the log's margin of one
-   * is reported as 'overlaps-data-gap' instead of being cut.
+   * chunks: a word is reported as 'overlaps-data-gap' instead of being cut when a span touches the
+   * raw data its epoch depends on, [onset + tmin − the log's margin, onset + tmax + delaySec].
    */
   gaps?: DataGapLog;
 }
@@ -65,10 +65,7 @@ interface PendingWord {
   /** First and last sample of the window (absolute indices). */
   start: number;
   end: number;
-  /**
-   * The sample after which the word is decided: `end`, or with a gap log `end` + the log's margin,
-   * so that a bad span just after the window has been seen upstream before the word is cut.
-   */
+  /** The sample after which the word is decided (its window's last sample). */
   readyAt: number;
 }
 
@@ -106,7 +103,6 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
       let nTimes = 0;
       let nChannels = 0;
       let capacity = 0;
-      let marginSamples = 0;
       let ring: Float32Array | undefined; // [slot][channel], slot = (sample − s0) mod capacity
       /** One past the last sample in the ring (= s0 before any data). */
       let endSample = 0;
@@ -124,8 +120,10 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
       };
 
       const emit = (p: PendingWord) => {
-        // By now the guard upstream has seen every raw sample up to the window's end + the filter delay.
-        const gap = opts.gaps?.overlapping(p.word.onsetSec + tminSec, p.word.onsetSec + tmaxSec);
+        // The filters are causal: the epoch depends on raw data up to onset + tmax + delay only, all
+        // of which the guard upstream has already seen; before the window, the log's margin covers
+        // the filters' memory.
+        const gap = opts.gaps?.overlapping(p.word.onsetSec + tminSec, p.word.onsetSec + tmaxSec + delaySec);
         if (gap) {
           outside(p.word, 'overlaps-data-gap', `its window overlaps bad data (${gap.why}, ${gap.startSec.toFixed(3)}–${gap.endSec.toFixed(3)} s, ${gap.nSamples} samples)`);
           return;
@@ -152,13 +150,13 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
           outside(word, 'starts-before-recording', `its window starts at sample ${start}, before the first sample ${s0} (t = ${t0} s)`);
         } else if (start < oldest) {
           outside(word, 'left-ring-buffer', `its window starts at sample ${start} but the buffer now begins at ${oldest}; the word came too late (raise bufferSec above ${bufferSec} s)`);
-        } else if (end + marginSamples < endSample || (samplesDone && end < endSample)) {
-          emit({ word, start, end, readyAt: end + marginSamples });
+        } else if (end < endSample) {
+          emit({ word, start, end, readyAt: end });
         } else if (samplesDone) {
           outside(word, 'ends-after-recording', `its window ends at sample ${end}, after the last sample ${endSample - 1}`);
         } else {
           // Insert after every word ready no later: readiness order, ties in arrival order.
-          const readyAt = end + marginSamples;
+          const readyAt = end;
           let lo = 0;
           let hi = pending.length;
           while (lo < hi) {
@@ -178,8 +176,8 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
 
       const append = (chunk: SampleChunk) => {
         // Append in slices short enough that a word that becomes ready is emitted before its
-        // first sample can be overwritten: slice ≤ capacity − (nTimes + margin) + 1.
-        const maxSlice = capacity - nTimes - marginSamples + 1;
+        // first sample can be overwritten: slice ≤ capacity − nTimes + 1.
+        const maxSlice = capacity - nTimes + 1;
         for (let off = 0; off < chunk.nSamples; off += maxSlice) {
           const n = Math.min(maxSlice, chunk.nSamples - off);
           for (let t = 0; t < n; t++) {
@@ -224,8 +222,7 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
             fs = chunk.sfreqHz;
             nChannels = chunk.nChannels;
             nTimes = Math.round((tmaxSec - tminSec) * fs) + 1;
-            marginSamples = opts.gaps ? Math.ceil(opts.gaps.marginSec * fs) : 0;
-            capacity = Math.max(nTimes + marginSamples, Math.round(bufferSec * fs));
+            capacity = Math.max(nTimes, Math.round(bufferSec * fs));
             ring = new Float32Array(capacity * nChannels);
             endSample = s0;
             const waiting = early;
@@ -241,9 +238,7 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
           for (const w of early) outside(w, 'ends-after-recording', 'the stream completed without any data');
           early = [];
           for (const p of pending.splice(0)) {
-            // Words held back only for the gap margin are complete: cut them now.
-            if (p.end < endSample) emit(p);
-            else outside(p.word, 'ends-after-recording', `its window ends at sample ${p.end}, after the last sample ${endSample - 1}`);
+            outside(p.word, 'ends-after-recording', `its window ends at sample ${p.end}, after the last sample ${endSample - 1}`);
           }
           maybeComplete();
         },

@@ -68,9 +68,10 @@ describe('data gaps', () => {
     assert.equal(whole.seen.length, 1, 'reported once, when it closed');
     // Every epoch is finite (the filters were not poisoned).
     for (const e of whole.out) assert.ok(e.epoch.every(Number.isFinite), `word ${e.word.wordIndex} finite`);
-    // Excluded: exactly the words whose window [onset − 2.5, onset + 3] comes within the margin of 30–30.25 s.
+    // Excluded: exactly the words whose epoch depends on raw data touching 30–30.25 s (+ margin):
+    // raw [onset − 2.5 − margin, onset + 3 + delay].
     const m = whole.log.marginSec;
-    const expected = words.filter((w) => w.onsetSec - 2.5 <= 30.25 + m && w.onsetSec + 3 >= 30 - m).map((w) => w.wordIndex);
+    const expected = words.filter((w) => w.onsetSec - 2.5 <= 30.25 + m && w.onsetSec + 3 + delaySec >= 30).map((w) => w.wordIndex);
     const gapped = whole.outside.filter(([, r]) => r === 'overlaps-data-gap').map(([i]) => i);
     assert.deepEqual(gapped, expected);
     assert.ok(expected.length >= 8 && expected.length <= 12);

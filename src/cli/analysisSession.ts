@@ -107,6 +107,7 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
     activations: a.activationsLabel,
   };
   let samplesIn = 0;
+  let sourceStartSec: number | null = null;
   let sourceEndSec = 0;
   let wordsOutside = 0;
   let wordsInGaps = 0;
@@ -117,6 +118,7 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
   const chunks$ = a.chunks$.pipe(
     map((c) => {
       samplesIn += c.nSamples;
+      sourceStartSec ??= c.tStartSec;
       sourceEndSec = Math.max(sourceEndSec, c.tStartSec + c.nSamples / c.sfreqHz);
       health.sourceTimeSec = sourceEndSec;
       return c;
@@ -177,9 +179,10 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
     if (!a.quiet && (process.stderr.isTTY || nowMs - lastLogMs >= 5000)) {
       lastLogMs = nowMs;
       const speed = health.speed ?? 0;
-      const eta = a.totalSec && speed > 0 ? `, ETA ${Math.max(0, Math.round((a.totalSec - sourceEndSec) / speed))} s` : '';
+      const doneSec = sourceEndSec - (sourceStartSec ?? 0);
+      const eta = a.totalSec && speed > 0 ? `, ETA ${Math.max(0, Math.round((a.totalSec - doneSec) / speed))} s` : '';
       const of = a.totalSec ? ` of ${(a.totalSec / 60).toFixed(1)}` : '';
-      const line = `${a.label}: words ${last?.nWords ?? 0}, ${(sourceEndSec / 60).toFixed(1)}${of} min, ×${speed.toFixed(1)} real time${eta}, temporal score ${score}`;
+      const line = `${a.label}: words ${last?.nWords ?? 0}, ${(doneSec / 60).toFixed(1)}${of} min, ×${speed.toFixed(1)} real time${eta}, temporal score ${score}`;
       process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
     }
   }, 250);
@@ -242,5 +245,5 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
   }
   await a.beforeClose?.();
   await dashboard?.close();
-  return { last: final, wordsOutside, wordsInGaps, gaps: gaps.gaps, wordsWithoutActivations, functionWordsSkipped, sourceSeconds: sourceEndSec, wallSeconds: (performance.now() - wallStart) / 1000 };
+  return { last: final, wordsOutside, wordsInGaps, gaps: gaps.gaps, wordsWithoutActivations, functionWordsSkipped, sourceSeconds: sourceEndSec - (sourceStartSec ?? 0), wallSeconds: (performance.now() - wallStart) / 1000 };
 }

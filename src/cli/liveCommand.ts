@@ -20,6 +20,8 @@ import { fromInlet } from '../../streams/fromInlet.js';
 import { lslSampleChunks } from '../../streams/lslSampleChunks.js';
 import { lslWordEvents } from '../../streams/lslWordEvents.js';
 import { pickChannels } from '../../streams/pickChannels.js';
+import { preprocessDelaySec } from '../../streams/preprocess.js';
+import { paperPreprocessing } from '../../streams/segmentedEpochs.js';
 import { BACKEND_NAMES, type BackendName } from '../linalg/backend.js';
 import type { ScoreSnapshot } from '../snapshot.js';
 import type { SampleChunk, WordEvent } from '../types.js';
@@ -59,7 +61,10 @@ export interface LiveResult {
   wordsExcluded: Record<string, number>;
   sourceSeconds: number;
   wallSeconds: number;
-  /** From a word's epoch being complete in the received MEG to its snapshot, seconds (p50, p99). */
+  /**
+   * From the moment the received MEG covers a word's epoch (onset + 3.0 s + the filters' delay) to the
+   * snapshot that includes it, seconds (p50, p99 over the words; the dashboard send adds ~1 ms).
+   */
   latencySec: { p50: number | null; p99: number | null; n: number };
   final: ScoreSnapshot | null;
 }
@@ -111,10 +116,13 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   const stop$ = new Subject<void>();
   // Latency: the local time a word's epoch became complete (its onset + 3 s + filter delay was received).
   const epochCompleteAt = new Map<number, number>();
+  const measured = new Set<number>();
   const words: WordEvent[] = [];
   const latencies: number[] = [];
 
   const fs_ = full.nominalSrate;
+  // The epoch's last sample leaves the causal filters this much later.
+  const delaySec = preprocessDelaySec(paperPreprocessing(), fs_);
   const chunks$: Observable<SampleChunk> = fromInlet(megInlet).pipe(
     lslSampleChunks({
       sfreqHz: fs_,
@@ -126,9 +134,12 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       onChunk: (c) => {
         lastSampleSec = c.tStartSec + c.nSamples / c.sfreqHz;
         const now = performance.now() / 1000;
-        for (const w of words) if (!epochCompleteAt.has(w.wordIndex) && w.onsetSec + 3.0 <= lastSampleSec) epochCompleteAt.set(w.wordIndex, now);
+        for (const w of words) {
+          if (!measured.has(w.wordIndex) && !epochCompleteAt.has(w.wordIndex) && w.onsetSec + 3.0 + delaySec <= lastSampleSec) epochCompleteAt.set(w.wordIndex, now);
+        }
         if (a.seconds !== undefined && lastSampleSec - c.tStartSec + c.firstSample / c.sfreqHz >= a.seconds) stop$.next();
-        if (endAt !== null && lastSampleSec >= endAt + 3.0 + 1.0) stop$.next();
+        // The end marker is stamped at the end of the data: stop once the MEG has reached it.
+        if (endAt !== null && lastSampleSec >= endAt - 0.5 / c.sfreqHz) stop$.next();
       },
     }),
     picks.length === full.channelCount ? (s) => s : pickChannels(picks),
@@ -144,7 +155,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       isContent: (i) => a.features.isContent(i),
       onEnd: (t) => {
         endAt = t;
-        if (lastSampleSec >= t + 4.0) stop$.next();
+        if (lastSampleSec >= t - 0.5 / fs_) stop$.next();
       },
       onBadMarker: (text, why) => {
         badMarkers++;
@@ -193,6 +204,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
           if (s.lastWord && s.lastWord.index >= idx) {
             latencies.push(now - t);
             epochCompleteAt.delete(idx);
+            measured.add(idx);
           }
         }
         a.onSnapshot?.(s);

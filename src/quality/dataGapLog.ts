@@ -17,9 +17,10 @@ export interface DataGap {
 }
 
 /**
- * Bad spans seen so far, in arrival (time) order. Overlap queries widen each span by `marginSec`
- * on both sides: the causal filters spread a replaced stretch over their impulse response (the
- * anti-alias FIR is ~1.3 s long), and the delay compensation centres it.
+ * Bad spans seen so far, in arrival (time) order. Overlap queries extend each span by `marginSec`
+ * forward in time: causal filters carry a replaced stretch into the output for their memory (the
+ * anti-alias FIR is ~1.3 s long; the band-pass's tail is small once the values are held rather than
+ * stepped). Nothing spreads backward: the caller asks about the raw span an output depends on.
  */
 export class DataGapLog {
   readonly gaps: DataGap[] = [];
@@ -37,9 +38,9 @@ export class DataGapLog {
     this.gaps.push({ ...gap, channels: [...gap.channels] });
   }
 
-  /** The first span overlapping [fromSec, toSec] once widened by the margin, or undefined. */
+  /** The first span that, extended forward by the margin, overlaps the raw interval [fromSec, toSec]; or undefined. */
   overlapping(fromSec: number, toSec: number): DataGap | undefined {
-    for (const g of this.gaps) if (g.startSec - this.marginSec <= toSec && g.endSec + this.marginSec >= fromSec) return g;
+    for (const g of this.gaps) if (g.startSec <= toSec && g.endSec + this.marginSec >= fromSec) return g;
     return undefined;
   }
 }
