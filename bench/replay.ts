@@ -10,7 +10,7 @@
  * includes the dataset writing, which streams in 10 s blocks). Deletes the dataset afterwards
  * unless --keep. Prints one JSON object.
  *
- * Usage: node dist/bench/replay.js [--minutes 60] [--chunk-ms 1000] [--dir /tmp] [--keep]
+ * Usage: node dist/bench/replay.js [--minutes 60] [--chunk-ms 1000] [--dir /tmp] [--keep] [--root <dataset written before with --keep>]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,15 +36,18 @@ const baseDir = opt('dir', os.tmpdir());
 const keep = args.includes('--keep');
 if (!(minutes > 0) || !(chunkMs > 0)) throw new RangeError('--minutes and --chunk-ms must be positive');
 
-const root = fs.mkdtempSync(path.join(baseDir, 'lockstep-replaybench-'));
+const reuse = args.includes('--root') ? opt('root', '') : null;
+const root = reuse ?? fs.mkdtempSync(path.join(baseDir, 'lockstep-replaybench-'));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const cpuSec = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 try {
   const tw = performance.now();
-  const sim = await runSimulate({ out: root, subject: '001', session: '001', task: 'compr', format: 'ctf', minutes, seed: 1, control: 'planted', features: syntheticFeatures(1), firstWord: 0, quiet: true });
-  const writeSec = (performance.now() - tw) / 1000;
-  const meg4 = fs.readdirSync(sim.recording).filter((f) => /meg4$/.test(f)).map((f) => path.join(sim.recording, f));
+  const recording = reuse
+    ? path.join(root, 'sub-001/ses-001/meg/sub-001_ses-001_task-compr_meg.ds')
+    : (await runSimulate({ out: root, subject: '001', session: '001', task: 'compr', format: 'ctf', minutes, seed: 1, control: 'planted', features: syntheticFeatures(1), firstWord: 0, quiet: true })).recording;
+  const writeSec = reuse ? 0 : (performance.now() - tw) / 1000;
+  const meg4 = fs.readdirSync(recording).filter((f) => /meg4$/.test(f)).map((f) => path.join(recording, f));
   const bytes = meg4.reduce((a, f) => a + fs.statSync(f).size, 0);
 
   // (a) raw sequential read: the ceiling.
@@ -63,7 +66,7 @@ try {
   const names = megPicks(rec.header.channels, new Set(rec.header.bads));
   const { plan, source } = recordingReplay(
     [{ recording: rec, label: bundles[0].entry.key, words: bundles[0].words.map((w, i) => ({ word: w.word, onsetSec: w.onsetSec, index: i })) }],
-    { speed: 'max', chunkSamples: Math.round((chunkMs / 1000) * rec.header.sfreqHz), channels: names },
+    { speed: 'max', chunkSamples: Math.round((chunkMs / 1000) * rec.header.sfreqHz), channels: names, threaded: !args.includes('--one-thread') },
   );
   const items$: Observable<ReplayItem> = source.pipe(share());
   const chunks$ = items$.pipe(filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'), map((i): SampleChunk => i.chunk));
@@ -108,5 +111,5 @@ try {
     })}\n`,
   );
 } finally {
-  if (!keep) fs.rmSync(root, { recursive: true, force: true });
+  if (!keep && !reuse) fs.rmSync(root, { recursive: true, force: true });
 }

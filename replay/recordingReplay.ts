@@ -24,6 +24,7 @@ import type { SampleChunk, WordEvent } from '../src/types.js';
 import type { RawRecording } from '../adapters/meg/rawRecording.js';
 import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
 import { pacedChunks, type Speed } from './pacedChunks.js';
+import { threadedChunks } from '../adapters/meg/threadedChunks.js';
 
 /** A word as given for one recording: onset in that recording's seconds (sample 0 = 0 s). */
 export interface SegmentWord {
@@ -111,6 +112,11 @@ export interface RecordingReplayOptions {
   onProgress?: (p: ReplayProgress) => void;
   /** Wall-clock time for progress, ms (tests inject one). */
   now?: () => number;
+  /**
+   * Read each recording in a worker thread (adapters/meg/threadedChunks.ts), reopened from
+   * `header.path`: reading overlaps the processing. Only for recordings opened from files.
+   */
+  threaded?: boolean;
 }
 
 /** Segments from opened BIDS recordings (runs/sessions of one subject), in the order given. */

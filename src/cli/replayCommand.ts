@@ -98,6 +98,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     chunkSamples: Math.max(1, Math.round(bundles[0].recording!.header.sfreqHz / 10)),
     channels: names,
     gate: () => flow.whenBelow(256),
+    threaded: true,
   });
   log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${a.features.label}`);
   const items$: Observable<ReplayItem> = source.pipe(share());
