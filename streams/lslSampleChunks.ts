@@ -22,6 +22,11 @@ export interface LslSampleChunksOptions {
   onGap?: (gap: GapInfo, insertedSamples: number) => void;
   /** Local-clock time of every chunk's last sample at arrival (latency bookkeeping). */
   onChunk?: (chunk: SampleChunk, lastSampleLocalSec: number) => void;
+  /**
+   * 'measured' (default): add the inlet's time correction. 'none': the sender shares this machine's
+   * clock (same host): the true correction is exactly 0, and using 0 avoids the estimate's jitter.
+   */
+  correction?: 'measured' | 'none';
 }
 
 /**
@@ -67,11 +72,12 @@ export function lslSampleChunks(o: LslSampleChunksOptions): OperatorFunction<Inl
             subscriber.error(new Error(`LSL MEG stream: a chunk with ${chunk.nChannels} channels, the stream declared ${o.nChannels}`));
             return;
           }
-          if (t0 === null) t0 = chunk.timestamps[0] + (timeCorrection ?? 0);
+          const tc = o.correction === 'none' ? 0 : (timeCorrection ?? 0);
+          if (t0 === null) t0 = chunk.timestamps[0] + tc;
           const d = chunk.data;
           const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>, Number);
           const c = emit(data, chunk.nSamples);
-          o.onChunk?.(c, chunk.timestamps[chunk.nSamples - 1] + (timeCorrection ?? 0));
+          o.onChunk?.(c, chunk.timestamps[chunk.nSamples - 1] + tc);
         },
         error: (err) => subscriber.error(err),
         complete: () => subscriber.complete(),

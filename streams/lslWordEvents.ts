@@ -18,6 +18,8 @@ export interface LslWordEventsOptions {
   onEnd?: (localSec: number) => void;
   /** Markers that could not be parsed (reported, skipped). */
   onBadMarker?: (text: string, why: string) => void;
+  /** As lslSampleChunks: 'none' when the marker sender runs on this machine (same clock). */
+  correction?: 'measured' | 'none';
 }
 
 export function lslWordEvents(o: LslWordEventsOptions = {}): OperatorFunction<InletEvent, WordEvent> {
@@ -37,7 +39,7 @@ export function lslWordEvents(o: LslWordEventsOptions = {}): OperatorFunction<In
               o.onBadMarker?.(text, (err as Error).message);
               continue;
             }
-            const at = chunk.timestamps[i] + (timeCorrection ?? 0);
+            const at = chunk.timestamps[i] + (o.correction === 'none' ? 0 : (timeCorrection ?? 0));
             if (m.kind === 'end') {
               o.onEnd?.(at);
               subscriber.complete();

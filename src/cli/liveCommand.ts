@@ -10,6 +10,7 @@
  * protocol (adapters/lsl) or compute (the analysis session).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Subject, shareReplay, takeUntil, timer, type Observable } from 'rxjs';
 import { networkConfigFromEnv, type LslNetworkConfig } from '../../adapters/lsl/config.js';
@@ -89,6 +90,15 @@ function megChannelPicks(info: StreamInfo): { picks: number[]; labels: string[] 
   return picks.length ? { picks, labels: picks.map((i) => chans[i].label ?? `ch${i}`) } : { picks: chans.map((_, i) => i), labels: chans.map((c, i) => c.label ?? `ch${i}`) };
 }
 
+/**
+ * Streams from this machine share its clock (LSL's local_clock is the system's monotonic clock), so
+ * their true time correction is 0; the measured estimate would only add jitter (~0.1–1 ms, enough
+ * to move an onset across a 33 ms epoch-sample boundary now and then). Others use the estimate.
+ */
+function correctionFor(info: StreamInfo): 'measured' | 'none' {
+  return info.hostname === os.hostname() ? 'none' : 'measured';
+}
+
 function quantile(sorted: number[], q: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
@@ -125,6 +135,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   const delaySec = preprocessDelaySec(paperPreprocessing(), fs_);
   const chunks$: Observable<SampleChunk> = fromInlet(megInlet).pipe(
     lslSampleChunks({
+      correction: correctionFor(full),
       sfreqHz: fs_,
       nChannels: full.channelCount,
       onGap: (g, n) => {
@@ -152,6 +163,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   });
   const words$: Observable<WordEvent> = fromInlet(wordsInlet).pipe(
     lslWordEvents({
+      correction: correctionFor(wordsInfo),
       isContent: (i) => a.features.isContent(i),
       onEnd: (t) => {
         endAt = t;
