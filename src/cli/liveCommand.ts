@@ -25,6 +25,7 @@ import { preprocessDelaySec } from '../../streams/preprocess.js';
 import { paperPreprocessing } from '../../streams/segmentedEpochs.js';
 import { BACKEND_NAMES, type BackendName } from '../linalg/backend.js';
 import type { ScoreSnapshot } from '../snapshot.js';
+import type { Dashboard } from '../../dashboard/server.js';
 import type { SampleChunk, WordEvent } from '../types.js';
 import { runAnalysisSession } from './analysisSession.js';
 import { syntheticFeatures, type FeatureTable } from './features.js';
@@ -51,11 +52,14 @@ export interface LiveArgs {
   quiet: boolean;
   network?: Partial<LslNetworkConfig>;
   onSnapshot?: (s: ScoreSnapshot) => void;
+  /** When the received MEG first covers a word's epoch (performance.now() seconds; benchmarks). */
+  onWordReady?: (wordIndex: number, atSec: number) => void;
+  onDashboard?: (d: Dashboard) => void;
 }
 
 export interface LiveResult {
   command: 'live';
-  meg: { name: string; sourceId: string; channels: number; channelsDecoded: number; sfreqHz: number; states: string[]; gaps: { spanSec: number; insertedSamples: number }[] };
+  meg: { name: string; sourceId: string; channels: number; channelsDecoded: number; sfreqHz: number; samplesReceived: number; states: string[]; gaps: { spanSec: number; insertedSamples: number }[] };
   words: { name: string; received: number; badMarkers: number };
   features: string;
   wordsDecoded: number;
@@ -120,6 +124,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   let megState: ConnectionState = 'connecting';
   const gaps: LiveResult['meg']['gaps'] = [];
   let wordsReceived = 0;
+  let samplesReceived = 0;
   let badMarkers = 0;
   let endAt: number | null = null;
   let lastSampleSec = -Infinity;
@@ -143,10 +148,14 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
         log(`\nlive: MEG outage of ${g.spanSec.toFixed(3)} s (${n} samples filled as missing); the accumulated statistics are kept`);
       },
       onChunk: (c) => {
+        samplesReceived += c.nSamples;
         lastSampleSec = c.tStartSec + c.nSamples / c.sfreqHz;
         const now = performance.now() / 1000;
         for (const w of words) {
-          if (!measured.has(w.wordIndex) && !epochCompleteAt.has(w.wordIndex) && w.onsetSec + 3.0 + delaySec <= lastSampleSec) epochCompleteAt.set(w.wordIndex, now);
+          if (!measured.has(w.wordIndex) && !epochCompleteAt.has(w.wordIndex) && w.onsetSec + 3.0 + delaySec <= lastSampleSec) {
+            epochCompleteAt.set(w.wordIndex, now);
+            a.onWordReady?.(w.wordIndex, now);
+          }
         }
         if (a.seconds !== undefined && lastSampleSec - c.tStartSec + c.firstSample / c.sfreqHz >= a.seconds) stop$.next();
         // The end marker is stamped at the end of the data: stop once the MEG has reached it.
@@ -209,6 +218,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       sourceLabel: `LSL ${full.name}@${full.hostname} + ${wordsInfo.name}`,
       activationsLabel: a.features.label,
       extraHealth: () => ({ state: megState === 'live' ? 'live' : megState === 'stalled' ? 'stalled' : megState === 'lost' ? 'ended' : 'starting' }),
+      onDashboard: a.onDashboard,
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.
@@ -230,7 +240,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   latencies.sort((x, y) => x - y);
   const result: LiveResult = {
     command: 'live',
-    meg: { name: full.name, sourceId: full.sourceId, channels: full.channelCount, channelsDecoded: picks.length, sfreqHz: fs_, states, gaps },
+    meg: { name: full.name, sourceId: full.sourceId, channels: full.channelCount, channelsDecoded: picks.length, sfreqHz: fs_, samplesReceived, states, gaps },
     words: { name: wordsInfo.name, received: wordsReceived, badMarkers },
     features: a.features.label,
     wordsDecoded: r.last?.nWords ?? 0,

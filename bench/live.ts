@@ -1,0 +1,107 @@
+/**
+ * The live pipeline under real time (issue 6's goals): the simulated subject written as a dataset
+ * is played by `lockstep publish` in a child process at ×1 (real time), and a `lockstep live`
+ * session in this process decodes it with the dashboard on and a WebSocket client connected.
+ * Reports:
+ *   - samples published vs received by the live session (lost = published − received, gaps);
+ *   - latency per word, from the moment the received MEG covers its epoch (onset + 3.0 s + the
+ *     causal filters' delay) to the snapshot that includes it arriving at the WebSocket client:
+ *     p50, p90, p99, max over words (a snapshot that falls due while the decoder's worker computes
+ *     an exact refit waits for it: those words make the tail);
+ *   - CPU time and peak RSS.
+ * Prints one JSON object. Loopback only (LOCKSTEP_LSL_LOOPBACK_ONLY=1).
+ *
+ * Usage: node dist/bench/live.js [--minutes 10] [--refit-every 500] [--dir /tmp]
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { WebSocket } from 'ws';
+import { runLive } from '../src/cli/liveCommand.js';
+import { syntheticFeatures } from '../src/cli/features.js';
+import { runSimulate } from '../src/cli/simulateCommand.js';
+import type { ScoreSnapshot } from '../src/snapshot.js';
+
+process.env.LOCKSTEP_LSL_LOOPBACK_ONLY = '1';
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
+};
+const minutes = Number(opt('minutes', '10'));
+const refitEvery = Number(opt('refit-every', '500'));
+const baseDir = opt('dir', os.tmpdir());
+const root = fs.mkdtempSync(path.join(baseDir, 'lockstep-livebench-'));
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const quantile = (s: number[], q: number) => (s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] : null);
+
+try {
+  const features = syntheticFeatures(1);
+  await runSimulate({ out: root, subject: '001', session: '001', task: 'compr', format: 'fif', minutes, seed: 1, control: 'planted', features, firstWord: 0, quiet: true });
+  const name = `lockstep-bench-${process.pid}`;
+  const cli = path.join(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+  const pub = spawn(process.execPath, [cli, 'publish', root, '--subject', '001', '--speed', '1', '--name', name, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  let pubOut = '';
+  pub.stdout.on('data', (d) => (pubOut += d));
+  const pubDone = new Promise<void>((r) => pub.on('exit', () => r()));
+
+  const ready = new Map<number, number>();
+  const arrivals: { latency: number; index: number }[] = [];
+  let ws: WebSocket | undefined;
+  const cpu0 = process.cpuUsage();
+  const live = await runLive({
+    meg: name,
+    words: `${name}-words`,
+    features,
+    allWords: true,
+    resolveTimeoutSec: 20,
+    backend: 'auto',
+    refitEveryWords: refitEvery,
+    snapshotEveryWords: 1,
+    foldBlockWords: 100,
+    halfLifeWords: null,
+    dashboard: { host: '127.0.0.1', port: 0 },
+    quiet: true,
+    onWordReady: (i, t) => ready.set(i, t),
+    onDashboard: (d) => {
+      ws = new WebSocket(`${d.url.replace(/^http/, 'ws').replace(/\/(\?.*)?$/, '')}/ws`);
+      ws.on('message', (raw) => {
+        const now = performance.now() / 1000;
+        const m = JSON.parse(String(raw)) as { type: string; snapshot?: ScoreSnapshot };
+        if (m.type !== 'snapshot' || !m.snapshot?.lastWord) return;
+        for (const [i, t] of ready) {
+          if (i <= m.snapshot.lastWord.index) {
+            arrivals.push({ latency: now - t, index: i });
+            ready.delete(i);
+          }
+        }
+      });
+    },
+  });
+  const cpu = process.cpuUsage(cpu0);
+  ws?.close();
+  await pubDone;
+  const published = JSON.parse(pubOut.trim().split('\n').at(-1) ?? '{}') as { samplesPushed?: number; wordsPushed?: number };
+  const lat = arrivals.map((a) => a.latency).sort((x, y) => x - y);
+  process.stdout.write(
+    `${JSON.stringify({
+      benchmark: 'live',
+      recordedMinutes: minutes,
+      channels: live.meg.channelsDecoded,
+      sfreqHz: live.meg.sfreqHz,
+      samples: { published: published.samplesPushed ?? null, received: live.meg.samplesReceived, lost: (published.samplesPushed ?? NaN) - live.meg.samplesReceived, gaps: live.meg.gaps },
+      words: { published: published.wordsPushed ?? null, received: live.words.received, decoded: live.wordsDecoded },
+      latencyToWebSocketSec: { n: lat.length, p50: round(quantile(lat, 0.5) ?? NaN, 4), p90: round(quantile(lat, 0.9) ?? NaN, 4), p99: round(quantile(lat, 0.99) ?? NaN, 4), max: round(lat.at(-1) ?? NaN, 3) },
+      latencyToSnapshotSec: live.latencySec,
+      refitEveryWords: refitEvery,
+      finalTemporalScore: live.final?.exact?.temporalScore ?? null,
+      cpuSeconds: round((cpu.user + cpu.system) / 1e6),
+      wallSeconds: round(live.wallSeconds),
+      peakRssMb: round(process.resourceUsage().maxRSS / 1024),
+      machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => round(x, 2)) },
+    })}\n`,
+  );
+} finally {
+  fs.rmSync(root, { recursive: true, force: true });
+}
