@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, tensorRawBytes, type ModelProto } from '../../adapters/onnx/onnxProto.js';
-import { REPO_ROOT } from './paths.js';
+import { SHARED_DATA } from './paths.js';
 
-export const ONNX_DIR = path.join(REPO_ROOT, '../shared/data/onnx');
+export const ONNX_DIR = path.join(SHARED_DATA, 'onnx');
 export const MEGATRON = path.join(ONNX_DIR, 'gpt2-onelayer-torch/gpt2_megatron.onnx');
 export const GPT2_ONE = path.join(ONNX_DIR, 'gpt2-onelayer-torch/gpt2_one_layer.onnx');
 export const GPT2_PAST_ONE = path.join(ONNX_DIR, 'gpt2-onelayer-torch/gpt2_past_one_layer.onnx');

@@ -18,3 +18,11 @@ export function runOracle<T>(script: string, args: string[], outPath: string): T
   execFileSync(DEBIAN_PYTHON, [path.join(REPO_ROOT, 'test/oracle', script), ...args, '--out', outPath], { stdio: ['ignore', 'ignore', 'inherit'] });
   return JSON.parse(fs.readFileSync(outPath, 'utf8')) as T;
 }
+
+/**
+ * The shared reference data (real recordings with MNE reference values, real ONNX graphs), a
+ * sibling of the repository (`../shared/data`), or where LOCKSTEP_SHARED_DATA points. Tests that
+ * need it are skipped, with this reason, on a machine that does not have it.
+ */
+export const SHARED_DATA = process.env.LOCKSTEP_SHARED_DATA ?? path.join(REPO_ROOT, '../shared/data');
+export const SHARED_DATA_MISSING: string | false = fs.existsSync(SHARED_DATA) ? false : `no shared reference data at ${SHARED_DATA} (set LOCKSTEP_SHARED_DATA)`;
