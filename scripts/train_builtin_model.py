@@ -547,7 +547,7 @@ def main():
         'loadAverageAtEnd': os.getloadavg()[0], 'totalSeconds': time.time() - t0,
         'seed': args.seed, 'threads': args.threads, 'wallBudgetMinutes': args.minutes, 'cpuBudgetMinutes': args.cpu_minutes, 'torch': torch.__version__, 'numpy': np.__version__,
         'python': sys.version.split()[0],
-        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine by elapsed time to 10%%, clip 1.0, dropout %g' % (args.lr, args.dropout),
+        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine to 10%% over max(wall, CPU) fraction of the budget, clip 1.0, dropout %g' % (args.lr, args.dropout),
     }
     with open(os.path.join(args.model_dir, 'training.json'), 'w') as f:
         json.dump(training, f, indent=1)
