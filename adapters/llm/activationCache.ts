@@ -32,7 +32,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinalgBackend } from '../../src/linalg/backend.js';
 import { ReferenceBackend } from '../../src/linalg/reference.js';
-import { npyHeaderBytes } from '../../src/npy.js';
+import { decodeNpyData, encodeNpyData, HOST_LITTLE_ENDIAN, npyHeaderBytes, parseNpyHeader, parseNpyPreamble } from '../../src/npy.js';
 import { fitFromScatter, flipComponents, MeanAccumulator, project, ScatterAccumulator, SignTracker, type PcaFit } from '../../src/llm/pca.js';
 import { openNpyFile, readNpyFile, writeNpyFile } from '../npyFile.js';
 import type { Aggregation, RawWordFeatures } from './extractor.js';
@@ -249,10 +249,10 @@ export class ActivationCacheWriter {
       const expected = this.plan.rowWords[this.rowsDone];
       if (w.wordIndex !== expected) throw new Error(`activation cache ${this.dir}: row ${this.rowsDone} is word ${w.wordIndex}, the plan expects word ${expected}`);
       if (w.activations.length !== this.rowFloats) throw new Error(`activation cache ${this.dir}: word ${w.wordIndex} has ${w.activations.length} values, expected ${this.rowFloats}`);
-      const bytes = new Uint8Array(w.activations.buffer, w.activations.byteOffset, rowBytes);
-      writeAll(this.rawFd, bytes, this.rawHeaderBytes + this.rowsDone * rowBytes);
+      // encodeNpyData: little-endian bytes (a view of the array on little-endian hosts).
+      writeAll(this.rawFd, encodeNpyData(w.activations), this.rawHeaderBytes + this.rowsDone * rowBytes);
       const meta = new Float64Array([w.surprisalNats ?? NaN, w.tokensPerWord, w.wordTokenCount]);
-      writeAll(this.metaFd, new Uint8Array(meta.buffer), this.rowsDone * META_COLS * 8);
+      writeAll(this.metaFd, encodeNpyData(meta), this.rowsDone * META_COLS * 8);
       this.rowsDone++;
       this.sinceCheckpoint++;
     }
@@ -381,7 +381,7 @@ function readMeta(file: string, n: number): Float64Array {
   const buf = fs.readFileSync(file);
   if (buf.length !== n * META_COLS * 8) throw new Error(`${file}: ${buf.length} bytes, expected ${n * META_COLS * 8} for ${n} words`);
   const out = new Float64Array(n * META_COLS);
-  new Uint8Array(out.buffer).set(buf);
+  decodeNpyData(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), out);
   return out;
 }
 
@@ -520,19 +520,33 @@ export function openActivationCache(dir: string): ActivationCacheReader {
  * meta.partial one row at a time: for emitting raw-dimension words in order before live ones.
  */
 export function* checkpointedRows(dir: string, rows: number): Generator<{ row: number; activations: Float32Array; surprisalNats: number | null; tokensPerWord: number }> {
-  const file = openNpyFile(path.join(dir, RAW));
+  // raw.npy is still growing (its header already states the final shape), so openNpyFile's length
+  // check would refuse it: read the header here and the rows at their offsets.
+  const rawPath = path.join(dir, RAW);
   const metaPath = path.join(dir, META);
+  const rawFd = fs.openSync(rawPath, 'r');
   const fd = fs.openSync(metaPath, 'r');
   try {
-    const [, nL, H] = file.shape;
+    const size = fs.fstatSync(rawFd).size;
+    const first = new Uint8Array(Math.min(size, 4096));
+    fs.readSync(rawFd, first, 0, first.length, 0);
+    const header = parseNpyHeader(first.subarray(0, parseNpyPreamble(first, rawPath, size).dataOffset), rawPath, size);
+    const [, nL, H] = header.shape;
     const meta = new Float64Array(META_COLS);
     const metaBytes = new Uint8Array(meta.buffer);
     for (let r = 0; r < rows; r++) {
+      const activations = new Float32Array(nL * H);
+      const bytes = new Uint8Array(activations.buffer);
+      if (fs.readSync(rawFd, bytes, 0, bytes.length, header.dataOffset + r * bytes.length) !== bytes.length) throw new Error(`${rawPath}: row ${r} is missing; delete ${dir} to recompute`);
       if (fs.readSync(fd, metaBytes, 0, metaBytes.length, r * META_COLS * 8) !== metaBytes.length) throw new Error(`${metaPath}: row ${r} is missing; delete ${dir} to recompute`);
-      yield { row: r, activations: file.read(r * nL * H, nL * H) as Float32Array, surprisalNats: Number.isNaN(meta[0]) ? null : meta[0], tokensPerWord: meta[1] };
+      if (!HOST_LITTLE_ENDIAN) {
+        decodeNpyData(bytes.slice(), activations);
+        decodeNpyData(metaBytes.slice(), meta);
+      }
+      yield { row: r, activations, surprisalNats: Number.isNaN(meta[0]) ? null : meta[0], tokensPerWord: meta[1] };
     }
   } finally {
-    file.close();
+    fs.closeSync(rawFd);
     fs.closeSync(fd);
   }
 }
