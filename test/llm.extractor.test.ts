@@ -73,6 +73,23 @@ describe('extractor on the toy causal model', () => {
     assert.deepEqual(words.map((w) => w.tokensPerWord), [2, 2]);
   });
 
+  it('prepends bosTokenId to every window: shifted rows, and a surprisal for every word', async () => {
+    const model = new ToyCausalLm();
+    const index = new StimulusIndex([story]);
+    const got = [];
+    for (const w of exactWindows([story], 0)) got.push(...(await extractWindow(model, index, w, { layers: [0], aggregate: 'mean', bosTokenId: 5 })));
+    assert.equal(model.tokensSeen, 1 + 1 + 2 + 1 + 1 + 1);
+    // w0 = [1] after BOS 5: p(1 | 5) = (1 + 0)/12 → ln 12; layer 0 of token 1 (prev 5) = 2 + (h+1)·3.
+    assert.ok(Math.abs(got[0].surprisalNats! - Math.log(12)) < 1e-6);
+    close(got[0].activations, [5, 8, 11, 14]);
+    // w1 = [2, 3] after BOS: p(2 | 5) = (1 + 1)/12, p(3 | 2) = 3/12 → ln 6 + ln 4 = ln 24.
+    assert.ok(Math.abs(got[1].surprisalNats! - Math.log(24)) < 1e-6);
+    // tokens: 2 (prev 5) = 3 + 3(h+1); 3 (prev 2) = 4 + 1.5(h+1); mean 3.5 + 2.25(h+1).
+    close(got[1].activations, [5.75, 8, 10.25, 12.5]);
+    assert.deepEqual(got.map((w) => w.tokensPerWord), [2, 3, 2]);
+    await assert.rejects(extractWindow(model, index, exactWindows([story], 0)[0], { layers: [0], aggregate: 'mean', bosTokenId: 6 }), /BOS token id 6 is outside the vocabulary 0…5/);
+  });
+
   it('negLogSoftmax is stable for large logits', () => {
     const l = Float32Array.from([1000, 1000 + Math.log(3)]);
     assert.ok(Math.abs(negLogSoftmax(l, 0, 2, 0) - Math.log(4)) < 1e-4);

@@ -52,6 +52,8 @@ export interface CacheKey {
   aggregate: Aggregation;
   /** Number of PCA components, or 'none' for raw hidden dimensions. */
   pca: number | 'none';
+  /** BOS token id put before every window, or null (absent counts as null). */
+  bosTokenId?: number | null;
 }
 
 /** What the extraction will produce, known before the first forward pass. */
@@ -118,6 +120,7 @@ export function cacheKeyHash(key: CacheKey): string {
     depths: key.depths,
     aggregate: key.aggregate,
     pca: key.pca,
+    bosTokenId: key.bosTokenId ?? null,
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 24);
 }

@@ -89,7 +89,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   try {
     const tExtract = performance.now();
     progress('extract', resumed, total, 0, tExtract);
-    for await (const { windowIndex, words: got } of extractWords(job.model, job.stories, job.windows, { layers: key.layers, aggregate: key.aggregate }, writer.resumeWindow)) {
+    for await (const { windowIndex, words: got } of extractWords(job.model, job.stories, job.windows, { layers: key.layers, aggregate: key.aggregate, bosTokenId: key.bosTokenId ?? undefined }, writer.resumeWindow)) {
       writer.append(windowIndex, got);
       tokens += job.windows[windowIndex].tokenStop - job.windows[windowIndex].tokenStart;
       job.onWords?.(got);

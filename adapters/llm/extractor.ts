@@ -7,7 +7,8 @@
  * previous position)[token], in nats, computed in float64 from the window's own logits. It is null
  * when the model has no LM head, or when the token before the word's first token is not in the
  * window (the first word of a story whose tokenization has no BOS, or a window that starts at the
- * word itself, i.e. zero context): −log p would otherwise need a distribution nobody computed.
+ * word itself, i.e. zero context) and no BOS is prepended: −log p would otherwise need a
+ * distribution nobody computed.
  *
  * Owns: windows → per-word raw features. Must not: write files (activationCache.ts does), apply
  * PCA, or decide where windows start (contextWindows.ts does).
@@ -29,6 +30,12 @@ export interface ExtractOptions {
   /** Hidden-state indices to read (0 = embedding output), duplicates allowed. */
   layers: number[];
   aggregate: Aggregation;
+  /**
+   * A BOS token id to put before every window (Llama-style models expect one; GPT-2 has none), or
+   * undefined. Windows never contain it (contextWindows.ts); with it, every window's first token has
+   * a previous position, so every word gets a surprisal.
+   */
+  bosTokenId?: number;
 }
 
 /** Raw features of one word, before PCA. */
@@ -94,18 +101,23 @@ export function negLogSoftmax(logits: Float32Array, rowOffset: number, vocab: nu
  */
 export async function extractWindow(model: HiddenStateModel, index: StimulusIndex, window: ContextWindow, opts: ExtractOptions): Promise<RawWordFeatures[]> {
   const story = index.story(window.story);
-  const ids = story.tokens.inputIds.slice(window.tokenStart, window.tokenStop);
+  const windowIds = story.tokens.inputIds.slice(window.tokenStart, window.tokenStop);
   const where = `story ${window.story}, tokens [${window.tokenStart}, ${window.tokenStop})`;
-  if (ids.length === 0) throw new Error(`context window ${where} is empty`);
+  if (windowIds.length === 0) throw new Error(`context window ${where} is empty`);
+  const bos = opts.bosTokenId === undefined ? 0 : 1;
+  const ids = bos ? [opts.bosTokenId!, ...windowIds] : windowIds;
   const T = ids.length;
+  /** Row of story token t in the model's input and output. */
+  const row = (t: number) => t - window.tokenStart + bos;
   const H = model.hiddenSize;
+  const V = model.vocabSize;
+  if (bos && (!Number.isInteger(opts.bosTokenId) || opts.bosTokenId! < 0 || opts.bosTokenId! >= V)) throw new RangeError(`BOS token id ${opts.bosTokenId} is outside the vocabulary 0…${V - 1}`);
   const out = await model.forward(ids);
   if (out.hidden.length !== model.nBlocks + 1) throw new Error(`the model returned ${out.hidden.length} hidden states for ${where}, expected ${model.nBlocks + 1} (blocks + embedding)`);
   for (const l of opts.layers) {
     if (!Number.isInteger(l) || l < 0 || l > model.nBlocks) throw new RangeError(`layer ${l} does not exist: the model has hidden states 0…${model.nBlocks}`);
     if (out.hidden[l].length !== T * H) throw new Error(`hidden state ${l} for ${where} has ${out.hidden[l].length} values, expected ${T} tokens × ${H}`);
   }
-  const V = model.vocabSize;
   if (out.logits && out.logits.length !== T * V) throw new Error(`logits for ${where} have ${out.logits.length} values, expected ${T} tokens × ${V}`);
 
   const perWord = T / Math.max(1, window.targetWords.length);
@@ -123,24 +135,24 @@ export async function extractWindow(model: HiddenStateModel, index: StimulusInde
     opts.layers.forEach((l, li) => {
       const h = out.hidden[l];
       if (opts.aggregate === 'last') {
-        acts.set(h.subarray((stop - 1 - window.tokenStart) * H, (stop - window.tokenStart) * H), li * H);
+        acts.set(h.subarray(row(stop - 1) * H, (row(stop - 1) + 1) * H), li * H);
       } else {
         // Sum in float64, then divide: a word's few tokens, but no float32 drift by token order.
         const acc = new Float64Array(H);
         for (let t = first; t < stop; t++) {
-          const o = (t - window.tokenStart) * H;
+          const o = row(t) * H;
           for (let j = 0; j < H; j++) acc[j] += h[o + j];
         }
         for (let j = 0; j < H; j++) acts[li * H + j] = acc[j] / (stop - first);
       }
     });
     let surprisal: number | null = null;
-    if (out.logits && first - 1 >= window.tokenStart) {
+    if (out.logits && row(first) >= 1) {
       surprisal = 0;
       for (let t = first; t < stop; t++) {
         const token = story.tokens.inputIds[t];
         if (!Number.isInteger(token) || token < 0 || token >= V) throw new RangeError(`token ${t} of ${where} has id ${token}, outside the vocabulary 0…${V - 1}`);
-        surprisal += negLogSoftmax(out.logits, (t - 1 - window.tokenStart) * V, V, token);
+        surprisal += negLogSoftmax(out.logits, (row(t) - 1) * V, V, token);
       }
     }
     return {
