@@ -10,6 +10,7 @@ import { runDecode } from './decodeCommand.js';
 import { runDemo, type Control } from './demoCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
+import { registerInspectModelCommand } from './inspectModelCommand.js';
 
 function numberList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -163,6 +164,7 @@ export function buildProgram(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(info)}\n` : `${JSON.stringify(info, null, 2)}\n`);
     });
 
+  registerInspectModelCommand(program);
   return program;
 }
 
