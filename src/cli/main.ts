@@ -8,6 +8,7 @@ import { BACKEND_NAMES } from '../linalg/backend.js';
 import { ALPHA_SELECTIONS, type AlphaSelection } from '../ridge/alphaGrid.js';
 import { runDecode } from './decodeCommand.js';
 import { runDemo, type Control } from './demoCommand.js';
+import { registerInfoCommand } from './infoCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
 import { registerInspectModelCommand } from './inspectModelCommand.js';
@@ -155,6 +156,7 @@ export function buildProgram(): Command {
       });
     });
 
+  registerInfoCommand(program);
   program
     .command('backends')
     .description('Show which linear-algebra backends load on this machine, and why the others do not.')
