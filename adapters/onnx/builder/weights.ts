@@ -9,6 +9,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import onnxProto from 'onnx-proto';
+
 import { mulberry32, randomNormal, type Rng } from '../../../src/scores/prng.js';
 
 export interface Tensor32 {
@@ -105,17 +107,26 @@ export function weightShapes(a: ArchSizes): [string, number[], 'matrix' | 'embed
 }
 
 /**
- * Seeded random weights. Scales keep activations O(1) through the tiny stack (matrices
+ * Seeded random weights. `unit` (default, for graph tests): scales keep activations O(1) through the tiny stack (matrices
  * N(0, 1/in), gains 1 + N(0, 0.1²), biases N(0, 0.1²), embeddings N(0, 1)), so logits vary
- * enough for numerical comparisons to mean something.
+ * enough for numerical comparisons to mean something. `hf`: Hugging Face's initialisation, i.e.
+ * what an untrained model of this architecture computes.
  */
-export function randomWeights(a: ArchSizes, seed: number): WeightMap {
+export function randomWeights(a: ArchSizes, seed: number, init: 'unit' | 'hf' = 'unit'): WeightMap {
   const rng: Rng = mulberry32(seed);
   const map: WeightMap = new Map();
   for (const [name, dims, kind] of weightShapes(a)) {
     const n = dims.reduce((x, y) => x * y, 1);
     const data = new Float32Array(n);
-    const scale = kind === 'matrix' ? 1 / Math.sqrt(dims[0]!) : kind === 'embedding' ? 1 : 0.1;
+    let scale: number;
+    if (init === 'hf') {
+      // What a freshly initialised Hugging Face model holds (GPT-2's _init_weights): N(0, 0.02²)
+      // matrices and embeddings, residual output projections scaled by 1/√(2L), gains 1, biases 0.
+      const residualOut = /(c_proj|o_proj|down_proj|dense_4h_to_h|attention\.dense)\.weight$/.test(name);
+      scale = kind === 'matrix' || kind === 'embedding' ? (residualOut ? 0.02 / Math.sqrt(2 * a.layers) : 0.02) : 0;
+    } else {
+      scale = kind === 'matrix' ? 1 / Math.sqrt(dims[0]!) : kind === 'embedding' ? 1 : 0.1;
+    }
     const offset = kind === 'gain' ? 1 : 0;
     for (let k = 0; k < n; k++) data[k] = offset + scale * randomNormal(rng);
     map.set(name, { dims, data });
@@ -153,4 +164,31 @@ export function readWeightsDir(dir: string): { manifest: WeightsManifest; weight
     weights.set(t.name, { dims: t.shape, data });
   }
   return { manifest, weights };
+}
+
+/**
+ * Float32 initializers of an ONNX model (raw or float_data, not external), keyed by name: lets a
+ * graph be rebuilt from a committed model, e.g. with its hidden states exposed.
+ */
+export function weightsFromModelProto(bytes: Uint8Array, where = 'model'): WeightMap {
+  const proto = onnxProto.onnx.ModelProto.decode(bytes);
+  const map: WeightMap = new Map();
+  for (const t of proto.graph?.initializer ?? []) {
+    if (t.dataType !== onnxProto.onnx.TensorProto.DataType.FLOAT) continue;
+    const dims = (t.dims ?? []).map((d) => Number(d));
+    const n = dims.reduce((x, y) => x * y, 1);
+    let data: Float32Array;
+    if (t.rawData && t.rawData.length > 0) {
+      if (t.rawData.length !== 4 * n) throw new Error(`${where}: initializer ${t.name} has ${t.rawData.length} raw bytes, dims [${dims.join(', ')}] need ${4 * n}`);
+      const dv = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+      data = new Float32Array(n);
+      for (let k = 0; k < n; k++) data[k] = dv.getFloat32(4 * k, true);
+    } else if (t.floatData && t.floatData.length === n) {
+      data = Float32Array.from(t.floatData);
+    } else {
+      throw new Error(`${where}: initializer ${t.name} has no inline data (external data is not read here)`);
+    }
+    map.set(t.name ?? '', { dims, data });
+  }
+  return map;
 }
