@@ -12,6 +12,7 @@ import { registerInfoCommand } from './infoCommand.js';
 import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
 import { registerInspectModelCommand } from './inspectModelCommand.js';
+import { registerExtractCommand } from './extractCommand.js';
 
 function numberList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -167,6 +168,7 @@ export function buildProgram(): Command {
     });
 
   registerInspectModelCommand(program);
+  registerExtractCommand(program);
   return program;
 }
 
