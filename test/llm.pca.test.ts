@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { pcaPasses } from '../adapters/llm/activationCache.js';
 import { writeNpyFile } from '../adapters/npyFile.js';
 import type { LinalgBackend } from '../src/linalg/backend.js';
@@ -22,7 +22,6 @@ interface Oracle {
   mean: number[];
   explained_variance: number[];
   explained_variance_ratio: number[];
-  versions: { sklearn: string };
 }
 
 /** n words × d features with a decaying spectrum (distinct eigenvalues), offset mean, float32. */
@@ -64,22 +63,38 @@ function checkAgainst(oracle: Oracle, scores: ArrayLike<number>, components: Arr
 describe('PCA vs scikit-learn', () => {
   const dir = tempDir('pca');
   const backends: LinalgBackend[] = [new ReferenceBackend()];
+  // The matrices, written once; scikit-learn runs once over all of them (its import is the slow part).
+  const big = { n: 300, d: 120, k: 50, x: activations(300, 120, 7) };
+  const small = { n: 40, d: 30, x: activations(40, 30, 11) };
+  const layered = { n: 230, nL: 2, d: 64, k: 50, raw: new Float32Array(0) };
+  let oracle: { results: Oracle[]; versions: { sklearn: string } };
+  before(() => {
+    const a = activations(layered.n, layered.d, 21);
+    const b = activations(layered.n, layered.d, 22);
+    layered.raw = new Float32Array(layered.n * layered.nL * layered.d);
+    const d = layered.d;
+    for (let i = 0; i < layered.n; i++) {
+      layered.raw.set(a.subarray(i * d, (i + 1) * d), (i * 2 + 0) * d);
+      layered.raw.set(b.subarray(i * d, (i + 1) * d), (i * 2 + 1) * d);
+    }
+    writeNpyFile(path.join(dir, 'big.npy'), big.x, [big.n, big.d]);
+    writeNpyFile(path.join(dir, 'small.npy'), small.x, [small.n, small.d]);
+    writeNpyFile(path.join(dir, 'raw.npy'), layered.raw, [layered.n, layered.nL, layered.d]);
+    const jobs = [`big.npy,${big.k}`, `small.npy,${small.d}`, `raw.npy,${layered.k},0`, `raw.npy,${layered.k},1`];
+    oracle = runOracle('pca_oracle.py', jobs.flatMap((j) => ['--job', path.join(dir, j)]), path.join(dir, 'oracle.json'));
+  });
   after(async () => {
     for (const b of backends) await b.dispose();
   });
 
   it('fits 50 components of 300 words × 120 dims like PCA(svd_solver="full") on every backend', async () => {
-    const [n, d, k] = [300, 120, 50];
-    const x = activations(n, d, 7);
-    const file = path.join(dir, 'x.npy');
-    writeNpyFile(file, x, [n, d]);
-    const oracle = runOracle<Oracle>('pca_oracle.py', [file, '--components', String(k)], path.join(dir, 'x.json'));
+    const { n, d, k, x } = big;
     const auto = await createBackend('auto');
     if (auto.name !== 'reference') backends.push(auto);
     for (const be of backends) {
       const { fit, scores } = await fitTransform(x, n, d, k, be);
-      checkAgainst(oracle, scores, fit.components, fit.mean, fit.explainedVariance, n, k, d, `${be.name} backend (sklearn ${oracle.versions.sklearn})`);
-      for (let c = 0; c < k; c++) assert.ok(Math.abs(fit.explainedVarianceRatio[c] - oracle.explained_variance_ratio[c]) < 1e-9);
+      checkAgainst(oracle.results[0], scores, fit.components, fit.mean, fit.explainedVariance, n, k, d, `${be.name} backend (sklearn ${oracle.versions.sklearn})`);
+      for (let c = 0; c < k; c++) assert.ok(Math.abs(fit.explainedVarianceRatio[c] - oracle.results[0].explained_variance_ratio[c]) < 1e-9);
     }
   });
 
@@ -87,38 +102,24 @@ describe('PCA vs scikit-learn', () => {
     assert.equal(componentsFor(50, 40, 30), 30);
     assert.equal(componentsFor(50, 20, 768), 20);
     assert.throws(() => componentsFor(0, 10, 10), /positive integer, got 0/);
-    const [n, d] = [40, 30];
-    const x = activations(n, d, 11);
-    const file = path.join(dir, 'small.npy');
-    writeNpyFile(file, x, [n, d]);
-    const oracle = runOracle<Oracle>('pca_oracle.py', [file, '--components', String(d)], path.join(dir, 'small.json'));
+    const { n, d, x } = small;
     const { fit, scores } = await fitTransform(x, n, d, 50, new ReferenceBackend());
     assert.equal(fit.nComponents, d);
-    checkAgainst(oracle, scores, fit.components, fit.mean, fit.explainedVariance, n, d, d, 'capped');
+    checkAgainst(oracle.results[1], scores, fit.components, fit.mean, fit.explainedVariance, n, d, d, 'capped');
   });
 
-  it('the cache\'s block-wise passes over [words, layers, dims] match scikit-learn per layer', async () => {
-    const [n, nL, d, k] = [230, 2, 64, 50];
-    const a = activations(n, d, 21);
-    const b = activations(n, d, 22);
-    const raw = new Float32Array(n * nL * d);
-    for (let i = 0; i < n; i++) {
-      raw.set(a.subarray(i * d, (i + 1) * d), (i * nL + 0) * d);
-      raw.set(b.subarray(i * d, (i + 1) * d), (i * nL + 1) * d);
-    }
-    const file = path.join(dir, 'raw.npy');
-    writeNpyFile(file, raw, [n, nL, d]);
+  it("the cache's block-wise passes over [words, layers, dims] match scikit-learn per layer", async () => {
+    const { n, nL, k } = layered;
     const passes: string[] = [];
-    const { fits, scores } = await pcaPasses(file, k, new ReferenceBackend(), 17, (p) => {
+    const { fits, scores } = await pcaPasses(path.join(dir, 'raw.npy'), k, new ReferenceBackend(), 17, (p) => {
       if (passes.at(-1) !== p) passes.push(p);
     });
     assert.deepEqual(passes, ['pca-mean', 'pca-scatter', 'pca-project']);
     for (let l = 0; l < nL; l++) {
-      const oracle = runOracle<Oracle>('pca_oracle.py', [file, '--components', String(k), '--layer', String(l)], path.join(dir, `raw${l}.json`));
       const layerScores = new Float64Array(n * k);
       for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) layerScores[i * k + c] = scores[(i * nL + l) * k + c];
-      // Scores are stored as float32: allow float32 rounding of the largest score on top of 1e-6.
-      checkAgainst(oracle, layerScores, fits[l].components, fits[l].mean, fits[l].explainedVariance, n, k, d, `layer ${l} (block-wise)`);
+      // Scores are stored as float32 (relative rounding 6e-8, inside the 1e-6 tolerance).
+      checkAgainst(oracle.results[2 + l], layerScores, fits[l].components, fits[l].mean, fits[l].explainedVariance, n, k, layered.d, `layer ${l} (block-wise)`);
     }
   });
 });
