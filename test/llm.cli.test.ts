@@ -15,7 +15,8 @@ import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { loadStimulusTokenizer, tokenizeStimulus } from '../adapters/text/wordAlignment.js';
 import { builtinStory, stimulusFromStories } from '../adapters/text/stimulusText.js';
 import { splitWords } from '../adapters/text/builtinText.js';
-import { runExtract, type ExtractSummary } from '../src/cli/extractCommand.js';
+import { Command } from 'commander';
+import { registerExtractCommand, runExtract, type ExtractSummary } from '../src/cli/extractCommand.js';
 import { CLI, tempDir } from './helpers/paths.js';
 import { writeTinyModelFolder, type TinyModelFolder } from './helpers/tinyModelFolder.js';
 
@@ -130,11 +131,18 @@ describe('lockstep extract on a tiny generated model', () => {
     const noModel = lockstep(['extract', '--model', path.join(root, 'nope'), '--text', 'builtin', '--out', path.join(root, 'x')]);
     assert.equal(noModel.status, 2);
     assert.match(noModel.stderr, /^lockstep: --model .*nope: no such folder; give a model folder/);
-    const badDepth = lockstep(['extract', '--model', tiny.dir, '--text', 'builtin', '--depths', '0.5,1.5', '--out', path.join(root, 'x')]);
-    assert.notEqual(badDepth.status, 0);
-    assert.match(badDepth.stderr, /relative depths in \[0, 1\].*item 2/);
     const noText = lockstep(['extract', '--model', tiny.dir, '--text', path.join(root, 'missing.txt'), '--out', path.join(root, 'x')]);
     assert.equal(noText.status, 2);
     assert.match(noText.stderr, /missing\.txt: no such file/);
+  });
+
+  it('rejects bad option values before loading anything', async () => {
+    const program = new Command().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    registerExtractCommand(program);
+    const base = ['node', 'lockstep', 'extract', '--model', tiny.dir, '--text', 'builtin', '--out', path.join(root, 'x')];
+    await assert.rejects(program.parseAsync([...base, '--depths', '0.5,1.5']), /relative depths in \[0, 1\].*item 2/);
+    await assert.rejects(program.parseAsync([...base, '--pca', '0']), /number of components \(e\.g\. 50\) or "none", got "0"/);
+    await assert.rejects(program.parseAsync([...base, '--context', '-1']), /non-negative integer, got "-1"/);
+    await assert.rejects(program.parseAsync([...base, '--depths', '0.5', '--all-layers']), /give --depths or --all-layers, not both/);
   });
 });
