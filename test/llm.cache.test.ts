@@ -119,6 +119,20 @@ describe('activation cache', () => {
     assert.throws(() => openActivationCache(first.dir), /manifest\.json: not a readable activation-cache manifest.*delete the folder/);
   });
 
+  it('refuses a cache another live process is writing, and takes over the lock of a dead one', async () => {
+    const root = tempDir('cache-lock');
+    const dir = cacheDirFor(root, { modelHash: 'toy-causal-lm-v1', ...baseKey('none') });
+    fs.mkdirSync(dir, { recursive: true });
+    // The test runner's parent process is alive for the whole test.
+    fs.writeFileSync(path.join(dir, 'writer.lock'), String(process.ppid));
+    await assert.rejects(runExtraction(job(new ToyCausalLm(), root, 'none')), new RegExp(`another extraction \\(pid ${process.ppid}\\) is writing this cache`));
+    // A pid above the kernel's pid_max (2^22) belongs to no process: a crashed writer's lock.
+    fs.writeFileSync(path.join(dir, 'writer.lock'), String(2 ** 22 + 1));
+    const res = await runExtraction(job(new ToyCausalLm(), root, 'none'));
+    assert.equal(res.computedWords, 120);
+    assert.equal(fs.existsSync(path.join(dir, 'writer.lock')), false);
+  });
+
   for (const pca of ['none', 3] as const) {
     it(`resumes an interrupted extraction (pca ${pca}) and ends with byte-identical files`, async () => {
       const whole = await runExtraction(job(new ToyCausalLm(), tempDir('cache-whole'), pca));

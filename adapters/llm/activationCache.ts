@@ -105,6 +105,40 @@ const RAW = 'raw.npy';
 const META = 'meta.partial';
 const PROGRESS = 'progress.json';
 const MANIFEST = 'manifest.json';
+const LOCK = 'writer.lock';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the folder's writer lock (a file holding the pid), so two extractions never write one cache.
+ * A lock left by a process that no longer runs (a crash) is taken over.
+ */
+function takeLock(dir: string): string {
+  const file = path.join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx');
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return file;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(file, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+        throw new Error(`${dir}: another extraction (pid ${pid}) is writing this cache; wait for it, or delete ${file} if that process is not lockstep`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`${dir}: cannot take the writer lock ${file}`);
+}
 const META_COLS = 3;
 
 /** Canonical JSON of the key (fixed field order), hashed. */
@@ -189,6 +223,7 @@ export class ActivationCacheWriter {
   private readonly rowFloats: number;
   private readonly checkpointEvery: number;
   private readonly planHashValue: string;
+  private readonly lockFile: string;
 
   constructor(
     root: string,
@@ -202,6 +237,7 @@ export class ActivationCacheWriter {
     this.planHashValue = planHash(plan);
     this.rowFloats = key.layers.length * plan.hiddenSize;
     fs.mkdirSync(this.dir, { recursive: true });
+    this.lockFile = takeLock(this.dir);
     const header = npyHeaderBytes('float32', [plan.rowWords.length, key.layers.length, plan.hiddenSize]);
     this.rawHeaderBytes = header.length;
 
@@ -229,7 +265,7 @@ export class ActivationCacheWriter {
       this.rowsDone = progress.rowsDone;
       this.windowsDone = progress.windowsDone;
     } else {
-      for (const f of fs.readdirSync(this.dir)) fs.rmSync(path.join(this.dir, f), { force: true, recursive: true });
+      for (const f of fs.readdirSync(this.dir)) if (f !== LOCK) fs.rmSync(path.join(this.dir, f), { force: true, recursive: true });
       this.rawFd = fs.openSync(path.join(this.dir, RAW), 'w+');
       this.metaFd = fs.openSync(path.join(this.dir, META), 'w+');
       fs.writeSync(this.rawFd, header, 0, header.length, 0);
@@ -274,8 +310,16 @@ export class ActivationCacheWriter {
 
   /** Closes the files without finishing (the checkpoint stays for a later resume). */
   abandon(): void {
-    closeQuietly(this.rawFd);
-    closeQuietly(this.metaFd);
+    this.closeFiles();
+    fs.rmSync(this.lockFile, { force: true });
+  }
+
+  /** Closes the data files once (a closed fd number may be reused by the next open, so never twice). */
+  private closeFiles(): void {
+    if (this.rawFd >= 0) closeQuietly(this.rawFd);
+    if (this.metaFd >= 0) closeQuietly(this.metaFd);
+    this.rawFd = -1;
+    this.metaFd = -1;
   }
 
   /**
@@ -283,12 +327,20 @@ export class ActivationCacheWriter {
    * per-word files and, last, the manifest.
    */
   async finish(words: readonly CachedWord[], opts: { backend?: LinalgBackend; blockRows?: number; keepRaw?: boolean; onPass?: (pass: string, rowsDone: number) => void } = {}): Promise<CacheManifest> {
+    try {
+      return await this.finishFiles(words, opts);
+    } finally {
+      this.closeFiles();
+      fs.rmSync(this.lockFile, { force: true });
+    }
+  }
+
+  private async finishFiles(words: readonly CachedWord[], opts: { backend?: LinalgBackend; blockRows?: number; keepRaw?: boolean; onPass?: (pass: string, rowsDone: number) => void }): Promise<CacheManifest> {
     const n = this.plan.rowWords.length;
     if (this.rowsDone !== n) throw new Error(`activation cache ${this.dir}: ${this.rowsDone} of ${n} words written; cannot finish`);
     if (words.length !== n) throw new Error(`activation cache ${this.dir}: ${words.length} word descriptions for ${n} rows`);
     this.checkpoint();
-    closeQuietly(this.rawFd);
-    closeQuietly(this.metaFd);
+    this.closeFiles();
     const dir = this.dir;
     const nL = this.key.layers.length;
     const H = this.plan.hiddenSize;

@@ -69,6 +69,7 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   }
   const index = new StimulusIndex(job.stories);
   const rowWords = job.windows.flatMap((w) => w.targetWords);
+  if (rowWords.length === 0) throw new RangeError('no word of the stimulus has tokens (every word is unmatched, or there are no windows); check that the text and the events describe the same story');
   const words: CachedWord[] = rowWords.map((i) => {
     const { story, position } = index.word(i);
     const w = story.words[position];
