@@ -117,6 +117,22 @@ describe('lockstep extract on a tiny generated model', () => {
     assert.equal(wide.dims, 5);
   });
 
+  it('an extraction stopped midway resumes from its checkpoint and ends with byte-identical files', async () => {
+    const stop = new AbortController();
+    const o = { model: tiny.dir, text: 'builtin', maxWords: WORDS, context: CONTEXT, mode: 'exact' as const, aggregate: 'mean' as const, pca: 'none' as const, depths: [0, 0.5, 1], out: path.join(root, 'cache-stopped'), checkpointEvery: 8, quiet: true };
+    await assert.rejects(
+      runExtract({ ...o, signal: stop.signal, onProgress: (p) => p.phase === 'extract' && p.wordsDone >= 20 && stop.abort() }, null),
+      /extraction stopped after 20 of 60 words; rerun to resume/,
+    );
+    const resumed = await runExtract(o, null);
+    assert.equal(resumed.resumedWords, 20);
+    assert.equal(resumed.computedWords, WORDS - 20);
+    assert.equal(path.basename(resumed.cacheDir), path.basename(summary.cacheDir));
+    for (const f of fs.readdirSync(summary.cacheDir)) {
+      assert.ok(fs.readFileSync(path.join(summary.cacheDir, f)).equals(fs.readFileSync(path.join(resumed.cacheDir, f))), `${f} differs`);
+    }
+  });
+
   it('reads an events.tsv with the story text, and reports words the text lacks', async () => {
     const text = 'Call me Ishmael. Some years ago, never mind how long precisely, I went to sea.';
     const tsv = ['onset\tduration\ttrial_type\tword', ...['CALL', 'ME', 'ISHMAEL', 'SOME', 'YEARS', 'AGO', 'ZANZIBAR', 'NEVER', 'MIND'].map((w, i) => `${(i + 1) * 0.4}\t0.3\tword\t${w}`)].join('\n') + '\n';

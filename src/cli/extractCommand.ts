@@ -48,6 +48,10 @@ export interface ExtractOptions {
   checkpointEvery?: number;
   includeProperNouns?: boolean;
   quiet?: boolean;
+  /** Stops the extraction at the next window, keeping the checkpoint (the CLI wires SIGINT to it). */
+  signal?: AbortSignal;
+  /** Progress as it happens (in addition to the bar on stderr). */
+  onProgress?: (p: ExtractionProgress) => void;
 }
 
 export interface ExtractSummary {
@@ -146,6 +150,7 @@ export async function runExtract(o: ExtractOptions, stderr: NodeJS.WriteStream |
     const bar = progressReporter(o.quiet ? null : stderr, 'extract');
     let extractRate: number | null = null;
     const onProgress = (p: ExtractionProgress) => {
+      o.onProgress?.(p);
       if (p.phase === 'extract') extractRate = p.wordsPerSec;
       const eta = p.etaSec === null ? '' : `, ETA ${Math.round(p.etaSec)} s`;
       const what = p.phase === 'extract' ? 'words' : p.phase === 'done' ? 'done' : p.phase.replace('pca-', 'PCA ') + ' pass';
@@ -163,6 +168,7 @@ export async function runExtract(o: ExtractOptions, stderr: NodeJS.WriteStream |
         backend,
         keepRaw: o.keepRaw,
         onProgress,
+        signal: o.signal,
       });
     } finally {
       bar.done();
@@ -272,7 +278,12 @@ export function registerExtractCommand(program: Command): void {
       if (opts.text !== 'builtin' && !fs.existsSync(opts.text)) throw new RangeError(`--text ${opts.text}: no such file; give a text file, an events.tsv or "builtin"`);
       if (!fs.existsSync(opts.model) && !opts.allowDownload) throw new RangeError(`--model ${opts.model}: no such folder; give a model folder (config.json, tokenizer.json, onnx/model.onnx)`);
       if (opts.allLayers && opts.depths) throw new RangeError('give --depths or --all-layers, not both');
+      // Ctrl-C: stop after the current window with a checkpoint, so the same command resumes.
+      const stop = new AbortController();
+      const onSigint = () => stop.abort();
+      process.once('SIGINT', onSigint);
       const summary = await runExtract({
+        signal: stop.signal,
         model: opts.model,
         text: opts.text,
         storyText: opts.storyText,
@@ -292,7 +303,7 @@ export function registerExtractCommand(program: Command): void {
         checkpointEvery: opts.checkpointEvery,
         includeProperNouns: opts.includeProperNouns,
         quiet: opts.quiet,
-      });
+      }).finally(() => process.off('SIGINT', onSigint));
       if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else printSummary(summary);
     });
