@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AutoModelForCausalLM, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { OnnxHiddenStateModel } from '../onnx/hiddenStateRunner.js';
 import { loadStimulusTokenizer, type StimulusTokenizer } from '../text/wordAlignment.js';
 import type { ForwardResult, HiddenStateModel } from './types.js';
@@ -129,11 +129,13 @@ export async function loadLanguageModel(source: string, opts: LoadModelOptions =
     }
     env.allowRemoteModels = true;
     env.allowLocalModels = true;
-    // Fetch the original files into transformers.js's cache, then work on them there.
+    // Fetch the original files (config, tokenizer, fp32 graph) into transformers.js's file cache,
+    // which keeps the hub layout under <cacheDir>/<id>/, then work on them there like a local folder.
+    await AutoTokenizer.from_pretrained(source);
     const lm = await AutoModelForCausalLM.from_pretrained(source, { dtype: 'fp32', device: 'cpu' });
     await lm.dispose();
     folder = hubFolder(source);
-    await loadStimulusTokenizer(folder).catch(() => undefined);
+    if (!fs.existsSync(folder)) throw new Error(`${source}: downloaded, but not found at ${folder} (transformers.js env.cacheDir); pass that folder as --model`);
   }
   if (!fs.statSync(folder).isDirectory()) throw new Error(`${folder}: not a folder; give the model folder (config.json, tokenizer.json, onnx/model.onnx)`);
   env.allowRemoteModels = opts.allowDownload === true;
