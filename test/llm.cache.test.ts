@@ -34,6 +34,15 @@ async function direct(): Promise<RawWordFeatures[]> {
   return out;
 }
 
+/** targets.npy must hold activations[w][l] at [l][w] (decode's [layers, words, dims] layout). */
+function checkTargets(dir: string, perWord: Float32Array[], nL: number, D: number): void {
+  const t = readNpyFile(path.join(dir, 'targets.npy'));
+  assert.deepEqual(t.shape, [nL, perWord.length, D]);
+  perWord.forEach((a, w) => {
+    for (let l = 0; l < nL; l++) assert.deepEqual(t.data.subarray((l * perWord.length + w) * D, (l * perWord.length + w + 1) * D), a.subarray(l * D, (l + 1) * D));
+  });
+}
+
 function filesOf(dir: string): Map<string, Buffer> {
   return new Map(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f))]));
 }
@@ -62,6 +71,7 @@ describe('activation cache', () => {
     });
     assert.equal(fs.existsSync(path.join(res.dir, 'progress.json')), false);
     assert.equal(fs.existsSync(path.join(res.dir, 'meta.partial')), false);
+    checkTargets(res.dir, rows.map((r) => r.activations), LAYERS.length, TOY.H);
   });
 
   it('stores PCA scores equal to an in-memory fit of the raw activations, with mean and components', async () => {
@@ -82,6 +92,7 @@ describe('activation cache', () => {
       for (let j = 0; j < 3 * TOY.H; j++) assert.ok(Math.abs(comps.data[l * 3 * TOY.H + j] - fit.components[j]) < 1e-9);
     }
     assert.equal(m.explainedVarianceRatio!.length, 3);
+    checkTargets(res.dir, rows.map((r) => r.activations), 3, 3);
     // Without keepRaw the raw file is removed after PCA.
     const res2 = await runExtraction(job(new ToyCausalLm(), tempDir('cache-pca2'), 3));
     assert.equal(res2.manifest.files.raw, null);

@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openActivationCache } from '../adapters/llm/activationCache.js';
-import { readNpyFile } from '../adapters/npyFile.js';
+import { readNpyFile, writeNpyFile } from '../adapters/npyFile.js';
+import { runDecode } from '../src/cli/decodeCommand.js';
 import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { loadStimulusTokenizer, tokenizeStimulus } from '../adapters/text/wordAlignment.js';
 import { builtinStory, stimulusFromStories } from '../adapters/text/stimulusText.js';
@@ -115,6 +116,11 @@ describe('lockstep extract on a tiny generated model', () => {
     const wide = await runExtract({ ...common, mode: 'chunked', chunkWords: 10, pca: 5 }, null);
     assert.ok(wide.tokensPerWord < summary.tokensPerWord / 2, `${wide.tokensPerWord} vs ${summary.tokensPerWord}`);
     assert.equal(wide.dims, 5);
+    // targets.npy is what `lockstep decode --targets` reads: [layers, words, dims].
+    const X = new Float32Array(WORDS * 3 * 6).map((_, i) => Math.sin(i * 0.7) + Math.cos(i * 0.13));
+    writeNpyFile(path.join(root, 'X.npy'), X, [WORDS, 3, 6]);
+    const dec = await runDecode({ epochs: path.join(root, 'X.npy'), targets: path.join(wide.cacheDir, 'targets.npy'), depths: wide.depths, timesStart: 0, sfreq: 30, folds: 3, backend: 'reference', quiet: true });
+    assert.equal(dec.R.length, 3);
   });
 
   it('an extraction stopped midway resumes from its checkpoint and ends with byte-identical files', async () => {

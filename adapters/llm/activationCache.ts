@@ -11,7 +11,9 @@
  *                        appended alongside raw.npy while extracting
  *   progress.json        resume point: rows and windows done, written (after fsync of the data)
  *                        every `checkpointEvery` words; a resumed run truncates the data files to it
- *   activations.npy      float32 [words, layers, dims]: PCA scores (dims = components) or raw
+ *   activations.npy      float32 [words, layers, dims]: PCA scores (dims = components); without PCA
+ *                        the manifest names raw.npy instead
+ *   targets.npy          float32 [layers, words, dims]: the same values in `lockstep decode`'s layout
  *   surprisal.npy        float64 [words] nats, NaN where unknown
  *   tokens_per_word.npy  float64 [words] tokens run through the model per word (amortised)
  *   words.tsv            index, story, word, content, tokens: one row per cached word, in order
@@ -78,7 +80,10 @@ export interface CacheManifest {
   /** Dimensions per layer in activations.npy. */
   nDims: number;
   files: {
+    /** [words, layers, dims], read word by word. */
     activations: string;
+    /** The same values as [layers, words, dims]: `lockstep decode --targets`'s layout. */
+    targets: string;
     surprisal: string;
     tokensPerWord: string;
     words: string;
@@ -106,6 +111,7 @@ const META = 'meta.partial';
 const PROGRESS = 'progress.json';
 const MANIFEST = 'manifest.json';
 const LOCK = 'writer.lock';
+const TARGETS = 'targets.npy';
 
 function pidAlive(pid: number): boolean {
   try {
@@ -389,6 +395,7 @@ export class ActivationCacheWriter {
         rawFile = null;
       }
     }
+    writeLayerMajor(path.join(dir, activationsFile), path.join(dir, TARGETS), opts.blockRows ?? 256);
     fs.rmSync(path.join(dir, META), { force: true });
     fs.rmSync(path.join(dir, PROGRESS), { force: true });
 
@@ -409,13 +416,46 @@ export class ActivationCacheWriter {
       layers: this.key.layers,
       depths: this.key.depths,
       nDims,
-      files: { activations: activationsFile, surprisal: 'surprisal.npy', tokensPerWord: 'tokens_per_word.npy', words: 'words.tsv', raw: rawFile, pca: pcaFiles },
+      files: { activations: activationsFile, targets: TARGETS, surprisal: 'surprisal.npy', tokensPerWord: 'tokens_per_word.npy', words: 'words.tsv', raw: rawFile, pca: pcaFiles },
       meanTokensPerWord: n > 0 ? sumTpw / n : 0,
       wordsWithoutSurprisal: noSurprisal,
       explainedVarianceRatio,
     };
     writeJsonAtomic(path.join(dir, MANIFEST), manifest);
     return manifest;
+  }
+}
+
+/**
+ * Writes [words, layers, dims] float32 `src` transposed to [layers, words, dims] at `dst`, reading
+ * `blockRows` words at a time and writing each layer's slice of the block at its place in `dst`.
+ */
+export function writeLayerMajor(src: string, dst: string, blockRows: number): void {
+  const input = openNpyFile(src);
+  const tmp = `${dst}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    const [n, nL, D] = input.shape;
+    if (input.shape.length !== 3 || input.dtype !== 'float32') throw new Error(`${src}: expected float32 [words, layers, dims], got ${input.dtype} [${input.shape.join(', ')}]`);
+    const header = npyHeaderBytes('float32', [nL, n, D]);
+    writeAll(fd, header, 0);
+    const slice = new Float32Array(blockRows * D);
+    for (let first = 0; first < n; first += blockRows) {
+      const rows = Math.min(blockRows, n - first);
+      const block = input.read(first * nL * D, rows * nL * D);
+      for (let l = 0; l < nL; l++) {
+        for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) slice[r * D + j] = block[(r * nL + l) * D + j];
+        writeAll(fd, encodeNpyData(slice.subarray(0, rows * D)), header.length + (l * n + first) * D * 4);
+      }
+    }
+    fs.closeSync(fd);
+    fs.renameSync(tmp, dst);
+  } catch (e) {
+    closeQuietly(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    input.close();
   }
 }
 
