@@ -115,6 +115,11 @@ describe('PCA vs scikit-learn', () => {
       if (passes.at(-1) !== p) passes.push(p);
     });
     assert.deepEqual(passes, ['pca-mean', 'pca-scatter', 'pca-project']);
+    // With memory for one scatter matrix at a time the layers are fitted one per pass: same result.
+    const grouped: string[] = [];
+    const oneAtATime = await pcaPasses(path.join(dir, 'raw.npy'), k, new ReferenceBackend(), 17, (p, rows) => rows === n && grouped.push(p), layered.d * layered.d * 8);
+    assert.deepEqual(grouped, ['pca-mean', 'pca-scatter', 'pca-scatter', 'pca-project']);
+    assert.deepEqual(oneAtATime.scores, scores);
     for (let l = 0; l < nL; l++) {
       const layerScores = new Float64Array(n * k);
       for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) layerScores[i * k + c] = scores[(i * nL + l) * k + c];

@@ -112,6 +112,8 @@ const PROGRESS = 'progress.json';
 const MANIFEST = 'manifest.json';
 const LOCK = 'writer.lock';
 const TARGETS = 'targets.npy';
+/** Memory for the scatter matrices of one PCA pass (see pcaPasses). */
+const SCATTER_BUDGET_BYTES = 512 * 2 ** 20;
 
 function pidAlive(pid: number): boolean {
   try {
@@ -490,6 +492,7 @@ export async function pcaPasses(
   backend: LinalgBackend,
   blockRows: number,
   onPass?: (pass: string, rowsDone: number) => void,
+  scatterBudgetBytes = SCATTER_BUDGET_BYTES,
 ): Promise<{ fits: PcaFit[]; scores: Float32Array }> {
   const raw = openNpyFile(rawPath);
   try {
@@ -505,12 +508,18 @@ export async function pcaPasses(
     };
     const means = Array.from({ length: nL }, () => new MeanAccumulator(H));
     await eachBlock('pca-mean', (b, rows) => means.forEach((m, l) => m.add(b, rows, l * H, rowFloats)));
-    const scatters = means.map((m) => new ScatterAccumulator(m.mean(), backend));
-    await eachBlock('pca-scatter', async (b, rows) => {
-      for (let l = 0; l < nL; l++) await scatters[l].add(b, rows, l * H, rowFloats);
-    });
+    // One H×H float64 scatter per layer: for wide models (H = 4096: 134 MB each) the layers are
+    // done a group at a time, within scatterBudgetBytes, at the cost of one more read per group.
+    const perGroup = Math.max(1, Math.floor(scatterBudgetBytes / (H * H * 8)));
     const fits: PcaFit[] = [];
-    for (let l = 0; l < nL; l++) fits.push(await fitFromScatter(scatters[l].scatter, scatters[l].mean, n, nComponents, backend));
+    for (let g0 = 0; g0 < nL; g0 += perGroup) {
+      const group = Array.from({ length: Math.min(perGroup, nL - g0) }, (_, i) => g0 + i);
+      const scatters = group.map((l) => new ScatterAccumulator(means[l].mean(), backend));
+      await eachBlock('pca-scatter', async (b, rows) => {
+        for (let i = 0; i < group.length; i++) await scatters[i].add(b, rows, group[i] * H, rowFloats);
+      });
+      for (const sc of scatters) fits.push(await fitFromScatter(sc.scatter, sc.mean, n, nComponents, backend));
+    }
     const k = fits[0].nComponents;
     const scores = new Float64Array(n * nL * k);
     const trackers = fits.map(() => new SignTracker(k));
