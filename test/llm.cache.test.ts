@@ -108,7 +108,7 @@ describe('activation cache', () => {
     assert.equal(second.fromCache, true);
     assert.equal(again.forwardCalls, 0);
     assert.equal(second.dir, first.dir);
-    const variants: Array<Partial<CacheKey>> = [{ context: 5 }, { mode: 'chunked' }, { layers: [1, 2, 2] }, { depths: [0.3, 0.6, 1] }, { aggregate: 'last' }, { pca: 2 }, { textHash: 'text-2' }];
+    const variants: Array<Partial<CacheKey>> = [{ context: 5 }, { mode: 'chunked' }, { mode: 'chunked', chunkWords: 7 }, { layers: [1, 2, 2] }, { depths: [0.3, 0.6, 1] }, { aggregate: 'last' }, { pca: 2 }, { textHash: 'text-2' }];
     const hashes = new Set([first.dir]);
     for (const v of variants) {
       const model = new ToyCausalLm();
@@ -128,6 +128,15 @@ describe('activation cache', () => {
     assert.notEqual(cacheKeyHash(key), cacheKeyHash({ ...key, pca: 50 }));
     fs.writeFileSync(path.join(first.dir, 'manifest.json'), '{"format": broken');
     assert.throws(() => openActivationCache(first.dir), /manifest\.json: not a readable activation-cache manifest.*delete the folder/);
+  });
+
+  it('restarts instead of resuming when the checkpoint was made for other windows', async () => {
+    const root = tempDir('cache-plan');
+    await assert.rejects(runExtraction(job(new ToyCausalLm({ failAfter: 30 }), root, 'none')), /simulated crash/);
+    const model = new ToyCausalLm();
+    const res = await runExtraction({ ...job(model, root, 'none'), windows: exactWindows(stories, 3) });
+    assert.equal(res.resumedWords, 0);
+    assert.equal(model.forwardCalls, 120);
   });
 
   it('refuses a cache another live process is writing, and takes over the lock of a dead one', async () => {

@@ -49,6 +49,8 @@ export interface CacheKey {
   /** Context in words (method §3). */
   context: number;
   mode: 'exact' | 'chunked';
+  /** Words per block in chunked mode (null or absent in exact mode). */
+  chunkWords?: number | null;
   layers: number[];
   depths: number[];
   aggregate: Aggregation;
@@ -65,6 +67,8 @@ export interface CachePlan {
   nWindows: number;
   nBlocks: number;
   hiddenSize: number;
+  /** A hash of the windows (story, token range, targets): a checkpoint resumes only the same plan. */
+  windowsHash: string;
 }
 
 export interface CacheManifest {
@@ -158,6 +162,7 @@ export function cacheKeyHash(key: CacheKey): string {
     textHash: key.textHash,
     context: key.context,
     mode: key.mode,
+    chunkWords: key.chunkWords ?? null,
     layers: key.layers,
     depths: key.depths,
     aggregate: key.aggregate,

@@ -5,6 +5,7 @@
  * Owns: the order of steps and progress accounting (words/s, ETA). Must not: parse texts, tokenize
  * or choose windows (the caller passes `StoryStimulus[]` and `ContextWindow[]`).
  */
+import { createHash } from 'node:crypto';
 import type { LinalgBackend } from '../../src/linalg/backend.js';
 import { ActivationCacheWriter, cacheDirFor, readCompleteManifest, type CacheKey, type CacheManifest, type CachedWord } from './activationCache.js';
 import { extractWords, StimulusIndex, type RawWordFeatures, type StoryStimulus } from './extractor.js';
@@ -76,7 +77,10 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     const [a, b] = story.tokens.wordTokens[position];
     return { index: i, story: story.story, word: w.word, isContent: w.isContent, tokens: b - a };
   });
-  const writer = new ActivationCacheWriter(job.cacheRoot, key, { rowWords, nWindows: job.windows.length, nBlocks: job.model.nBlocks, hiddenSize: job.model.hiddenSize }, { checkpointEvery: job.checkpointEvery });
+  const windowsHash = createHash('sha256')
+    .update(JSON.stringify(job.windows.map((w) => [w.story, w.tokenStart, w.tokenStop, w.targetWords])))
+    .digest('hex');
+  const writer = new ActivationCacheWriter(job.cacheRoot, key, { rowWords, nWindows: job.windows.length, nBlocks: job.model.nBlocks, hiddenSize: job.model.hiddenSize, windowsHash }, { checkpointEvery: job.checkpointEvery });
   const total = rowWords.length;
   const resumed = writer.resumedRows;
   if (resumed > 0) job.onResume?.(resumed, writer.dir);

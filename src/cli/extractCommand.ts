@@ -162,7 +162,7 @@ export async function runExtract(o: ExtractOptions, stderr: NodeJS.WriteStream |
         model,
         stories,
         windows: plan.windows,
-        key: { textHash, context: o.context, mode: o.mode, layers: sel.layers, depths: sel.depths, aggregate: o.aggregate, pca: o.pca, bosTokenId: bos },
+        key: { textHash, context: o.context, mode: o.mode, chunkWords: o.mode === 'chunked' ? plan.chunkWords : null, layers: sel.layers, depths: sel.depths, aggregate: o.aggregate, pca: o.pca, bosTokenId: bos },
         cacheRoot: o.out,
         checkpointEvery: o.checkpointEvery,
         backend,
