@@ -17,6 +17,7 @@ import { parseSpeed } from '../../replay/pacedChunks.js';
 import { describeAvailability } from '../linalg/select.js';
 import { registerLslCommand } from './lslCommand.js';
 import { registerInspectModelCommand } from './inspectModelCommand.js';
+import { registerExtractCommand } from './extractCommand.js';
 
 function numberList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -177,6 +178,7 @@ export function buildProgram(): Command {
 
   registerLslCommand(program);
   registerInspectModelCommand(program);
+  registerExtractCommand(program);
   return program;
 }
 
