@@ -1,18 +1,19 @@
 /**
- * `lockstep demo`: the whole pipeline on a simulated subject listening to the built-in text —
+ * `lockstep demo`: the whole pipeline on a simulated subject listening to the built-in text, whose
+ * brain encodes the built-in language model's layers (or seeded synthetic activations) —
  * simulated MEG (1200 Hz, 273 channels) → band-pass → resample to 30 Hz → epochs around word
  * onsets → decoder (rolling and exact K-fold) → dashboard, terminal progress and JSON lines.
  */
 import { mergeMap, from, share, type Observable } from 'rxjs';
 import { builtinWords } from '../../adapters/text/builtinText.js';
 import { speechTiming } from '../../adapters/simulator/speechTiming.js';
-import { syntheticActivations, describe as SYNTHETIC_ACTIVATIONS } from '../../adapters/simulator/syntheticActivations.js';
 import { SimulatedSubject } from '../../adapters/simulator/simulatedSubject.js';
 import type { Dashboard } from '../../dashboard/server.js';
 import { pacedChunks, type Speed } from '../../replay/pacedChunks.js';
 import { FlowControl } from '../../streams/flowControl.js';
-import { defaultDepths, PAPER_EPOCH } from '../epochGrid.js';
+import { PAPER_EPOCH } from '../epochGrid.js';
 import { runAnalysisSession } from './analysisSession.js';
+import { modelFeatures, syntheticFeatures, type FeatureTable } from './features.js';
 import type { BackendName } from '../linalg/backend.js';
 import type { ScoreSnapshot } from '../snapshot.js';
 import type { SampleChunk, WordEvent } from '../types.js';
@@ -34,6 +35,13 @@ export interface DemoArgs {
   json: boolean;
   backend: 'auto' | BackendName;
   nDims: number;
+  /**
+   * Language model whose activations the simulated subject encodes and the decoder reads
+   * (`builtin` = the shipped model); undefined = the seeded synthetic activations.
+   */
+  model?: string;
+  /** With a model: decode every word rather than content words only (paper default). */
+  allWords?: boolean;
   refitEveryWords: number;
   /** Words per contiguous fold block (round-robin over 5 folds); exact scores need every fold filled. */
   foldBlockWords?: number;
@@ -61,16 +69,22 @@ const N_LAYERS = 9;
 export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   const t0 = performance.now();
   const sfreqHz = 1200;
-  const depths = defaultDepths(N_LAYERS);
-  const text = builtinWords();
-  const words = speechTiming(text, { seed: a.seed, startSec: 3 });
-  const activation = syntheticActivations({ seed: a.seed, nLayers: N_LAYERS, nDims: a.nDims });
-  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: N_LAYERS, nDims: a.nDims, depths, control: a.control, snr: a.snr, sfreqHz });
+  // With a model, features exist for the first hour of the text unless --minutes says otherwise
+  // (~3.6 words/s at most); the chunked context (50–99 previous words) keeps extraction to seconds.
+  const nWords = a.model ? Math.ceil((a.minutes ?? 60) * 60 * 3.6) + 50 : undefined;
+  const features: FeatureTable = a.model
+    ? await modelFeatures([{ text: 'builtin', maxWords: nWords }], { model: a.model, mode: 'chunked', quiet: a.quiet })
+    : syntheticFeatures(a.seed, a.nDims, N_LAYERS);
+  const depths = features.depths;
+  const text = builtinWords(nWords);
+  const words = speechTiming(text, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
+  const activation = (i: number, w: string) => features.of(i, w) ?? new Float32Array(features.nLayers * features.nDims);
+  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: features.nLayers, nDims: features.nDims, depths, control: a.control, snr: a.snr, sfreqHz });
   const lastOnset = words.at(-1)!.onsetSec;
   const durationSec = Math.min(a.minutes !== undefined ? a.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
   const totalSamples = Math.floor(durationSec * sfreqHz);
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
-  log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s), ${SYNTHETIC_ACTIVATIONS}`);
+  log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s), features: ${features.label}`);
 
   const flow = new FlowControl();
   const chunks$ = pacedChunks((first, n) => subject.chunk(first, n), {
@@ -97,11 +111,11 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     words$,
     sfreqHz,
     nChannels: subject.channels.length,
-    activationOf: (w) => activation(w.wordIndex, w.word),
-    nLayers: N_LAYERS,
-    nDims: a.nDims,
+    activationOf: (w) => features.of(w.wordIndex, w.word),
+    nLayers: features.nLayers,
+    nDims: features.nDims,
     depths,
-    contentWordsOnly: false,
+    contentWordsOnly: a.model !== undefined && !a.allWords,
     backend: a.backend,
     refitEveryWords: a.refitEveryWords,
     snapshotEveryWords: a.snapshotEveryWords,
@@ -111,7 +125,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     json: a.json,
     quiet: a.quiet,
     sourceLabel: `simulated subject (seed ${a.seed}, ${a.control})`,
-    activationsLabel: SYNTHETIC_ACTIVATIONS,
+    activationsLabel: features.label,
     totalSec: totalSamples / sfreqHz,
     flow,
     onDashboard: a.onDashboard,

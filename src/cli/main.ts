@@ -115,8 +115,9 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick) with synthetic\n' +
-        'layer activations, and serve the live dashboard. Planted latencies rise with layer depth (0.30 s → 0.65 s).',
+      'Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick), whose MEG encodes the\n' +
+        'built-in language model\'s layers (or --synthetic activations), and serve the live dashboard. Planted latencies\n' +
+        'rise with layer depth (0.30 s → 0.65 s).',
     )
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
     .option('--host <addr>', 'dashboard address; anything but loopback requires a token', '127.0.0.1')
@@ -129,7 +130,10 @@ export function buildProgram(): Command {
     .option('--shuffle', 'control: planted latencies shuffled across layers')
     .option('--flat', 'control: every layer at the same latency')
     .option('--snr <x>', 'evoked amplitude relative to the default (1 decodes within ~10–20 simulated minutes)', number, 1)
-    .option('--dims <n>', 'activation dimensions per layer', positiveInt, 50)
+    .option('--model <folder|builtin>', 'language model whose layers the subject encodes and lockstep decodes', 'builtin')
+    .option('--synthetic', 'use seeded synthetic activations instead of a language model (all words decoded)')
+    .option('--all-words', 'with a model, decode every word (default: content words, as the paper)')
+    .option('--dims <n>', 'synthetic activation dimensions per layer', positiveInt, 50)
     .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
     .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores start once all 5 have words)', positiveInt, 100)
     .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
@@ -154,6 +158,8 @@ export function buildProgram(): Command {
         json: Boolean(o.json),
         backend: o.backend,
         nDims: o.dims,
+        model: o.synthetic ? undefined : o.model,
+        allWords: Boolean(o.allWords),
         refitEveryWords: o.refitEvery,
         foldBlockWords: o.foldBlock,
         snapshotEveryWords: o.snapshotEvery,
