@@ -398,6 +398,8 @@ def main():
     ap.add_argument('--fixtures-dir', default=os.path.join(REPO, 'test', 'fixtures', 'builtin-model'))
     ap.add_argument('--minutes', type=float, default=20.0, help='wall-clock budget of the training loop')
     ap.add_argument('--max-steps', type=int, default=0, help='stop after this many steps (0 = time only)')
+    ap.add_argument('--cpu-minutes', type=float, default=0.0,
+                    help='also stop once the training loop has used this much CPU time (0 = wall clock only); on a busy machine this keeps the amount of training, not the wall time, fixed')
     ap.add_argument('--seed', type=int, default=1234)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--vocab-size', type=int, default=2048)
@@ -409,6 +411,9 @@ def main():
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--dropout', type=float, default=0.1)
     ap.add_argument('--tokenizer-only', action='store_true')
+    ap.add_argument('--reuse-tokenizer', action='store_true',
+                    help='read vocab and merges from MODEL_DIR/tokenizer.json instead of training BPE again (same result: training is deterministic)')
+    ap.add_argument('--log-every', type=int, default=10)
     args = ap.parse_args()
     t0 = time.time()
 
@@ -418,11 +423,19 @@ def main():
     log('text: %d chars, train %d, held-out %d (from char %d)' % (len(text), len(train_text), len(held_text), cut + 2))
 
     special = ['<|endoftext|>']
-    vocab, merges = train_bpe(train_text, args.vocab_size, special)
-    log('BPE: %d tokens, %d merges (%.1f s)' % (len(vocab), len(merges), time.time() - t0))
-    os.makedirs(args.model_dir, exist_ok=True)
-    with open(os.path.join(args.model_dir, 'tokenizer.json'), 'w', encoding='utf8') as f:
-        json.dump(tokenizer_json(vocab, merges, special), f, ensure_ascii=False)
+    tok_path = os.path.join(args.model_dir, 'tokenizer.json')
+    if args.reuse_tokenizer:
+        with open(tok_path, encoding='utf8') as f:
+            tj = json.load(f)
+        vocab = [t for t, _ in sorted(tj['model']['vocab'].items(), key=lambda kv: kv[1])]
+        merges = [tuple(m.split(' ')) for m in tj['model']['merges']]
+        log('BPE: reused %s (%d tokens, %d merges)' % (tok_path, len(vocab), len(merges)))
+    else:
+        vocab, merges = train_bpe(train_text, args.vocab_size, special)
+        log('BPE: %d tokens, %d merges (%.1f s)' % (len(vocab), len(merges), time.time() - t0))
+        os.makedirs(args.model_dir, exist_ok=True)
+        with open(tok_path, 'w', encoding='utf8') as f:
+            json.dump(tokenizer_json(vocab, merges, special), f, ensure_ascii=False)
     tok = BpeTokenizer(vocab, merges)
 
     samples = [
@@ -460,13 +473,17 @@ def main():
     warmup = 100
     rng = np.random.default_rng(args.seed)
     t_train = time.time()
+    cpu_train = time.process_time()
     step, tokens_seen = 0, 0
     loss_ema = None
     while True:
         elapsed = time.time() - t_train
-        if elapsed >= budget or (args.max_steps and step >= args.max_steps):
-            break
+        cpu_used = time.process_time() - cpu_train
         frac = elapsed / budget
+        if args.cpu_minutes > 0:
+            frac = max(frac, cpu_used / (args.cpu_minutes * 60.0))
+        if frac >= 1.0 or (args.max_steps and step >= args.max_steps):
+            break
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
@@ -482,9 +499,10 @@ def main():
         step += 1
         tokens_seen += args.batch * args.ctx
         loss_ema = loss.item() if loss_ema is None else 0.98 * loss_ema + 0.02 * loss.item()
-        if step % 50 == 0:
-            log('step %d  loss %.3f  lr %.2e  %.0f s  %.0f tok/s' % (step, loss_ema, lr, elapsed, tokens_seen / max(elapsed, 1e-9)))
+        if step % args.log_every == 0:
+            log('step %d  loss %.3f  lr %.2e  %.0f s wall  %.0f s cpu  %.0f tok/s' % (step, loss_ema, lr, elapsed, cpu_used, tokens_seen / max(elapsed, 1e-9)))
     train_sec = time.time() - t_train
+    train_cpu_sec = time.process_time() - cpu_train
 
     model.eval()
     nll, n_scored = heldout_nll(torch, model, held_ids, args.ctx, args.ctx // 2)
@@ -525,10 +543,11 @@ def main():
         'evaluation': 'sliding windows of %d tokens, stride %d; unigram from training-token counts, add-one over the vocabulary' % (args.ctx, args.ctx // 2),
         'steps': step, 'batch': args.batch, 'context': args.ctx, 'tokensSeen': tokens_seen,
         'epochsOfTrainingTokens': tokens_seen / len(train_ids),
-        'finalTrainLossEma': loss_ema, 'trainSeconds': train_sec, 'totalSeconds': time.time() - t0,
-        'seed': args.seed, 'threads': args.threads, 'torch': torch.__version__, 'numpy': np.__version__,
+        'finalTrainLossEma': loss_ema, 'trainSeconds': train_sec, 'trainCpuSeconds': train_cpu_sec,
+        'loadAverageAtEnd': os.getloadavg()[0], 'totalSeconds': time.time() - t0,
+        'seed': args.seed, 'threads': args.threads, 'wallBudgetMinutes': args.minutes, 'cpuBudgetMinutes': args.cpu_minutes, 'torch': torch.__version__, 'numpy': np.__version__,
         'python': sys.version.split()[0],
-        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine by elapsed time to 10%%, clip 1.0, dropout %g' % (args.lr, args.dropout),
+        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine to 10%% over max(wall, CPU) fraction of the budget, clip 1.0, dropout %g' % (args.lr, args.dropout),
     }
     with open(os.path.join(args.model_dir, 'training.json'), 'w') as f:
         json.dump(training, f, indent=1)

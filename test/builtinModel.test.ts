@@ -166,6 +166,24 @@ describe('built-in model models/lockstep-moby-gpt2', () => {
     await model.dispose();
   });
 
+  it('transformers.js generate() (KV cache) gives the greedy continuation of full forward passes', async () => {
+    const model = await AutoModelForCausalLM.from_pretrained(dir, { dtype: 'fp32', device: 'cpu', local_files_only: true });
+    const prompt = torchOut.ids;
+    const gen = (await model.generate({ ...idsTensor(prompt), max_new_tokens: 6, do_sample: false })) as Tensor;
+    const got = Array.from(gen.data as BigInt64Array, Number);
+    const want = [...prompt];
+    for (let k = 0; k < 6; k++) {
+      const logits = ((await model(idsTensor(want))) as { logits: Tensor }).logits;
+      const V = logits.dims[2]!;
+      const last = (logits.data as Float32Array).subarray((want.length - 1) * V, want.length * V);
+      let best = 0;
+      for (let t = 1; t < V; t++) if (last[t]! > last[best]!) best = t;
+      want.push(best);
+    }
+    assert.deepEqual(got, want);
+    await model.dispose();
+  });
+
   it('rebuilt from its own initializers with hidden states exposed, the last one equals torch', async () => {
     const bytes = fs.readFileSync(path.join(dir, 'onnx/model.onnx'));
     const weights = weightsFromModelProto(bytes, 'models/lockstep-moby-gpt2/onnx/model.onnx');

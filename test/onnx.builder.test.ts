@@ -16,8 +16,9 @@ import ort from 'onnxruntime-node';
 import { decoderFeeds } from '../adapters/onnx/builder/feeds.js';
 import { finalNormAndHead } from '../adapters/onnx/builder/referenceMath.js';
 import { buildTinyCausalLM, type TinyCausalLM, type TinyCausalLMSpec } from '../adapters/onnx/builder/tinyCausalLM.js';
-import { need } from '../adapters/onnx/builder/weights.js';
-import { tempDir } from './helpers/paths.js';
+import { need, writeWeightsDir } from '../adapters/onnx/builder/weights.js';
+import { DEBIAN_PYTHON, REPO_ROOT, tempDir } from './helpers/paths.js';
+import { execFileSync } from 'node:child_process';
 
 const IDS = [3, 17, 42, 5, 88, 1, 60];
 
@@ -71,6 +72,7 @@ const COMBOS: TinyCausalLMSpec[] = [
   { family: 'gpt2', naming: 'mobius' },
   { family: 'gpt2', naming: 'optimum', fusion: 'ort-fused' },
   { family: 'gpt2', naming: 'numeric', fusion: 'ort-fused' },
+  { family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true },
   { family: 'gpt2', inputsEmbeds: true },
   { family: 'llama', naming: 'optimum' },
   { family: 'llama', naming: 'optimum', kvHeads: 2 },
@@ -143,7 +145,7 @@ describe('tiny causal LMs: ground-truth hidden states', () => {
         { family, naming: 'numeric' },
         { family, naming: 'numeric', castOnResidual: true },
         { family, naming: 'mobius' },
-        ...(family === 'gpt2' ? [{ family, fusion: 'ort-fused' } as TinyCausalLMSpec] : []),
+        ...(family === 'gpt2' ? [{ family, fusion: 'ort-fused' }, { family, fusion: 'ort-fused', embedLayerNorm: true }] as TinyCausalLMSpec[] : []),
         ...(family === 'llama' ? [{ family, fusion: 'genai' } as TinyCausalLMSpec] : []),
       ];
       for (const v of variants) {
@@ -188,6 +190,8 @@ describe('tiny causal LMs: ground-truth hidden states', () => {
     assert.deepEqual(m.hiddenStateSources[L], { node: m.finalNormNode, output: 3 });
     assert.ok(!nodes.some((n) => n.output.includes(m.expectedHiddenStates[L]!)), 'the last sum has no tensor until the surgery declares it');
     assert.ok(!nodes.some((n) => n.opType === 'Add' && /\/h\.\d+\/Add/.test(n.name)), 'no residual Add left');
+    const e = buildTinyCausalLM({ family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true, seed: 2 });
+    assert.deepEqual(e.hiddenStateSources[0], { node: 'EmbedLayerNormalization_0', output: 2 });
   });
 
   it('genai: SkipSimplifiedLayerNormalization output 3, named one layer late; no Add inside blocks', () => {
@@ -219,10 +223,45 @@ describe('tiny causal LMs: ground-truth hidden states', () => {
   });
 });
 
+describe('tiny causal LMs: independent NumPy forward pass (scripts/tiny_lm_reference.py)', () => {
+  // (Plain GPT-2 is also checked against torch through the built-in model, test/builtinModel.test.ts.)
+  const specs: TinyCausalLMSpec[] = [
+    { family: 'gpt2', tiedEmbeddings: false, inputsEmbeds: true },
+    { family: 'llama', kvHeads: 2 },
+    { family: 'llama', inputsEmbeds: true, sandwichNorms: true },
+    { family: 'gpt-neox' },
+  ];
+  for (const spec of specs) {
+    it(`${JSON.stringify(spec)}: every hidden state and the logits match HF semantics computed in NumPy`, async () => {
+      const m = buildTinyCausalLM({ ...spec, exposeHiddenStates: true, seed: 13 });
+      const dir = tempDir('tiny-ref');
+      try {
+        writeWeightsDir(dir, m.weights, { ...m.spec });
+        const input = m.spec.inputsEmbeds ? { embeds: Array.from(embedsFor(m, IDS)), seq: IDS.length } : { ids: IDS };
+        fs.writeFileSync(path.join(dir, 'input.json'), JSON.stringify(input));
+        execFileSync(DEBIAN_PYTHON, [path.join(REPO_ROOT, 'scripts/tiny_lm_reference.py'), '--weights', dir, '--input', path.join(dir, 'input.json'), '--out', path.join(dir, 'out.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const ref = JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8')) as { hiddenStates: number[][]; logits: number[] };
+        const out = await run(m);
+        assert.equal(ref.hiddenStates.length, m.spec.layers + 1);
+        for (let i = 0; i <= m.spec.layers; i++) {
+          const name = m.expectedHiddenStates[i]!;
+          const got = name === 'inputs_embeds' ? embedsFor(m, IDS) : (out[name]!.data as Float32Array);
+          const d = maxAbsDiff(got, ref.hiddenStates[i]!);
+          assert.ok(d <= 1e-4 * Math.max(1, maxAbs(ref.hiddenStates[i]!)), `hidden_states[${i}] (${name}): ${d}`);
+        }
+        const d = maxAbsDiff(out.logits!.data as Float32Array, ref.logits);
+        assert.ok(d <= 1e-4 * Math.max(1, maxAbs(ref.logits)), `logits: ${d}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 describe('tiny causal LMs: KV cache', () => {
   const specs: TinyCausalLMSpec[] = [
     { family: 'gpt2' },
-    { family: 'gpt2', fusion: 'ort-fused' },
+    { family: 'gpt2', fusion: 'ort-fused', embedLayerNorm: true },
     { family: 'llama', kvHeads: 2 },
     { family: 'llama', fusion: 'genai' },
     { family: 'gpt-neox', naming: 'numeric' },

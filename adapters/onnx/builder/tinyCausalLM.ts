@@ -32,6 +32,11 @@ export interface TinyCausalLMSpec {
   fusion?: Fusion;
   /** Graph input `inputs_embeds` [b, s, hidden] instead of `input_ids` (Gemma-style decoder graphs). */
   inputsEmbeds?: boolean;
+  /**
+   * With `ort-fused`: the optimizer's `EmbedLayerNormalization` (com.microsoft) replaces the
+   * embedding Gathers + Add + first LayerNorm; hidden_states[0] is its output 2 (embedding sum).
+   */
+  embedLayerNorm?: boolean;
   /** Gemma-2-style norms around attention and MLP outputs (llama family only). */
   sandwichNorms?: boolean;
   /** Optimum-style KV cache: inputs position_ids and past_key_values.N.key/value, outputs present.N.key/value. */
@@ -67,6 +72,7 @@ export interface ResolvedSpec extends ArchSizes {
   naming: Naming;
   fusion: Fusion;
   inputsEmbeds: boolean;
+  embedLayerNorm: boolean;
   kvCache: boolean;
   externalData: boolean;
   externalDataLocation: string;
@@ -118,6 +124,7 @@ export function resolveSpec(s: TinyCausalLMSpec): ResolvedSpec {
   if (fusion === 'genai' && family !== 'llama') throw new Error(`tiny LM: fusion genai is the onnxruntime-genai llama layout; family ${family} given`);
   if (fusion === 'genai' && naming !== 'optimum') throw new Error('tiny LM: fusion genai brings its own names; leave naming at optimum');
   if (fusion !== 'none' && s.castOnResidual) throw new Error('tiny LM: castOnResidual applies to unfused graphs only');
+  if (s.embedLayerNorm && (fusion !== 'ort-fused' || s.inputsEmbeds)) throw new Error('tiny LM: embedLayerNorm is part of the ort-fused GPT-2 layout with input_ids');
   if (s.castOnResidual && naming !== 'numeric') throw new Error('tiny LM: castOnResidual is an old-exporter habit; use naming numeric');
   if (s.sandwichNorms && (family !== 'llama' || fusion !== 'none')) throw new Error('tiny LM: sandwichNorms needs family llama without fusion');
   const hidden = s.hidden ?? 32;
@@ -145,6 +152,7 @@ export function resolveSpec(s: TinyCausalLMSpec): ResolvedSpec {
     tiedEmbeddings: s.tiedEmbeddings ?? family === 'gpt2',
     sandwichNorms: s.sandwichNorms ?? false,
     inputsEmbeds: s.inputsEmbeds ?? false,
+    embedLayerNorm: s.embedLayerNorm ?? false,
     kvCache: s.kvCache ?? false,
     externalData: s.externalData ?? false,
     externalDataLocation: s.externalDataLocation ?? 'model.onnx_data',
@@ -219,6 +227,7 @@ export function buildTinyCausalLM(spec: TinyCausalLMSpec): TinyCausalLM {
   let rope: { cos: string; sin: string } | undefined;
   let negBig = '';
   let x = '';
+  let embedLn1: string | undefined;
 
   g.scope(top, () => {
     // ---- lengths, causal + padding mask, positions
@@ -242,7 +251,17 @@ export function buildTinyCausalLM(spec: TinyCausalLMSpec): TinyCausalLM {
     positionIds = positionIdsInput ?? g.op1('Unsqueeze', [qPos, g.constInt64([0])]);
 
     // ---- embeddings → hidden_states[0]
-    if (fam === 'gpt2') {
+    if (r.embedLayerNorm) {
+      // Fused embedding: output 0 = ln_1 of block 0, output 2 = wte[ids] + wpe[pos]; int32 ids and positions.
+      const ids32 = g.op1('Cast', [streamInput], { attrs: { to: DataType.INT32 } });
+      const pos32 = g.op1('Cast', [positionIds], { attrs: { to: DataType.INT32 } });
+      const outs = g.op('EmbedLayerNormalization', [
+        ids32, '', weightOf(ctx, 'transformer.wte.weight'), weightOf(ctx, 'transformer.wpe.weight'), '',
+        weightOf(ctx, blockParam(fam, 0, 'ln_1.weight')), weightOf(ctx, blockParam(fam, 0, 'ln_1.bias')), '', pos32,
+      ], { name: 'EmbedLayerNormalization_0', domain: 'com.microsoft', outputs: 3, attrs: { epsilon: { float: r.eps } } });
+      embedLn1 = outs[0]!;
+      x = outs[2]!;
+    } else if (fam === 'gpt2') {
       const tok = r.inputsEmbeds ? streamInput : g.scope('wte', () => g.op1('Gather', [weightOf(ctx, 'transformer.wte.weight'), streamInput]));
       const pos = g.scope('wpe', () => g.op1('Gather', [weightOf(ctx, 'transformer.wpe.weight'), positionIds]));
       x = g.op1('Add', [tok, pos]);
@@ -304,7 +323,7 @@ export function buildTinyCausalLM(spec: TinyCausalLMSpec): TinyCausalLM {
     // ONNX Runtime's transformer optimizer on GPT-2: each "Add + LayerNorm" pair becomes one
     // SkipLayerNormalization whose output 3 is the residual sum; projection biases move into it.
     let k = 0;
-    let ln1 = g.scope(top, () => g.scope('h.0', () => layerNorm(ctx, x, blockParam(fam, 0, 'ln_1'), 'ln_1')));
+    let ln1 = embedLn1 ?? g.scope(top, () => g.scope('h.0', () => layerNorm(ctx, x, blockParam(fam, 0, 'ln_1'), 'ln_1')));
     for (let i = 0; i < L; i++) {
       const last = i === L - 1;
       let mid = '';

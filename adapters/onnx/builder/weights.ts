@@ -192,3 +192,21 @@ export function weightsFromModelProto(bytes: Uint8Array, where = 'model'): Weigh
   }
   return map;
 }
+
+/** Writes weights.bin + weights.json (the format readWeightsDir reads) with `config` in the manifest. */
+export function writeWeightsDir(dir: string, weights: WeightMap, config: Record<string, unknown>): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const tensors: WeightsManifest['tensors'] = [];
+  let offset = 0;
+  for (const [name, t] of weights) {
+    tensors.push({ name, shape: t.dims, offset, length: t.data.length * 4 });
+    offset += t.data.length * 4;
+  }
+  const bin = Buffer.alloc(offset);
+  for (const [k, [, t]] of [...weights].entries()) {
+    const at = tensors[k]!.offset;
+    for (let i = 0; i < t.data.length; i++) bin.writeFloatLE(t.data[i]!, at + 4 * i);
+  }
+  fs.writeFileSync(path.join(dir, 'weights.bin'), bin);
+  fs.writeFileSync(path.join(dir, 'weights.json'), JSON.stringify({ config, tensors }));
+}
