@@ -44,6 +44,8 @@ export interface ExtractOptions {
   maxWords?: number;
   allowDownload?: boolean;
   runner?: RunnerChoice;
+  /** onnxruntime threads of the transformers.js runner (default 1). */
+  threads?: number;
   backend?: 'auto' | BackendName;
   checkpointEvery?: number;
   includeProperNouns?: boolean;
@@ -124,7 +126,7 @@ function stimulusHash(words: readonly StimulusWord[], texts: ReadonlyMap<number,
 
 export async function runExtract(o: ExtractOptions, stderr: NodeJS.WriteStream | null = process.stderr): Promise<ExtractSummary> {
   const t0 = performance.now();
-  const loaded = await loadLanguageModel(o.model, { allowDownload: o.allowDownload, runner: o.runner });
+  const loaded = await loadLanguageModel(o.model, { allowDownload: o.allowDownload, runner: o.runner, threads: o.threads });
   const { model } = loaded;
   try {
     const sel = o.allLayers ? allLayers(model.nBlocks) : layersForDepths(o.depths ?? DEFAULT_DEPTHS, model.nBlocks);
@@ -265,6 +267,7 @@ export function registerExtractCommand(program: Command): void {
     .requiredOption('--out <dir>', 'cache root: the cache goes to <dir>/<key hash>/')
     .option('--max-words <n>', 'only the first n words of the stimulus', positiveInt)
     .addOption(new Option('--runner <name>', 'forward passes through transformers.js or onnxruntime-node (auto: transformers.js when it agrees)').choices([...RUNNER_CHOICES]).default('auto'))
+    .option('--threads <n>', 'onnxruntime threads for the transformers.js runner (1 is fastest for small models)', positiveInt, 1)
     .addOption(new Option('--backend <name>', 'linear-algebra backend for PCA').choices(['auto', ...BACKEND_NAMES]).default('auto'))
     .option('--checkpoint-every <words>', 'checkpoint the cache every n words', positiveInt, 256)
     .option('--include-proper-nouns', 'count PROPN as content words')
@@ -299,6 +302,7 @@ export function registerExtractCommand(program: Command): void {
         maxWords: opts.maxWords,
         allowDownload: opts.allowDownload,
         runner: opts.runner,
+        threads: opts.threads,
         backend: opts.backend,
         checkpointEvery: opts.checkpointEvery,
         includeProperNouns: opts.includeProperNouns,
