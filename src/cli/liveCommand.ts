@@ -28,7 +28,7 @@ import type { ScoreSnapshot } from '../snapshot.js';
 import type { Dashboard } from '../../dashboard/server.js';
 import type { SampleChunk, WordEvent } from '../types.js';
 import { runAnalysisSession } from './analysisSession.js';
-import { syntheticFeatures, type FeatureTable } from './features.js';
+import { modelFeatures, syntheticFeatures, type FeatureTable } from './features.js';
 import { parseFeatures } from './replayCommand.js';
 
 export class LiveInputError extends Error {}
@@ -274,7 +274,13 @@ export function registerLiveCommand(program: Command): void {
     )
     .requiredOption('--meg <name|query>', 'MEG stream name, or a query such as "type=\'MEG\' and name=\'CTF\'"')
     .requiredOption('--words <name|query>', 'word-marker stream name or query')
-    .option('--features <source>', 'layer activations of the stimulus: synthetic[:seed]', parseFeatures)
+    .option('--model <folder|builtin>', 'language model: activations of the stimulus (--text) are extracted before the session starts')
+    .option('--text <file>', 'the stimulus: its events.tsv (marker index = word position in it) or its text file (word position in the text); with an events.tsv, --story-text gives the original text')
+    .option('--story-text <files>', 'original story text(s) for an events.tsv stimulus', (v: string) => v.split(','))
+    .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
+    .addOption(new Option('--context-mode <mode>', 'exact or chunked context windows').choices(['exact', 'chunked']).default('exact'))
+    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
+    .option('--features <source>', 'instead of a model: synthetic[:seed] activations', parseFeatures)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
     .option('--seconds <s>', 'stop after this much MEG', positive)
     .option('--resolve-timeout <s>', 'how long to look for the streams', positive, 10)
@@ -293,10 +299,14 @@ export function registerLiveCommand(program: Command): void {
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => {
       try {
+        if (o.model && !o.text) throw new LiveInputError('--model needs --text: the stimulus whose words the markers index');
+        const features = o.model
+          ? await modelFeatures([{ text: o.text, storyText: o.storyText }], { model: o.model, context: o.context, mode: o.contextMode, cacheRoot: o.cache, quiet: Boolean(o.quiet) })
+          : (o.features ?? syntheticFeatures(1));
         const result = await runLive({
           meg: o.meg,
           words: o.words,
-          features: o.features ?? syntheticFeatures(1),
+          features,
           allWords: Boolean(o.allWords),
           seconds: o.seconds,
           resolveTimeoutSec: o.resolveTimeout,

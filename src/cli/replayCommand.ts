@@ -8,6 +8,7 @@
  * formats (adapters/meg), pace (replay/) or compute (the analysis session).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { filter, map, share, type Observable } from 'rxjs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { openBidsRuns, type BidsRecordingBundle } from '../../adapters/meg/openRecording.js';
@@ -19,7 +20,8 @@ import { BACKEND_NAMES, type BackendName } from '../linalg/backend.js';
 import type { ScoreSnapshot } from '../snapshot.js';
 import type { SampleChunk, WordEvent } from '../types.js';
 import { runAnalysisSession } from './analysisSession.js';
-import { syntheticFeatures, type FeatureTable } from './features.js';
+import { modelFeatures, syntheticFeatures, type FeatureTable, type ModelFeatureOptions } from './features.js';
+import type { ExtractSummary } from './extractCommand.js';
 import { progressReporter } from './progress.js';
 
 export class ReplayInputError extends Error {}
@@ -31,8 +33,11 @@ export interface ReplayArgs {
   task?: string;
   run?: string;
   speed: Speed;
-  /** Feature source: 'synthetic:<seed>' or a model folder (needs the extraction module). */
-  features: FeatureTable;
+  /**
+   * The words' layer activations: a table (synthetic), or a function that builds it from the
+   * recordings' words (a language model through the extraction cache).
+   */
+  features: FeatureTable | ((bundles: BidsRecordingBundle[]) => Promise<FeatureTable>);
   allWords: boolean;
   backend: 'auto' | BackendName;
   refitEveryWords: number;
@@ -83,12 +88,13 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   }
   if (names.length === 0) throw new ReplayInputError(`${a.root}: no MEG channel (type mag/grad) is common to the selected recordings and good; check channels.tsv status`);
 
+  const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
   // Stimulus index of each word: its position over the recordings' events, in replay order.
   let index = 0;
   const segments: ReplaySegment[] = bundles.map((b) => ({
     recording: b.recording!,
     label: b.entry.key,
-    words: b.words.map((w) => ({ word: w.word, onsetSec: w.onsetSec, durationSec: w.durationSec, run: w.run, index: index++, isContent: a.features.isContent(index - 1) })),
+    words: b.words.map((w) => ({ word: w.word, onsetSec: w.onsetSec, durationSec: w.durationSec, run: w.run, index: index++, isContent: features.isContent(index - 1) })),
   }));
   const wordsInEvents = index;
   const flow = new FlowControl();
@@ -100,7 +106,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     gate: () => flow.whenBelow(256),
     threaded: true,
   });
-  log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${a.features.label}`);
+  log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${features.label}`);
   const items$: Observable<ReplayItem> = source.pipe(share());
   const chunks$ = items$.pipe(
     filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
@@ -116,10 +122,10 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     words$,
     sfreqHz: plan.sfreqHz,
     nChannels: names.length,
-    activationOf: (w) => a.features.of(w.wordIndex, w.word),
-    nLayers: a.features.nLayers,
-    nDims: a.features.nDims,
-    depths: a.features.depths,
+    activationOf: (w) => features.of(w.wordIndex, w.word),
+    nLayers: features.nLayers,
+    nDims: features.nDims,
+    depths: features.depths,
     contentWordsOnly: !a.allWords,
     backend: a.backend,
     refitEveryWords: a.refitEveryWords,
@@ -130,7 +136,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     json: false,
     quiet: a.quiet,
     sourceLabel: `replay of ${a.root} sub-${a.subject}`,
-    activationsLabel: a.features.label,
+    activationsLabel: features.label,
     totalSec: plan.totalSec,
     flow,
     onSnapshot: a.onSnapshot,
@@ -144,7 +150,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     recordings: plan.segments.map((s) => ({ key: s.label, path: s.path, offsetSec: s.offsetSec, durationSec: s.durationSec, words: s.nWords, droppedWords: s.droppedWords })),
     channels: names.length,
     sfreqHz: plan.sfreqHz,
-    features: a.features.label,
+    features: features.label,
     wordsInEvents,
     wordsDecoded: r.last?.nWords ?? 0,
     wordsExcluded: { ...(r.last?.skipped ?? {}), 'outside-recording': r.wordsOutside, 'overlaps-data-gap': r.wordsInGaps, 'no-activations': r.wordsWithoutActivations, 'function-word': r.functionWordsSkipped },
@@ -156,6 +162,27 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   };
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
   return result;
+}
+
+/**
+ * Features of every recording's events.tsv words, one stimulus part per recording, read against the
+ * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
+ */
+export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
+  return async (bundles) => {
+    if (o.text && o.text.length !== bundles.length) throw new ReplayInputError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
+    const parts = bundles.map((b, k) => {
+      if (!b.entry.eventsTsv) throw new ReplayInputError(`${b.entry.key}: no events.tsv, so no words to extract`);
+      const story = o.text?.[k] ?? path.join(root, 'stimuli', `task-${b.entry.task}.txt`);
+      return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
+    });
+    const f = await modelFeatures(parts, o);
+    f.summaries.forEach((s, k) => {
+      if (s.words !== bundles[k].words.length) throw new ReplayInputError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
+      if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
+    });
+    return f;
+  };
 }
 
 function positiveInt(value: string): number {
@@ -190,7 +217,12 @@ export function registerReplayCommand(program: Command): void {
         throw new InvalidArgumentError((e as Error).message);
       }
     }, 'max' as Speed)
-    .option('--features <source>', 'layer activations: synthetic[:seed] (the simulator\'s planted features)', parseFeatures)
+    .option('--model <folder|builtin>', 'language model (transformers.js folder, or builtin): activations of the events.tsv words, extracted once and cached')
+    .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
+    .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
+    .addOption(new Option('--context-mode <mode>', 'exact: one window per word; chunked: shared windows (50–99 words of context, ~20× fewer tokens)').choices(['exact', 'chunked']).default('exact'))
+    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
+    .option('--features <source>', 'instead of a model: synthetic[:seed] (the simulator\'s planted features)', parseFeatures)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
     .addOption(new Option('--backend <name>', 'linear-algebra backend').choices(['auto', ...BACKEND_NAMES]).default('auto'))
     .option('--refit-every <words>', 'exact K-fold refit every N words', positiveInt, 2000)
@@ -212,7 +244,7 @@ export function registerReplayCommand(program: Command): void {
           task: o.task,
           run: o.run,
           speed: o.speed,
-          features: o.features ?? syntheticFeatures(1),
+          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, quiet: Boolean(o.quiet) }) : (o.features ?? syntheticFeatures(1)),
           allWords: Boolean(o.allWords),
           backend: o.backend,
           refitEveryWords: o.refitEvery,

@@ -13,7 +13,7 @@ import { builtinText, builtinWords, BUILTIN_TEXT_SOURCE } from '../../adapters/t
 import type { FeatureTable } from './features.js';
 import { parseFeatures } from './replayCommand.js';
 import { progressReporter } from './progress.js';
-import { syntheticFeatures } from './features.js';
+import { modelFeatures, syntheticFeatures } from './features.js';
 
 export interface SimulateArgs {
   out: string;
@@ -24,7 +24,8 @@ export interface SimulateArgs {
   minutes: number;
   seed: number;
   control: CouplingControl;
-  features: FeatureTable;
+  /** Planted activations: a table, or a function building it for the first `maxWords` words of the text. */
+  features: FeatureTable | ((maxWords: number) => Promise<FeatureTable>);
   /** Index of the first word of the text this session hears (sessions continue the story). */
   firstWord: number;
   quiet: boolean;
@@ -46,7 +47,7 @@ export async function runSimulate(a: SimulateArgs): Promise<SimulateResult> {
   // Enough words for the duration (~3 words/s), then timed from 3 s into the recording.
   const heard = all.slice(a.firstWord, a.firstWord + Math.ceil(a.minutes * 60 * 3.6) + 20);
   const words = speechTiming(heard, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, wordIndex: a.firstWord + w.wordIndex }));
-  const f = a.features;
+  const f = typeof a.features === 'function' ? await a.features(a.firstWord + heard.length) : a.features;
   const subject = new SimulatedSubject({
     seed: a.seed,
     words,
@@ -98,7 +99,8 @@ export function registerSimulateCommand(program: Command): void {
     .option('--minutes <m>', 'recording length', positive, 10)
     .option('--seed <n>', 'simulation seed', nonNegativeInt, 1)
     .addOption(new Option('--control <kind>', 'coupling: planted latencies, or a null/shuffle/flat control').choices(['planted', 'null', 'shuffle', 'flat']).default('planted'))
-    .option('--features <source>', 'planted layer activations: synthetic[:seed]', parseFeatures)
+    .option('--model <folder|builtin>', 'plant this language model\'s layer activations (of the text heard)')
+    .option('--features <source>', 'instead of a model: synthetic[:seed] activations (the default, seed = --seed)', parseFeatures)
     .option('--first-word <i>', 'index in the text of the first word heard (to continue the story in a later session)', nonNegativeInt, 0)
     .option('--json', 'print one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')
@@ -113,7 +115,7 @@ export function registerSimulateCommand(program: Command): void {
           minutes: o.minutes,
           seed: o.seed,
           control: o.control,
-          features: o.features ?? syntheticFeatures(o.seed),
+          features: o.model ? (maxWords: number) => modelFeatures([{ text: 'builtin', maxWords }], { model: o.model, quiet: Boolean(o.quiet) }) : (o.features ?? syntheticFeatures(o.seed)),
           firstWord: o.firstWord,
           quiet: Boolean(o.quiet),
         });
