@@ -44,9 +44,22 @@ export function syntheticFeatures(seed: number, nDims = 50, nLayers = 9): Featur
 /** The built-in model shipped with lockstep (trained on the built-in text; see docs/builtin-model.md). */
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/lockstep-moby-gpt2', import.meta.url));
 
-/** `builtin` → the shipped model's folder; anything else is a folder or .onnx path as given. */
-export function resolveModel(model: string): string {
-  return model === 'builtin' ? BUILTIN_MODEL_DIR : model;
+/**
+ * `builtin` → the shipped model's folder; `builtin-untrained[:seed]` → its seeded random-weights
+ * twin (same architecture and tokenizer, written once under the cache folder: what an untrained
+ * model gives); anything else is a folder or .onnx path as given.
+ */
+export async function resolveModel(model: string): Promise<string> {
+  if (model === 'builtin') return BUILTIN_MODEL_DIR;
+  const twin = /^builtin-untrained(?::(\d+))?$/.exec(model);
+  if (!twin) return model;
+  const seed = Number(twin[1] ?? 1);
+  const dir = path.join(path.dirname(defaultActivationCache()), 'models', `lockstep-moby-gpt2-untrained-seed${seed}`);
+  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
+    const { randomTwinFolder } = await import('../../adapters/onnx/builder/builtinModel.js');
+    randomTwinFolder(dir, seed, BUILTIN_MODEL_DIR);
+  }
+  return dir;
 }
 
 /** Where extracted activations are cached unless told otherwise. */
@@ -86,7 +99,7 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
   let depths: number[] = [];
   for (const part of parts) {
     const s = await runExtract(
-      { model: resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), quiet: o.quiet, allowDownload: o.allowDownload },
+      { model: await resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), quiet: o.quiet, allowDownload: o.allowDownload },
       o.quiet ? null : process.stderr,
     );
     summaries.push(s);
@@ -102,7 +115,7 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
       content.push(tags[w] === '1' ? true : tags[w] === '0' ? false : undefined);
     }
   }
-  const name = o.model === 'builtin' ? 'built-in model lockstep-moby-gpt2' : path.basename(path.resolve(o.model));
+  const name = o.model === 'builtin' ? 'built-in model lockstep-moby-gpt2' : o.model.startsWith('builtin-untrained') ? `untrained twin of the built-in model (${o.model})` : path.basename(path.resolve(o.model));
   return {
     label: `${name}, ${depths.length} layers at depths ${depths.join(',')}, context ${o.context ?? 50} words (${o.mode ?? 'exact'}), PCA ${nDims}`,
     nLayers,
