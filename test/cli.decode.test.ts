@@ -111,7 +111,7 @@ describe('lockstep decode (command line)', () => {
 
 describe('lockstep demo (command line)', () => {
   it('stops by itself after --minutes, exits 0, and writes one JSON snapshot per line', () => {
-    const res = spawnSync(process.execPath, [CLI, 'demo', '--minutes', '1', '--json', '--no-dashboard', '--dims', '5', '--refit-every', '120', '--snapshot-every', '40', '--fold-block', '20'], { encoding: 'utf8' });
+    const res = spawnSync(process.execPath, [CLI, 'demo', '--minutes', '1', '--json', '--no-dashboard', '--synthetic', '--dims', '5', '--refit-every', '120', '--snapshot-every', '40', '--fold-block', '20'], { encoding: 'utf8' });
     assert.equal(res.status, 0, res.stderr);
     const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { schema: string; seq: number; nWords: number; exact: unknown });
     assert.ok(lines.length >= 3, `${lines.length} snapshots`);
