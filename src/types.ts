@@ -73,6 +73,11 @@ export interface SampleChunk {
    * and sessions); filters restart at a new segment. Absent = one stream.
    */
   segment?: number;
+  /**
+   * True when the producer has already checked that every value is finite (e.g. the reader's
+   * worker thread), so `nonFiniteGuard` need not scan the chunk again on the processing thread.
+   */
+  allFinite?: boolean;
 }
 
 /** A word of the stimulus as it is heard: when, which, and whether it is a content word. */

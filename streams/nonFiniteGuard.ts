@@ -10,6 +10,7 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { DataGapLog, DataGap } from '../src/quality/dataGapLog.js';
+import { allFinite } from '../src/quality/finite.js';
 import type { SampleChunk } from '../src/types.js';
 
 export interface NonFiniteGuardOptions {
@@ -40,7 +41,7 @@ export function nonFiniteGuard(opts: NonFiniteGuardOptions): OperatorFunction<Sa
         next: (chunk) => {
           const { nChannels, nSamples, sfreqHz } = chunk;
           if (!held || held.length !== nChannels) held = new Float32Array(nChannels);
-          if (nSamples > 0 && allFinite(chunk.data)) {
+          if (nSamples > 0 && (chunk.allFinite === true || allFinite(chunk.data))) {
             // The common case: one tight pass, no copy; remember the last row for later repairs.
             close();
             held.set(chunk.data.subarray((nSamples - 1) * nChannels, nSamples * nChannels));
@@ -82,12 +83,4 @@ export function nonFiniteGuard(opts: NonFiniteGuardOptions): OperatorFunction<Sa
         },
       });
     });
-}
-
-/** True when no value is NaN or ±Infinity (x − x is 0 exactly for finite x). */
-function allFinite(x: Float32Array): boolean {
-  let acc = 0;
-  // Summing x − x keeps the loop branch-free; any NaN/Infinity makes the sum NaN.
-  for (let i = 0; i < x.length; i++) acc += x[i] - x[i];
-  return acc === 0;
 }

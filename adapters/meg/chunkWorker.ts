@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ChunkOptions } from './rawRecording.js';
 import { openRecording } from './openRecording.js';
+import { allFinite } from '../../src/quality/finite.js';
 
 interface Job {
   path: string;
@@ -30,7 +31,8 @@ try {
   for await (const c of rec.chunks(job.opts)) {
     while (sent - acked >= job.maxAhead) await new Promise<void>((r) => (wake = r));
     wake = null;
-    port.postMessage({ chunk: c }, [c.data.buffer as ArrayBuffer]);
+    // Checked here, off the processing thread: the guard downstream then skips its scan.
+    port.postMessage({ chunk: { ...c, allFinite: allFinite(c.data) } }, [c.data.buffer as ArrayBuffer]);
     sent++;
   }
   await rec.close();
