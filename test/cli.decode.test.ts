@@ -117,7 +117,7 @@ describe('lockstep demo (command line)', () => {
     assert.ok(lines.length >= 3, `${lines.length} snapshots`);
     assert.ok(lines.every((s, i) => s.schema === 'lockstep.snapshot/1' && s.seq === i + 1));
     assert.ok(lines.at(-1)!.exact, 'the final snapshot carries the exact K-fold result');
-    assert.match(res.stderr, /simulated subject \(seed 1, planted latencies 0\.30 .* 0\.65 s\), synthetic activations \(seeded, not a language model\)/);
+    assert.match(res.stderr, /simulated subject \(seed 1, planted latencies 0\.30 .* 0\.65 s\), features: synthetic activations \(seeded, not a language model\)/);
     assert.match(res.stderr, /final: \d+ words, temporal score r = /);
   });
 
