@@ -300,9 +300,10 @@ export function registerLiveCommand(program: Command): void {
     .action(async (o) => {
       try {
         if (o.model && !o.text) throw new LiveInputError('--model needs --text: the stimulus whose words the markers index');
+        if (!o.model && !o.features) throw new LiveInputError('say where the layer activations come from: --model <folder|builtin> with --text, or --features synthetic[:seed]');
         const features = o.model
           ? await modelFeatures([{ text: o.text, storyText: o.storyText }], { model: o.model, context: o.context, mode: o.contextMode, cacheRoot: o.cache, quiet: Boolean(o.quiet) })
-          : (o.features ?? syntheticFeatures(1));
+          : o.features;
         const result = await runLive({
           meg: o.meg,
           words: o.words,

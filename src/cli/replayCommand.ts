@@ -237,6 +237,7 @@ export function registerReplayCommand(program: Command): void {
     .action(async (root: string, o) => {
       try {
         if (!fs.existsSync(root)) throw new ReplayInputError(`${root}: no such dataset folder`);
+        if (!o.model && !o.features) throw new ReplayInputError('say where the layer activations come from: --model <folder|builtin> (a language model), or --features synthetic[:seed] (a dataset written by `lockstep simulate` with that seed)');
         const result = await runReplay({
           root,
           subject: o.subject,
@@ -244,7 +245,7 @@ export function registerReplayCommand(program: Command): void {
           task: o.task,
           run: o.run,
           speed: o.speed,
-          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, quiet: Boolean(o.quiet) }) : (o.features ?? syntheticFeatures(1)),
+          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, quiet: Boolean(o.quiet) }) : o.features,
           allWords: Boolean(o.allWords),
           backend: o.backend,
           refitEveryWords: o.refitEvery,
