@@ -114,7 +114,7 @@ describe('simulate → replay', () => {
     const bad = spawnSync(process.execPath, [CLI, 'replay', root, '--subject', '999', '--features', 'synthetic'], { encoding: 'utf8' });
     const noFeatures = spawnSync(process.execPath, [CLI, 'replay', root, '--subject', '001'], { encoding: 'utf8' });
     assert.equal(noFeatures.status, 2);
-    assert.match(noFeatures.stderr, /--model <folder|builtin>/);
+    assert.match(noFeatures.stderr, /--model <folder\|builtin>/);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /no recording of sub-999/);
     assert.match(bad.stderr, /sub-001/);
