@@ -155,9 +155,9 @@ export async function runExtract(o: ExtractOptions, stderr: NodeJS.WriteStream |
     const onProgress = (p: ExtractionProgress) => {
       o.onProgress?.(p);
       if (p.phase === 'extract') extractRate = p.wordsPerSec;
-      const eta = p.etaSec === null ? '' : `, ETA ${Math.round(p.etaSec)} s`;
       const what = p.phase === 'extract' ? 'words' : p.phase === 'done' ? 'done' : p.phase.replace('pca-', 'PCA ') + ' pass';
-      bar.update(`${what} ${p.wordsDone}/${p.wordsTotal} (${p.wordsPerSec.toFixed(1)} words/s${eta})`, p.wordsTotal > 0 ? p.wordsDone / p.wordsTotal : 1);
+      // The reporter adds elapsed time and the ETA from the fraction.
+      bar.update(`${what} ${p.wordsDone}/${p.wordsTotal} (${p.wordsPerSec.toFixed(1)} words/s)`, p.wordsTotal > 0 ? p.wordsDone / p.wordsTotal : 1);
     };
     let result;
     try {
