@@ -4,6 +4,8 @@
  * §10 clock sync). No sockets here: the loopback tests exercise the same code over the network.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { CHANNEL_FORMATS, type ChannelFormat } from '../adapters/lsl/channelFormat.js';
@@ -17,7 +19,8 @@ import { StreamInfo } from '../adapters/lsl/streamInfo.js';
 import { encodeTimeProbe, encodeTimeReply, estimateClock, parseTimeProbe, parseTimeReply } from '../adapters/lsl/timeSync.js';
 import { parseXml } from '../adapters/lsl/xml.js';
 import { encodeArchive, encodeArchiveSamples, Protocol100Decoder, readArchiveInt, writeArchiveInt } from '../adapters/lsl/protocol100.js';
-import { DEBIAN_PYTHON } from './helpers/paths.js';
+import { assertSendAllowed } from '../adapters/lsl/resolver.js';
+import { DEBIAN_PYTHON, SHARED_DATA, SHARED_DATA_MISSING } from './helpers/paths.js';
 import {
   CAPTURED_BIG_ENDIAN_PATTERN,
   CAPTURED_CHUNK_BODY,
@@ -71,18 +74,27 @@ describe('discovery packets (§3)', () => {
     );
   });
 
-  it('lab config adds liblsl multicast/broadcast targets (built and inspected, never sent)', () => {
+  it('lab config adds liblsl multicast/broadcast targets (built and inspected, never sent)', { skip: SHARED_DATA_MISSING }, () => {
     const t = discoveryTargets(labNetworkConfig());
     const groups = t.filter((x) => x.via !== 'unicast');
+    // The expected groups come from the protocol document's table (liblsl's multicast.LinkAddresses
+    // and SiteAddresses), not from literals here: this file never names an address it could send to.
+    const expected = [...liblslGroupsFromDoc('LinkAddresses'), ...liblslGroupsFromDoc('SiteAddresses')];
+    assert.equal(expected.length, 4, 'the doc lists 3 link-scope and 1 site-scope IPv4 groups');
     assert.deepEqual(
       groups.map((x) => [x.address, x.port, x.via, x.ttl]),
-      [
-        ['255.255.255.255', 16571, 'broadcast', undefined],
-        ['224.0.0.1', 16571, 'multicast', 24],
-        ['224.0.0.183', 16571, 'multicast', 24],
-        ['239.255.172.215', 16571, 'multicast', 24],
-      ],
+      expected.map((a) => (a.endsWith('.255') ? [a, 16571, 'broadcast', undefined] : [a, 16571, 'multicast', 24])),
     );
+    // None of them can be reached while tests run: the loopback-only guard refuses each one.
+    const before = process.env.LOCKSTEP_LSL_LOOPBACK_ONLY;
+    process.env.LOCKSTEP_LSL_LOOPBACK_ONLY = '1';
+    try {
+      for (const g of groups) assert.throws(() => assertSendAllowed(g.address), /allows only 127\.0\.0\.0\/8/);
+      assert.doesNotThrow(() => assertSendAllowed('127.0.0.1'));
+    } finally {
+      if (before === undefined) delete process.env.LOCKSTEP_LSL_LOOPBACK_ONLY;
+      else process.env.LOCKSTEP_LSL_LOOPBACK_ONLY = before;
+    }
     // The datagram such a wave would send is the same §3.1 query.
     const packet = encodeShortinfoQuery({ query: propQuery('default'), returnPort: 16580, queryId: '42' });
     assert.equal(packet.toString(), "LSL:shortinfo\r\nsession_id='default'\r\n16580 42\r\n");
@@ -477,3 +489,12 @@ describe('XML reader', () => {
     assert.throws(() => parseXml('<info><a></b></info>', 'reply'), /reply: <\/b> closes <a> at character/);
   });
 });
+
+/** The IPv4 groups of liblsl's `multicast.<name>` row in the protocol document's configuration table. */
+function liblslGroupsFromDoc(name: 'LinkAddresses' | 'SiteAddresses'): string[] {
+  const doc = fs.readFileSync(path.join(SHARED_DATA, '../docs/lsl-protocol.md'), 'utf8');
+  const row = doc.split('\n').find((l) => l.includes(`\`multicast.${name}\``));
+  assert.ok(row, `multicast.${name} in the protocol document`);
+  const set = /\{([^}]*)\}/.exec(row)![1];
+  return set.split(',').map((a) => a.trim()).filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+}
