@@ -18,7 +18,7 @@ import path from 'node:path';
 import { lastValueFrom, filter, map, count, share, shareReplay, type Observable } from 'rxjs';
 import { openBidsRuns } from '../adapters/meg/openRecording.js';
 import { recordingReplay, type ReplayItem } from '../replay/recordingReplay.js';
-import { megPicks } from '../src/cli/replayCommand.js';
+import { megPicks } from '../src/cli/subjectRecordings.js';
 import { runSimulate } from '../src/cli/simulateCommand.js';
 import { syntheticFeatures } from '../src/cli/features.js';
 import { DataGapLog } from '../src/quality/dataGapLog.js';

@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { SampleChunk } from '../../src/types.js';
-import { RecordingFormatError, type ChunkOptions } from './rawRecording.js';
+import type { ChunkOptions } from './rawRecording.js';
 
 /**
  * @example
@@ -37,9 +37,9 @@ export async function* threadedChunks(path: string, opts: ChunkOptions, maxAhead
       const m = queue.shift()!;
       if ('done' in m) return;
       if ('error' in m) {
-        // Keep the reader's own error type so callers (and exit codes) can tell bad files apart.
-        const e = m.error.name === 'RecordingFormatError' ? new RecordingFormatError(path, 'reading', m.error.message) : new Error(m.error.message);
-        if (m.error.name === 'RecordingFormatError') e.message = m.error.message;
+        // Keep the reader's error name (RecordingFormatError …) so callers and exit codes tell bad files apart.
+        const e = new Error(m.error.message);
+        e.name = m.error.name;
         throw e;
       }
       worker.postMessage({ ack: ++received });

@@ -7,7 +7,7 @@
  * Owns: the wiring of the pipeline and the session's health, progress line and result. Must not:
  * know where the data come from (callers build `chunks$` and `words$`) or pace them.
  */
-import { map, filter, mergeMap, from, share, shareReplay, type Observable } from 'rxjs';
+import { map, filter, share, shareReplay, tap, type Observable } from 'rxjs';
 import { startDashboard, type Dashboard, type StreamHealth } from '../../dashboard/server.js';
 import { segmentedEpochs } from '../../streams/segmentedEpochs.js';
 import { DataGapLog, type DataGap } from '../quality/dataGapLog.js';
@@ -126,14 +126,14 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
     share(),
   );
   const words$ = a.words$.pipe(
-    mergeMap((w) => {
+    tap((w) => {
       recent.push(w);
       if (recent.length > 12) recent.shift();
-      if (a.contentWordsOnly && w.isContent === false) {
-        functionWordsSkipped++;
-        return from([]);
-      }
-      return from([w]);
+    }),
+    filter((w) => {
+      const skip = a.contentWordsOnly && w.isContent === false;
+      if (skip) functionWordsSkipped++;
+      return !skip;
     }),
     // Replayed to each segment's epochs as it starts: markers may come before the MEG that covers them.
     shareReplay({ refCount: true }),

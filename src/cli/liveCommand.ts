@@ -87,11 +87,12 @@ async function resolveOne(what: string, role: string, timeoutSec: number, config
 const MEG_TYPES = new Set(['MEG', 'MAG', 'MEGMAG', 'GRAD', 'MEGGRADAXIAL', 'MEGGRADPLANAR', 'MEGGRAD']);
 
 /** MEG channels by the desc types (BIDS/LSL naming), or all channels when the stream has no desc. */
-function megChannelPicks(info: StreamInfo): { picks: number[]; labels: string[] } {
+function megChannelPicks(info: StreamInfo): number[] {
+  const all = Array.from({ length: info.channelCount }, (_, i) => i);
   const chans = info.channels();
-  if (!chans || chans.length !== info.channelCount) return { picks: Array.from({ length: info.channelCount }, (_, i) => i), labels: [] };
-  const picks = chans.flatMap((c, i) => (c.type && MEG_TYPES.has(c.type.toUpperCase()) ? [i] : []));
-  return picks.length ? { picks, labels: picks.map((i) => chans[i].label ?? `ch${i}`) } : { picks: chans.map((_, i) => i), labels: chans.map((c, i) => c.label ?? `ch${i}`) };
+  if (!chans || chans.length !== info.channelCount) return all;
+  const picks = all.filter((i) => chans[i].type !== undefined && MEG_TYPES.has(chans[i].type!.toUpperCase()));
+  return picks.length ? picks : all;
 }
 
 /**
@@ -117,7 +118,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   const megInlet = new StreamInlet(megInfo, { recover: true, config });
   const wordsInlet = new StreamInlet(wordsInfo, { recover: true, config });
   const full = await megInlet.info();
-  const { picks, labels } = megChannelPicks(full);
+  const picks = megChannelPicks(full);
   log(`live: MEG "${full.name}" (${full.channelCount} channels, ${picks.length} MEG, ${full.nominalSrate} Hz, ${full.hostname}); words "${wordsInfo.name}"; features: ${a.features.label}`);
 
   const states: string[] = [];
@@ -157,7 +158,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
             a.onWordReady?.(w.wordIndex, now);
           }
         }
-        if (a.seconds !== undefined && lastSampleSec - c.tStartSec + c.firstSample / c.sfreqHz >= a.seconds) stop$.next();
+        if (a.seconds !== undefined && (c.firstSample + c.nSamples) / c.sfreqHz >= a.seconds) stop$.next();
         // The end marker is stamped at the end of the data: stop once the MEG has reached it.
         if (endAt !== null && lastSampleSec >= endAt - 0.5 / c.sfreqHz) stop$.next();
       },
@@ -250,7 +251,6 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     latencySec: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length },
     final: r.last,
   };
-  void labels;
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
   return result;
 }

@@ -15,11 +15,10 @@ import { localClock } from '../../adapters/lsl/clock.js';
 import { networkConfigFromEnv, type LslNetworkConfig } from '../../adapters/lsl/config.js';
 import { StreamOutlet } from '../../adapters/lsl/outlet.js';
 import { StreamInfo } from '../../adapters/lsl/streamInfo.js';
-import { openBidsRuns } from '../../adapters/meg/openRecording.js';
-import { recordingReplay, type ReplaySegment } from '../../replay/recordingReplay.js';
-import { parseSpeed, type Speed } from '../../replay/pacedChunks.js';
+import { recordingReplay } from '../../replay/recordingReplay.js';
+import type { Speed } from '../../replay/pacedChunks.js';
 import { END_MARKER, encodeWordMarker } from '../live/wordMarker.js';
-import { megPicks } from './replayCommand.js';
+import { closeSubjectRecordings, openSubjectRecordings, RecordingQueryError, addSubjectOptions, stimulusSegments } from './subjectRecordings.js';
 
 export interface PublishArgs {
   root: string;
@@ -51,14 +50,12 @@ export interface PublishResult {
 
 export async function runPublish(a: PublishArgs): Promise<PublishResult> {
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
-  const bundles = [];
-  for (const session of a.sessions ?? [undefined]) bundles.push(...(await openBidsRuns({ root: a.root, subject: a.subject, session, task: a.task, run: a.run })));
+  const subject = await openSubjectRecordings(a);
+  const { bundles, channels: names } = subject;
   const h0 = bundles[0].recording!.header;
-  const bads = new Set(bundles.flatMap((b) => b.recording!.header.bads));
-  const names = megPicks(h0.channels, bads);
   const byName = new Map(h0.channels.map((c) => [c.name, c]));
-  let index = 0;
-  const segments: ReplaySegment[] = bundles.map((b) => ({ recording: b.recording!, label: b.entry.key, words: b.words.map((w) => ({ word: w.word, onsetSec: w.onsetSec, index: index++ })) }));
+  const segments = stimulusSegments(bundles);
+  const index = segments.reduce((n, s) => n + s.words.length, 0);
 
   const megInfo = new StreamInfo({ name: a.name, type: 'MEG', channelCount: names.length, nominalSrate: h0.sfreqHz, channelFormat: 'float32', sourceId: `lockstep-publish-${a.name}` });
   megInfo.setChannels(names.map((n) => ({ label: n, type: byName.get(n)!.type === 'grad' ? 'MEGGRADPLANAR' : 'MEGMAG', unit: byName.get(n)!.unit })));
@@ -102,7 +99,7 @@ export async function runPublish(a: PublishArgs): Promise<PublishResult> {
   } finally {
     await megOut.close();
     await wordsOut.close();
-    for (const b of bundles) await b.recording!.close();
+    await closeSubjectRecordings(subject);
   }
 }
 
@@ -112,21 +109,11 @@ export function registerPublishCommand(program: Command): void {
     if (!(v >= 0)) throw new InvalidArgumentError(`expected a number ≥ 0, got "${value}"`);
     return v;
   };
-  program
+  const cmd = program
     .command('publish')
     .description('Play a BIDS recording out as an LSL MEG stream plus a word-marker stream (rehearse `lockstep live` without a scanner).')
-    .argument('<bids-root>', 'BIDS dataset root (e.g. written by `lockstep simulate`)')
-    .requiredOption('--subject <label>', 'subject')
-    .option('--session <labels>', 'session(s), comma-separated (default: all)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .option('--task <label>', 'task')
-    .option('--run <label>', 'run')
-    .option('--speed <x|max>', 'source seconds per wall second (1 = real time)', (v: string) => {
-      try {
-        return parseSpeed(v);
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    }, 1 as Speed)
+    .argument('<bids-root>', 'BIDS dataset root (e.g. written by `lockstep simulate`)');
+  addSubjectOptions(cmd, 1)
     .option('--name <name>', 'MEG stream name (the markers are "<name>-words")', 'lockstep-MEG')
     .option('--wait <s>', 'wait for an inlet on both streams before playing', nonNegative, 30)
     .option('--multicast', "also answer liblsl's multicast discovery (labs)")
@@ -150,7 +137,7 @@ export function registerPublishCommand(program: Command): void {
         else process.stdout.write(`published ${r.samplesPushed} samples and ${r.wordsPushed} words (${(r.sourceSeconds / 60).toFixed(1)} min in ${r.wallSeconds.toFixed(1)} s)\n`);
       } catch (e) {
         process.stderr.write(`lockstep publish: ${(e as Error).message}\n`);
-        process.exitCode = (e as Error).name.endsWith('FormatError') ? 2 : 1;
+        process.exitCode = e instanceof RecordingQueryError || (e as Error).name.endsWith('FormatError') ? 2 : 1;
       }
     });
 }

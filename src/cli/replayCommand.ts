@@ -11,10 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { filter, map, share, type Observable } from 'rxjs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { openBidsRuns, type BidsRecordingBundle } from '../../adapters/meg/openRecording.js';
-import type { RawChannel } from '../../adapters/meg/rawRecording.js';
-import { recordingReplay, type ReplayItem, type ReplaySegment } from '../../replay/recordingReplay.js';
-import { parseSpeed, type Speed } from '../../replay/pacedChunks.js';
+import type { BidsRecordingBundle } from '../../adapters/meg/openRecording.js';
+import { recordingReplay, type ReplayItem } from '../../replay/recordingReplay.js';
+import type { Speed } from '../../replay/pacedChunks.js';
 import { FlowControl } from '../../streams/flowControl.js';
 import { BACKEND_NAMES, type BackendName } from '../linalg/backend.js';
 import type { ScoreSnapshot } from '../snapshot.js';
@@ -22,7 +21,7 @@ import type { SampleChunk, WordEvent } from '../types.js';
 import { runAnalysisSession } from './analysisSession.js';
 import { modelFeatures, syntheticFeatures, type FeatureTable, type ModelFeatureOptions } from './features.js';
 import type { ExtractSummary } from './extractCommand.js';
-import { progressReporter } from './progress.js';
+import { addSubjectOptions, closeSubjectRecordings, openSubjectRecordings, RecordingQueryError, stimulusSegments } from './subjectRecordings.js';
 
 export class ReplayInputError extends Error {}
 
@@ -69,36 +68,15 @@ export interface ReplayResult {
   final: ScoreSnapshot | null;
 }
 
-/** The MEG channels a paper analysis decodes: magnetometers/axial gradiometers and planar gradiometers, bad ones out. */
-export function megPicks(channels: RawChannel[], bads: Set<string>): string[] {
-  return channels.filter((c) => (c.type === 'mag' || c.type === 'grad') && !bads.has(c.name)).map((c) => c.name);
-}
-
 export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
-  const bundles: BidsRecordingBundle[] = [];
-  for (const session of a.sessions ?? [undefined]) bundles.push(...(await openBidsRuns({ root: a.root, subject: a.subject, session, task: a.task, run: a.run })));
+  const subject = await openSubjectRecordings(a);
+  const { bundles, channels: names } = subject;
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
-  for (const b of bundles) for (const w of b.warnings) log(`warning: ${w}`);
-  // Channels every recording has, minus the union of bad channels.
-  const bads = new Set(bundles.flatMap((b) => b.recording!.header.bads));
-  let names = megPicks(bundles[0].recording!.header.channels, bads);
-  for (const b of bundles.slice(1)) {
-    const have = new Set(b.recording!.header.channels.map((c) => c.name));
-    names = names.filter((n) => have.has(n));
-  }
-  if (names.length === 0) throw new ReplayInputError(`${a.root}: no MEG channel (type mag/grad) is common to the selected recordings and good; check channels.tsv status`);
-
+  for (const w of subject.warnings) log(`warning: ${w}`);
   const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
-  // Stimulus index of each word: its position over the recordings' events, in replay order.
-  let index = 0;
-  const segments: ReplaySegment[] = bundles.map((b) => ({
-    recording: b.recording!,
-    label: b.entry.key,
-    words: b.words.map((w) => ({ word: w.word, onsetSec: w.onsetSec, durationSec: w.durationSec, run: w.run, index: index++, isContent: features.isContent(index - 1) })),
-  }));
-  const wordsInEvents = index;
+  const segments = stimulusSegments(bundles, (i) => features.isContent(i));
+  const wordsInEvents = segments.reduce((n, s) => n + s.words.length, 0);
   const flow = new FlowControl();
-  const progress = progressReporter(a.quiet ? null : process.stderr, 'replay');
   const { plan, source } = recordingReplay(segments, {
     speed: a.speed,
     chunkSamples: Math.max(1, Math.round(bundles[0].recording!.header.sfreqHz / 10)),
@@ -141,8 +119,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     flow,
     onSnapshot: a.onSnapshot,
   });
-  progress.done();
-  for (const b of bundles) await b.recording!.close();
+  await closeSubjectRecordings(subject);
   const result: ReplayResult = {
     command: 'replay',
     root: a.root,
@@ -199,24 +176,14 @@ export function parseFeatures(value: string): FeatureTable {
 }
 
 export function registerReplayCommand(program: Command): void {
-  program
+  const cmd = program
     .command('replay')
     .description(
       'Replay a recorded BIDS dataset (CTF .ds or FIF, words from events.tsv) through the live pipeline and write the final scores.\n' +
         'Several sessions of one subject accumulate into one analysis.',
     )
-    .argument('<bids-root>', 'BIDS dataset root (e.g. the Armeni Sherlock Holmes dataset, or one written by `lockstep simulate`)')
-    .requiredOption('--subject <label>', 'subject (with or without "sub-")')
-    .option('--session <labels>', 'session(s), comma-separated (default: all sessions of the subject)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .option('--task <label>', 'task (default: all)')
-    .option('--run <label>', 'run (default: all)')
-    .option('--speed <x|max>', 'source seconds per wall second, or "max"', (v: string) => {
-      try {
-        return parseSpeed(v);
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    }, 'max' as Speed)
+    .argument('<bids-root>', 'BIDS dataset root (e.g. the Armeni Sherlock Holmes dataset, or one written by `lockstep simulate`)');
+  addSubjectOptions(cmd, 'max')
     .option('--model <folder|builtin>', 'language model (transformers.js folder, or builtin): activations of the events.tsv words, extracted once and cached')
     .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
@@ -266,7 +233,7 @@ export function registerReplayCommand(program: Command): void {
         }
       } catch (e) {
         process.stderr.write(`lockstep replay: ${(e as Error).message}\n`);
-        process.exitCode = e instanceof ReplayInputError || (e as Error).name.endsWith('FormatError') ? 2 : 1;
+        process.exitCode = e instanceof ReplayInputError || e instanceof RecordingQueryError || (e as Error).name.endsWith('FormatError') ? 2 : 1;
       }
     });
 }
