@@ -14,6 +14,7 @@
  * Owns: the file format. Must not: know the decoder's internals beyond src/decoderState.ts.
  */
 import { createHash } from 'node:crypto';
+import { writeFileAtomic } from './atomicFile.js';
 import fs from 'node:fs';
 import type { Decoder } from '../src/decoder.js';
 import { decoderArrays, decoderForRestore, decoderHeader, type DecoderStateHeader, type StateArray } from '../src/decoderState.js';
@@ -73,17 +74,15 @@ export function writeCheckpoint(path: string, decoder: Decoder): number {
   let header = Buffer.from(JSON.stringify(draft(24 + headerLen)));
   if (header.length > headerLen) headerLen = align8(header.length + 64);
   header = Buffer.from(JSON.stringify(draft(24 + headerLen)).padEnd(headerLen, ' '));
-  const tmp = `${path}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
   const hash = createHash('sha256');
   let pos = 0;
-  const put = (buf: Buffer) => {
-    hash.update(buf);
-    let done = 0;
-    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, pos + done);
-    pos += buf.length;
-  };
-  try {
+  writeFileAtomic(path, (fd) => {
+    const put = (buf: Buffer) => {
+      hash.update(buf);
+      let done = 0;
+      while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, pos + done);
+      pos += buf.length;
+    };
     const fixed = Buffer.alloc(24);
     MAGIC.copy(fixed, 0);
     fixed.writeUInt32LE(CHECKPOINT_VERSION, 16);
@@ -100,11 +99,7 @@ export function writeCheckpoint(path: string, decoder: Decoder): number {
     const digest = hash.digest();
     fs.writeSync(fd, digest, 0, digest.length, pos);
     pos += digest.length;
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path);
+  });
   return pos;
 }
 

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from './atomicFile.js';
 import {
   allocateNpyData,
   checkNpyDataLength,
@@ -108,27 +109,14 @@ export function writeNpyFile(filePath: string, data: Float32Array | Float64Array
   checkNpyShape(data, shape);
   const header = npyHeaderBytes(data instanceof Float32Array ? 'float32' : 'float64', shape);
   const body = encodeNpyData(data);
-  const tmp = path.join(path.dirname(filePath), `.${path.basename(filePath)}.${process.pid}.tmp`);
-  let fd: number;
   try {
-    fd = fs.openSync(tmp, 'w');
+    writeFileAtomic(filePath, (fd) => {
+      for (const part of [header, body]) {
+        let done = 0;
+        while (done < part.length) done += fs.writeSync(fd, part, done, Math.min(CHUNK_BYTES, part.length - done));
+      }
+    });
   } catch (e) {
-    throw fsError(filePath, 'write the .npy file', e);
-  }
-  try {
-    for (const part of [header, body]) {
-      let done = 0;
-      while (done < part.length) done += fs.writeSync(fd, part, done, Math.min(CHUNK_BYTES, part.length - done));
-    }
-    fs.closeSync(fd);
-    fs.renameSync(tmp, filePath);
-  } catch (e) {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* already closed */
-    }
-    fs.rmSync(tmp, { force: true });
     throw fsError(filePath, 'write the .npy file', e);
   }
 }

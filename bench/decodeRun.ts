@@ -3,7 +3,7 @@
  * code path on the given files and backend. Prints one JSON line.
  * Usage: node dist/bench/decodeRun.js X.npy Y.npy BACKEND [ALPHA_SELECTION]
  */
-import { runDecode } from '../src/cli/decodeCommand.js';
+import { runDecode } from '../cli/decode.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { AlphaSelection } from '../src/ridge/alphaGrid.js';
 

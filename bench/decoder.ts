@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { linearLatencies } from '../src/synthetic.js';
+import { linearLatencies } from '../adapters/simulator/plantedEpochs.js';
 import { writePaperData } from './paperData.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

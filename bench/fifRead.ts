@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openFif } from '../adapters/meg/fif/fifRaw.js';
-import { writeSimulatedSubjectFif } from '../adapters/meg/fif/simulatedFif.js';
+import { writeSimulatedSubjectFif } from '../adapters/simulator/simulatedFif.js';
 import { SimulatedSubject } from '../adapters/simulator/simulatedSubject.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { syntheticActivations } from '../adapters/simulator/syntheticActivations.js';

@@ -15,7 +15,7 @@ import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { inspectModel } from '../adapters/onnx/surgeryChecks.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHARED = path.join(ROOT, '../shared/data/onnx');
+const SHARED = path.join(ROOT, 'test/fixtures/onnx');
 const large = !process.argv.includes('--no-large');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-bench-inspect-'));
 

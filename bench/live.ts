@@ -18,9 +18,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
-import { runLive } from '../src/cli/liveCommand.js';
-import { syntheticFeatures } from '../src/cli/features.js';
-import { runSimulate } from '../src/cli/simulateCommand.js';
+import { runLive } from '../cli/live.js';
+import { syntheticFeatures } from '../adapters/llm/features.js';
+import { runSimulate } from '../cli/simulate.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 
 process.env.LOCKSTEP_LSL_LOOPBACK_ONLY = '1';
@@ -40,7 +40,7 @@ try {
   const features = syntheticFeatures(1);
   await runSimulate({ out: root, subject: '001', session: '001', task: 'compr', format: 'fif', minutes, seed: 1, control: 'planted', features, firstWord: 0, quiet: true });
   const name = `lockstep-bench-${process.pid}`;
-  const cli = path.join(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+  const cli = path.join(path.dirname(new URL(import.meta.url).pathname), '../cli/main.js');
   const pub = spawn(process.execPath, [cli, 'publish', root, '--subject', '001', '--speed', '1', '--name', name, '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
   let pubOut = '';
   pub.stdout.on('data', (d) => (pubOut += d));

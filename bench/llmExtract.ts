@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RunnerChoice } from '../adapters/llm/loadModel.js';
 import { builtinModelDir } from '../adapters/onnx/builder/builtinModel.js';
-import { runExtract } from '../src/cli/extractCommand.js';
+import { runExtract } from '../adapters/llm/extract.js';
 
 const [modelArg, wordsArg, contextArg, runnerArg] = process.argv.slice(2);
 const source = modelArg || builtinModelDir();
@@ -20,7 +20,7 @@ const maxWords = Number(wordsArg || 500);
 const context = Number(contextArg || 50);
 for (const mode of ['exact', 'chunked'] as const) {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lockstep-bench-extract-'));
-  const s = await runExtract({ model, text: 'builtin', context, mode, aggregate: 'mean', pca: 50, out, maxWords, runner: (runnerArg as RunnerChoice | undefined) ?? 'auto', quiet: true }, null);
+  const s = await runExtract({ model, text: 'builtin', context, mode, aggregate: 'mean', pca: 50, out, maxWords, runner: (runnerArg as RunnerChoice | undefined) ?? 'auto' });
   process.stdout.write(
     `${JSON.stringify({
       mode,

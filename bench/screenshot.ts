@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { screenshotDashboard } from '../dashboard/screenshot.js';
 import type { Dashboard } from '../dashboard/server.js';
-import { runDemo } from '../src/cli/demoCommand.js';
+import { runDemo } from '../cli/demo.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const out = path.join(root, 'docs/dashboard.png');

@@ -43,6 +43,8 @@ export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
    * depend on timing).
    */
   refitPolicy?: 'every' | 'coalesce';
+  /** Called when a refit is sent to the decoder (with the word count it covers). */
+  onRefitStart?: (nWords: number) => void;
   /** Called after each refit (timing, whether it was exact). */
   onRefit?: (r: RefitSummary) => void;
 }
@@ -111,16 +113,18 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
           return;
         }
         refitRunning = (opts.refitPolicy ?? 'every') === 'coalesce';
-        enqueue((h) =>
-          h.refit().then((r) => {
+        const at = words;
+        enqueue((h) => {
+          opts.onRefitStart?.(at);
+          return h.refit().then((r) => {
             refitRunning = false;
             opts.onRefit?.(r);
             if (refitWanted && !closed) {
               refitWanted = false;
               requestRefit();
             }
-          }),
-        );
+          });
+        });
       };
       const emitSnapshot = () => {
         flushBatch();
@@ -152,7 +156,13 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         error: (e) => fail(e),
         complete: () => {
           flushBatch();
-          if (opts.finalRefit ?? true) enqueue((h) => h.refit().then((r) => opts.onRefit?.(r)));
+          if (opts.finalRefit ?? true) {
+            const at = words;
+            enqueue((h) => {
+              opts.onRefitStart?.(at);
+              return h.refit().then((r) => opts.onRefit?.(r));
+            });
+          }
           if (opts.checkpointPath) {
             const path = opts.checkpointPath;
             enqueue((h) => h.checkpoint(path));

@@ -15,7 +15,7 @@ import { Observable } from 'rxjs';
 import { checkpointedRows, openActivationCache } from '../adapters/llm/activationCache.js';
 import type { RawWordFeatures } from '../adapters/llm/extractor.js';
 import { runExtraction, type ExtractionJob, type ExtractionProgress } from '../adapters/llm/extraction.js';
-import type { WordActivations } from '../adapters/llm/types.js';
+import type { WordActivations } from '../src/types.js';
 
 export interface WordActivationsOptions {
   onProgress?: (p: ExtractionProgress) => void;

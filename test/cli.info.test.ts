@@ -1,5 +1,5 @@
 /**
- * `lockstep info` through the CLI on every recording in shared/data/meg against its MNE 1.3
+ * `lockstep info` through the CLI on every recording in test/fixtures/meg against its MNE 1.3
  * reference (`*.ref.json`): header fields, every channel's type and calibration, chosen samples
  * (first, middle, last, across the CTF trial boundary) in SI within 1e-6 relative, stored numbers
  * identical, per-channel statistics over the whole recording, stim events; the BIDS listings of
@@ -10,11 +10,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CLI, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, tempDir } from './helpers/paths.js';
+import { CLI, REPO_ROOT, fixture, tempDir } from './helpers/paths.js';
 import { writeArmeniBids, type WrittenBids } from './helpers/armeniBids.js';
-import { runInfo, type InfoArgs } from '../src/cli/infoCommand.js';
+import { runInfo, type InfoArgs } from '../cli/info.js';
 
-const MEG = path.join(SHARED_DATA, 'meg');
+const MEG = fixture('meg');
 
 function info(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'info', ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -47,7 +47,7 @@ interface ChosenRef {
 const FIFF_UNIT: Record<number, string> = { 201: 'T/m', 112: 'T', 107: 'V' };
 const REFS = ['fif/test_move_anon_erm_raw.fif', 'ctf/testdata_ctf_short_discontinuous.ds', 'extra/test_elekta_3ch_raw.fif', 'extra/testdata_ctf_short_discontinuous.ds_raw.fif'];
 
-describe('lockstep info on every recording in shared/data/meg', { skip: SHARED_DATA_MISSING }, () => {
+describe('lockstep info on every recording in test/fixtures/meg', () => {
   it('covers every reference file there', () => {
     const found = ['fif', 'ctf', 'extra'].flatMap((d) => fs.readdirSync(path.join(MEG, d)).filter((f) => f.endsWith('.ref.json')).map((f) => `${d}/${f.replace(/\.ref\.json$/, '')}`));
     assert.deepEqual(found.sort(), [...REFS].sort());
@@ -141,7 +141,7 @@ describe('lockstep info on every recording in shared/data/meg', { skip: SHARED_D
   });
 });
 
-describe('lockstep info on BIDS datasets', { skip: SHARED_DATA_MISSING }, () => {
+describe('lockstep info on BIDS datasets', () => {
   it('lists what the walker found in ds000246 and ds000248', async () => {
     const a = (await runInfo({ path: path.join(MEG, 'bids/ds000246') })) as Record<string, any>;
     assert.equal(a.kind, 'bids-dataset');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildTinyCausalLM } from '../adapters/onnx/builder/tinyCausalLM.js';
 import { GPT2_PAST_12, MEGATRON, MISTRAL_DIR, ONNX_DIR } from './helpers/onnxFixtures.js';
-import { CLI, tempDir, SHARED_DATA_MISSING } from './helpers/paths.js';
+import { CLI, tempDir } from './helpers/paths.js';
 
 function lockstep(args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -19,7 +19,7 @@ function lockstep(args: string[]) {
 
 const KEYS = ['architecture', 'blocks', 'hiddenSize', 'hiddenStates', 'outputsMaxAbsDiff', 'logitsReconstructionMaxAbsDiff', 'seconds'];
 
-describe('lockstep inspect-model (command line)', { skip: SHARED_DATA_MISSING }, () => {
+describe('lockstep inspect-model (command line)', () => {
   const cache = tempDir('cli-inspect-cache');
 
   it('bare .onnx without tokenizer (12-layer GPT2Model, numeric names, no LM head) with --token-ids', () => {

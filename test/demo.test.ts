@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runDemo, type DemoArgs } from '../src/cli/demoCommand.js';
+import { runDemo, type DemoArgs } from '../cli/demo.js';
 
 const base: DemoArgs = {
   port: 0,

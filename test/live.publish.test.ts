@@ -6,11 +6,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { syntheticFeatures } from '../src/cli/features.js';
-import { runLive } from '../src/cli/liveCommand.js';
-import { runPublish } from '../src/cli/publishCommand.js';
-import { runReplay } from '../src/cli/replayCommand.js';
-import { runSimulate } from '../src/cli/simulateCommand.js';
+import { syntheticFeatures } from '../adapters/llm/features.js';
+import { runLive } from '../cli/live.js';
+import { runPublish } from '../cli/publish.js';
+import { runReplay } from '../cli/replay.js';
+import { runSimulate } from '../cli/simulate.js';
 import { tempDir } from './helpers/paths.js';
 
 process.env.LOCKSTEP_LSL_LOOPBACK_ONLY = '1';

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { openActivationCache } from '../adapters/llm/activationCache.js';
 import { builtinModelDir } from '../adapters/onnx/builder/builtinModel.js';
 import { DEFAULT_DEPTHS, layersForDepths } from '../src/llm/depths.js';
-import { runExtract } from '../src/cli/extractCommand.js';
+import { runExtract } from '../adapters/llm/extract.js';
 import { tempDir } from './helpers/paths.js';
 
 const source = builtinModelDir();
@@ -24,7 +24,7 @@ describe('lockstep extract on the built-in model', () => {
       const model = path.join(root, 'model');
       fs.cpSync(source, model, { recursive: true });
       const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8')) as { n_layer: number; n_embd: number; vocab_size: number };
-      const s = await runExtract({ model, text: 'builtin', maxWords: 300, context: 50, mode: 'exact', aggregate: 'mean', pca: 50, out: path.join(root, 'cache'), quiet: true }, null);
+      const s = await runExtract({ model, text: 'builtin', maxWords: 300, context: 50, mode: 'exact', aggregate: 'mean', pca: 50, out: path.join(root, 'cache') });
       assert.equal(s.words, 300);
       assert.deepEqual(s.unmatchedWords, []);
       assert.equal(s.nBlocks, config.n_layer);

@@ -10,7 +10,7 @@ import { lastValueFrom, take, toArray } from 'rxjs';
 import { cacheDirFor, cacheKeyHash, openActivationCache, readCompleteManifest, type CacheKey } from '../adapters/llm/activationCache.js';
 import { extractWords, type RawWordFeatures, type StoryStimulus } from '../adapters/llm/extractor.js';
 import { runExtraction, type ExtractionJob, type ExtractionProgress } from '../adapters/llm/extraction.js';
-import type { ContextWindow } from '../adapters/llm/types.js';
+import type { ContextWindow } from '../src/types.js';
 import { readNpyFile } from '../adapters/npyFile.js';
 import { ReferenceBackend } from '../src/linalg/reference.js';
 import { fitTransform } from '../src/llm/pca.js';

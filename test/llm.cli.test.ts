@@ -11,13 +11,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openActivationCache } from '../adapters/llm/activationCache.js';
 import { readNpyFile, writeNpyFile } from '../adapters/npyFile.js';
-import { runDecode } from '../src/cli/decodeCommand.js';
+import { runDecode } from '../cli/decode.js';
 import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { loadStimulusTokenizer, tokenizeStimulus } from '../adapters/text/wordAlignment.js';
 import { builtinStory, stimulusFromStories } from '../adapters/text/stimulusText.js';
 import { splitWords } from '../adapters/text/builtinText.js';
 import { Command } from 'commander';
-import { registerExtractCommand, runExtract, type ExtractSummary } from '../src/cli/extractCommand.js';
+import { runExtract, type ExtractSummary } from '../adapters/llm/extract.js';
+import { registerExtractCommand } from '../cli/extract.js';
 import { CLI, tempDir } from './helpers/paths.js';
 import { writeTinyModelFolder, type TinyModelFolder } from './helpers/tinyModelFolder.js';
 
@@ -101,11 +102,11 @@ describe('lockstep extract on a tiny generated model', () => {
   });
 
   it('finds the cache on a rerun, and chunked mode with 1-word blocks gives the same activations as exact', async () => {
-    const common = { model: tiny.dir, text: 'builtin', maxWords: WORDS, context: CONTEXT, aggregate: 'mean' as const, pca: 'none' as const, depths: [0, 0.5, 1], out: path.join(root, 'cache'), runner: 'onnxruntime' as const, quiet: true };
-    const again = await runExtract({ ...common, mode: 'exact' }, null);
+    const common = { model: tiny.dir, text: 'builtin', maxWords: WORDS, context: CONTEXT, aggregate: 'mean' as const, pca: 'none' as const, depths: [0, 0.5, 1], out: path.join(root, 'cache'), runner: 'onnxruntime' as const };
+    const again = await runExtract({ ...common, mode: 'exact' });
     assert.equal(again.fromCache, true, 'the runner is not part of the key: both compute the same graph');
     assert.equal(again.cacheDir, summary.cacheDir);
-    const chunked = await runExtract({ ...common, mode: 'chunked', chunkWords: 1 }, null);
+    const chunked = await runExtract({ ...common, mode: 'chunked', chunkWords: 1 });
     assert.notEqual(chunked.cacheDir, summary.cacheDir);
     const a = readNpyFile(path.join(summary.cacheDir, 'raw.npy')).data;
     const b = readNpyFile(path.join(chunked.cacheDir, 'raw.npy')).data;
@@ -113,7 +114,7 @@ describe('lockstep extract on a tiny generated model', () => {
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
     assert.ok(worst < 1e-4, `exact vs chunked (B = 1) differ by ${worst}`);
     // Chunked with 10-word blocks reads most words with more context: fewer tokens per word.
-    const wide = await runExtract({ ...common, mode: 'chunked', chunkWords: 10, pca: 5 }, null);
+    const wide = await runExtract({ ...common, mode: 'chunked', chunkWords: 10, pca: 5 });
     assert.ok(wide.tokensPerWord < summary.tokensPerWord / 2, `${wide.tokensPerWord} vs ${summary.tokensPerWord}`);
     assert.equal(wide.dims, 5);
     // targets.npy is what `lockstep decode --targets` reads: [layers, words, dims].
@@ -125,12 +126,12 @@ describe('lockstep extract on a tiny generated model', () => {
 
   it('an extraction stopped midway resumes from its checkpoint and ends with byte-identical files', async () => {
     const stop = new AbortController();
-    const o = { model: tiny.dir, text: 'builtin', maxWords: WORDS, context: CONTEXT, mode: 'exact' as const, aggregate: 'mean' as const, pca: 'none' as const, depths: [0, 0.5, 1], out: path.join(root, 'cache-stopped'), checkpointEvery: 8, quiet: true };
+    const o = { model: tiny.dir, text: 'builtin', maxWords: WORDS, context: CONTEXT, mode: 'exact' as const, aggregate: 'mean' as const, pca: 'none' as const, depths: [0, 0.5, 1], out: path.join(root, 'cache-stopped'), checkpointEvery: 8 };
     await assert.rejects(
-      runExtract({ ...o, signal: stop.signal, onProgress: (p) => p.phase === 'extract' && p.wordsDone >= 20 && stop.abort() }, null),
+      runExtract({ ...o, signal: stop.signal }, { progress: (p) => p.phase === 'extract' && p.wordsDone >= 20 && stop.abort() }),
       /extraction stopped after 20 of 60 words; rerun to resume/,
     );
-    const resumed = await runExtract(o, null);
+    const resumed = await runExtract(o);
     assert.equal(resumed.resumedWords, 20);
     assert.equal(resumed.computedWords, WORDS - 20);
     assert.equal(path.basename(resumed.cacheDir), path.basename(summary.cacheDir));
@@ -144,7 +145,7 @@ describe('lockstep extract on a tiny generated model', () => {
     const tsv = ['onset\tduration\ttrial_type\tword', ...['CALL', 'ME', 'ISHMAEL', 'SOME', 'YEARS', 'AGO', 'ZANZIBAR', 'NEVER', 'MIND'].map((w, i) => `${(i + 1) * 0.4}\t0.3\tword\t${w}`)].join('\n') + '\n';
     fs.writeFileSync(path.join(root, 'sub-01_task-x_run-01_events.tsv'), tsv);
     fs.writeFileSync(path.join(root, 'story.txt'), text);
-    const s = await runExtract({ model: tiny.dir, text: path.join(root, 'sub-01_task-x_run-01_events.tsv'), storyText: [path.join(root, 'story.txt')], context: 3, mode: 'exact', aggregate: 'last', pca: 'none', out: path.join(root, 'cache-events'), runner: 'onnxruntime', quiet: true }, null);
+    const s = await runExtract({ model: tiny.dir, text: path.join(root, 'sub-01_task-x_run-01_events.tsv'), storyText: [path.join(root, 'story.txt')], context: 3, mode: 'exact', aggregate: 'last', pca: 'none', out: path.join(root, 'cache-events'), runner: 'onnxruntime' });
     assert.equal(s.words, 8);
     assert.deepEqual(s.unmatchedWords.map((u) => u.word), ['ZANZIBAR']);
   });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { extractWindow, extractWords, negLogSoftmax, StimulusIndex, type RawWordFeatures } from '../adapters/llm/extractor.js';
-import type { ContextWindow } from '../adapters/llm/types.js';
+import type { ContextWindow } from '../src/types.js';
 import { ToyCausalLm } from './helpers/toyCausalLm.js';
 import { exactWindows, randomStory, toyStory } from './helpers/toyStimulus.js';
 

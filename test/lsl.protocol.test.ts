@@ -1,6 +1,6 @@
 /**
  * LSL protocol 110, byte by byte, against the examples captured from liblsl 1.17.7 in
- * /work/shared/docs/lsl-protocol.md (§3 discovery, §4 stream info, §5 handshake, §6–7 samples,
+ * test/fixtures/lsl/lsl-protocol.md (§3 discovery, §4 stream info, §5 handshake, §6–7 samples,
  * §10 clock sync). No sockets here: the loopback tests exercise the same code over the network.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { encodeTimeProbe, encodeTimeReply, estimateClock, parseTimeProbe, parseT
 import { parseXml } from '../adapters/lsl/xml.js';
 import { encodeArchive, encodeArchiveSamples, Protocol100Decoder, readArchiveInt, writeArchiveInt } from '../adapters/lsl/protocol100.js';
 import { assertSendAllowed } from '../adapters/lsl/resolver.js';
-import { DEBIAN_PYTHON, SHARED_DATA, SHARED_DATA_MISSING } from './helpers/paths.js';
+import { DEBIAN_PYTHON, fixture } from './helpers/paths.js';
 import {
   CAPTURED_BIG_ENDIAN_PATTERN,
   CAPTURED_CHUNK_BODY,
@@ -74,7 +74,7 @@ describe('discovery packets (§3)', () => {
     );
   });
 
-  it('lab config adds liblsl multicast/broadcast targets (built and inspected, never sent)', { skip: SHARED_DATA_MISSING }, () => {
+  it('lab config adds liblsl multicast/broadcast targets (built and inspected, never sent)', () => {
     const t = discoveryTargets(labNetworkConfig());
     const groups = t.filter((x) => x.via !== 'unicast');
     // The expected groups come from the protocol document's table (liblsl's multicast.LinkAddresses
@@ -492,7 +492,7 @@ describe('XML reader', () => {
 
 /** The IPv4 groups of liblsl's `multicast.<name>` row in the protocol document's configuration table. */
 function liblslGroupsFromDoc(name: 'LinkAddresses' | 'SiteAddresses'): string[] {
-  const doc = fs.readFileSync(path.join(SHARED_DATA, '../docs/lsl-protocol.md'), 'utf8');
+  const doc = fs.readFileSync(fixture('lsl/lsl-protocol.md'), 'utf8');
   const row = doc.split('\n').find((l) => l.includes(`\`multicast.${name}\``));
   assert.ok(row, `multicast.${name} in the protocol document`);
   const set = /\{([^}]*)\}/.exec(row)![1];

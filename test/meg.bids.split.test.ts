@@ -11,9 +11,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openBidsRecording, openRecording } from '../adapters/meg/openRecording.js';
 import { walkBids } from '../adapters/meg/bids/walker.js';
-import { DEBIAN_PYTHON, REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, tempDir } from './helpers/paths.js';
+import { DEBIAN_PYTHON, REPO_ROOT, fixture, tempDir } from './helpers/paths.js';
 
-const SOURCE = path.join(SHARED_DATA, 'meg/extra/test_elekta_3ch_raw.fif');
+const SOURCE = fixture('meg/extra/test_elekta_3ch_raw.fif');
 
 // Writes <root>/sub-01/meg/sub-01_task-listen_run-01_split-0K_meg.fif with MNE (4 parts of ≤ 1.4 MB).
 const WRITE_SPLIT = `
@@ -22,7 +22,7 @@ raw = mne.io.read_raw_fif(sys.argv[1], preload=True, verbose='error')
 raw.save(sys.argv[2], split_naming='bids', split_size='1.4MB', buffer_size_sec=2.0, overwrite=True, verbose='error')
 `;
 
-describe('a split FIF recording in BIDS (written by MNE)', { skip: SHARED_DATA_MISSING }, () => {
+describe('a split FIF recording in BIDS (written by MNE)', () => {
   let root: string;
   before(() => {
     root = tempDir('bids-split-fif');

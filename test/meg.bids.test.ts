@@ -14,9 +14,9 @@ import { parsePyLiteral } from '../adapters/meg/bids/pyLiteral.js';
 import { channelsOf, parseJsonSidecar, participantsOf, readScansTsv, readTsv } from '../adapters/meg/bids/sidecars.js';
 import { parseTsv } from '../adapters/meg/bids/tsv.js';
 import { selectRecordings, walkBids } from '../adapters/meg/bids/walker.js';
-import { REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, tempDir } from './helpers/paths.js';
+import { REPO_ROOT, fixture, tempDir } from './helpers/paths.js';
 
-const MEG = path.join(SHARED_DATA, 'meg');
+const MEG = fixture('meg');
 
 interface TsvRef {
   kind: 'tsv';
@@ -44,7 +44,7 @@ type FileRef = TsvRef | { kind: 'json'; content: unknown } | { kind: 'ctf_marker
 const counts = (xs: string[]) => xs.reduce<Record<string, number>>((m, x) => ((m[x] = (m[x] ?? 0) + 1), m), {});
 
 for (const ds of ['ds000246', 'ds000248']) {
-  describe(`BIDS sidecars of ${ds} match Python's parse`, { skip: SHARED_DATA_MISSING }, () => {
+  describe(`BIDS sidecars of ${ds} match Python's parse`, () => {
     const ref = JSON.parse(fs.readFileSync(path.join(MEG, `bids/${ds}.bids.ref.json`), 'utf8')) as { files: Record<string, FileRef> };
     const entries = Object.entries(ref.files);
     it('covers every TSV, JSON and marker file the reference lists', () => {
@@ -113,7 +113,7 @@ for (const ds of ['ds000246', 'ds000248']) {
   });
 }
 
-describe('BIDS dataset walker', { skip: SHARED_DATA_MISSING }, () => {
+describe('BIDS dataset walker', () => {
   it('finds the CTF runs and the empty-room recording of ds000246', () => {
     const ds = walkBids(path.join(MEG, 'bids/ds000246'));
     assert.equal(ds.name, 'MEG-BIDS Brainstorm data sample');

@@ -13,11 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import { openCtf } from '../adapters/meg/ctf/ctfReader.js';
 import { RecordingFormatError } from '../adapters/meg/rawRecording.js';
 import { mulberry32 } from '../src/scores/prng.js';
-import { REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, tempDir } from './helpers/paths.js';
+import { REPO_ROOT, fixture, tempDir } from './helpers/paths.js';
 
-const SRC = path.join(SHARED_DATA, 'meg/ctf/testdata_ctf_short_discontinuous.ds');
+const SRC = fixture('meg/ctf/testdata_ctf_short_discontinuous.ds');
 const BASE = 'testdata_ctf_short_discontinuous';
-const MARKERS = path.join(SHARED_DATA, 'meg/bids/ds000246/sub-0001/meg/sub-0001_task-AEF_run-01_meg.ds/MarkerFile.mrk');
+const MARKERS = fixture('meg/bids/ds000246/sub-0001/meg/sub-0001_task-AEF_run-01_meg.ds/MarkerFile.mrk');
 const NCHAN = 356;
 const NSAMP = 1201;
 const TRIAL_BYTES = NCHAN * NSAMP * 4;
@@ -26,7 +26,7 @@ const CASE_TIMEOUT_MS = 10_000;
 
 type Outcome = { ok: true; nSamples: number; stored: Float64Array | null } | { ok: false; error: RecordingFormatError };
 
-describe('CTF reader on corrupted copies of the shared .ds', { skip: SHARED_DATA_MISSING }, () => {
+describe('CTF reader on corrupted copies of the shared .ds', () => {
   const dir = tempDir('ctf-corrupt');
   const ds = path.join(dir, `${BASE}.ds`);
   const res4Path = path.join(ds, `${BASE}.res4`);

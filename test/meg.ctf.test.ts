@@ -11,9 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { openCtf, type CtfRecording } from '../adapters/meg/ctf/ctfReader.js';
 import { parseMarkerFile } from '../adapters/meg/ctf/markers.js';
 import { RecordingFormatError } from '../adapters/meg/rawRecording.js';
-import { REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, runOracle, tempDir } from './helpers/paths.js';
+import { REPO_ROOT, fixture, runOracle, tempDir } from './helpers/paths.js';
 
-const SHARED = path.join(SHARED_DATA, 'meg');
+const SHARED = fixture('meg');
 const DS = path.join(SHARED, 'ctf/testdata_ctf_short_discontinuous.ds');
 const BIDS = path.join(SHARED, 'bids/ds000246');
 
@@ -37,7 +37,7 @@ function close(a: number, b: number, what: string, scale = Math.abs(b)): void {
   assert.ok(Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(b), scale) || a === b, `${what}: ${a} vs ${b}`);
 }
 
-describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 reference', { skip: SHARED_DATA_MISSING }, () => {
+describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 reference', () => {
   const ref = JSON.parse(fs.readFileSync(`${DS}.ref.json`, 'utf8')) as Ref;
   let rec: CtfRecording;
   before(async () => { rec = await openCtf(DS); });
@@ -228,7 +228,7 @@ describe('CTF reader: testdata_ctf_short_discontinuous.ds against the MNE 1.3 re
   });
 });
 
-describe('CTF side files and folders without data (BIDS ds000246)', { skip: SHARED_DATA_MISSING }, () => {
+describe('CTF side files and folders without data (BIDS ds000246)', () => {
   const folders = [
     'sub-0001/meg/sub-0001_task-AEF_run-01_meg.ds',
     'sub-0001/meg/sub-0001_task-AEF_run-02_meg.ds',

@@ -12,9 +12,9 @@ import { RecordingFormatError } from '../adapters/meg/rawRecording.js';
 import { fifStructure, openFif } from '../adapters/meg/fif/fifRaw.js';
 import { scanNonFinite } from '../adapters/meg/fif/nonFinite.js';
 import { mulberry32 } from '../src/scores/prng.js';
-import { REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, tempDir } from './helpers/paths.js';
+import { REPO_ROOT, fixture, tempDir } from './helpers/paths.js';
 
-const MEG = path.join(SHARED_DATA, 'meg');
+const MEG = fixture('meg');
 const FILES = ['fif/test_move_anon_erm_raw.fif', 'extra/test_elekta_3ch_raw.fif', 'extra/testdata_ctf_short_discontinuous.ds_raw.fif'];
 const dir = tempDir('fif-corrupt');
 const HANG_MS = 10000;
@@ -61,7 +61,7 @@ function assertGoodError(o: Outcome, file: string, label: string): void {
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 for (const rel of FILES) {
-  describe(`damaged copies of ${rel}`, { skip: SHARED_DATA_MISSING }, () => {
+  describe(`damaged copies of ${rel}`, () => {
     const original = fs.readFileSync(path.join(MEG, rel));
     const tmp = path.join(dir, path.basename(rel));
     const counts = { ok: 0, error: 0 };
@@ -145,7 +145,7 @@ for (const rel of FILES) {
   });
 }
 
-describe('a NaN run in float FIF data', { skip: SHARED_DATA_MISSING }, () => {
+describe('a NaN run in float FIF data', () => {
   it('reads successfully and scanNonFinite reports the span (samples, seconds, channel)', async () => {
     const src = path.join(MEG, 'extra/test_elekta_3ch_raw.fif');
     const buf = Buffer.from(fs.readFileSync(src));

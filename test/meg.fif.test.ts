@@ -10,9 +10,9 @@ import path from 'node:path';
 import { openFif, fifStructure, type FifRecording } from '../adapters/meg/fif/fifRaw.js';
 import { FIFFT } from '../adapters/meg/fif/fifConstants.js';
 import { RecordingFormatError } from '../adapters/meg/rawRecording.js';
-import { REPO_ROOT, SHARED_DATA, SHARED_DATA_MISSING, runOracle, tempDir } from './helpers/paths.js';
+import { REPO_ROOT, fixture, runOracle, tempDir } from './helpers/paths.js';
 
-const MEG = path.join(SHARED_DATA, 'meg');
+const MEG = fixture('meg');
 
 function close(actual: number, expected: number, rel: number, floor: number, what: string): void {
   const tol = rel * Math.max(Math.abs(expected), floor);
@@ -37,7 +37,7 @@ interface Ref {
 const SHARED = ['fif/test_move_anon_erm_raw.fif', 'extra/test_elekta_3ch_raw.fif', 'extra/testdata_ctf_short_discontinuous.ds_raw.fif'];
 
 for (const rel of SHARED) {
-  describe(`FIF ${rel} against its MNE reference`, { skip: SHARED_DATA_MISSING }, () => {
+  describe(`FIF ${rel} against its MNE reference`, () => {
     const file = path.join(MEG, rel);
     const ref = JSON.parse(fs.readFileSync(`${file}.ref.json`, 'utf8')) as Ref;
     let rec: FifRecording;
@@ -194,7 +194,7 @@ for (const rel of SHARED) {
   });
 }
 
-describe('FIF tag directory versus the chain of next pointers', { skip: SHARED_DATA_MISSING }, () => {
+describe('FIF tag directory versus the chain of next pointers', () => {
   const file = path.join(MEG, 'extra/testdata_ctf_short_discontinuous.ds_raw.fif');
   it('the MNE-C file (tags out of file order) gives the same tag list both ways', async () => {
     const viaDir = await fifStructure(file);
@@ -268,7 +268,7 @@ export async function assertMatchesMne(rec: FifRecording, m: Summary, label: str
   }
 }
 
-describe('FIF variants written by MNE (int16, int32, float64, skips, split files, annotations)', { skip: SHARED_DATA_MISSING }, () => {
+describe('FIF variants written by MNE (int16, int32, float64, skips, split files, annotations)', () => {
   const dir = tempDir('fif-variants');
   let mne: Record<string, Summary>;
   before(() => {

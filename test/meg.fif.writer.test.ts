@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openFif, type FifRecording } from '../adapters/meg/fif/fifRaw.js';
 import { writeFif, type FifWriteOptions } from '../adapters/meg/fif/fifWriter.js';
-import { writeSimulatedSubjectFif } from '../adapters/meg/fif/simulatedFif.js';
+import { writeSimulatedSubjectFif } from '../adapters/simulator/simulatedFif.js';
 import { scanNonFinite } from '../adapters/meg/fif/nonFinite.js';
 import { SimulatedSubject } from '../adapters/simulator/simulatedSubject.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';

@@ -32,7 +32,7 @@ import {
   writeExternalDataCopy,
   writeNoEmbeddingModel,
 } from './helpers/onnxFixtures.js';
-import { tempDir, SHARED_DATA_MISSING } from './helpers/paths.js';
+import { tempDir } from './helpers/paths.js';
 
 const CACHE = tempDir('onnx-surgery-cache');
 
@@ -56,7 +56,7 @@ const SHARED: Expect[] = [
 ];
 
 for (const e of SHARED) {
-  test(`surgery on ${path.basename(path.dirname(e.file))}/${path.basename(e.file)}: ${e.blocks} blocks, outputs bit-identical${e.head ? ', logits reconstructed' : ''}`, { skip: SHARED_DATA_MISSING }, async () => {
+  test(`surgery on ${path.basename(path.dirname(e.file))}/${path.basename(e.file)}: ${e.blocks} blocks, outputs bit-identical${e.head ? ', logits reconstructed' : ''}`, async () => {
     const r = await inspectModel(e.file, { tokenIds: [1, 2, 3, 4, 5], cacheDir: CACHE });
     assert.equal(r.blocks, e.blocks);
     assert.equal(r.hiddenSize, e.hidden);
@@ -82,7 +82,7 @@ for (const e of SHARED) {
   });
 }
 
-test('the modified graph keeps every original node, initializer and attribute byte; splicing nothing is the identity', { skip: SHARED_DATA_MISSING }, () => {
+test('the modified graph keeps every original node, initializer and attribute byte; splicing nothing is the identity', () => {
   for (const file of [MISTRAL, MEGATRON]) {
     const loaded = loadModel(file);
     const same = spliceModel(loaded.bytes, { replaceNodes: new Map(), appendNodes: [], appendOutputs: [] }, file);
@@ -105,7 +105,7 @@ test('the modified graph keeps every original node, initializer and attribute by
   }
 });
 
-test('embedding state = embedding-table rows (+ position rows), from the graphs\' own initializers', { skip: SHARED_DATA_MISSING }, async () => {
+test('embedding state = embedding-table rows (+ position rows), from the graphs\' own initializers', async () => {
   const ids = [3, 1, 4, 1, 5];
   // GPT-2 one layer: wte[ids] + wpe[0…T−1]
   {
@@ -141,7 +141,7 @@ test('embedding state = embedding-table rows (+ position rows), from the graphs\
   }
 });
 
-test('last state = the graph\'s own block output (GPT-2 one layer) and ln_f(last state) = last_state (12-layer GPT2Model)', { skip: SHARED_DATA_MISSING }, async () => {
+test('last state = the graph\'s own block output (GPT-2 one layer) and ln_f(last state) = last_state (12-layer GPT2Model)', async () => {
   const ids = [2, 7, 1, 8];
   {
     const r = await inspectModel(GPT2_ONE, { tokenIds: ids, cacheDir: CACHE });
@@ -178,7 +178,7 @@ test('last state = the graph\'s own block output (GPT-2 one layer) and ln_f(last
   }
 });
 
-test('KV-cache incremental decoding through the modified graph = one full pass (dynamic and static caches)', { skip: SHARED_DATA_MISSING }, async () => {
+test('KV-cache incremental decoding through the modified graph = one full pass (dynamic and static caches)', async () => {
   const ids = [1, 2, 3, 4, 5, 6];
   for (const [file, tol] of [[GPT2_PAST_ONE, 1e-6], [GPT2_PAST_MASK_ONE, 1e-6], [MEGATRON, 1e-6], [MISTRAL_DIR, 1e-6]] as const) {
     const m = await OnnxHiddenStateModel.open(file, { cacheDir: CACHE });
@@ -195,7 +195,7 @@ test('KV-cache incremental decoding through the modified graph = one full pass (
   }
 });
 
-test('cache: modified graph written next to the model as <name>.lockstep-hs-<sha16>.onnx, reused, rebuilt when the model changes', { skip: SHARED_DATA_MISSING }, async () => {
+test('cache: modified graph written next to the model as <name>.lockstep-hs-<sha16>.onnx, reused, rebuilt when the model changes', async () => {
   const dir = tempDir('onnx-next-to-model');
   const file = path.join(dir, 'model.onnx');
   fs.copyFileSync(MEGATRON, file);
@@ -230,7 +230,7 @@ test('cache: modified graph written next to the model as <name>.lockstep-hs-<sha
   await b.dispose();
 });
 
-test('external data: the modified graph points at the original .onnx_data (not copied), next to the model and in a separate cache folder', { skip: SHARED_DATA_MISSING }, async () => {
+test('external data: the modified graph points at the original .onnx_data (not copied), next to the model and in a separate cache folder', async () => {
   const dir = tempDir('onnx-external');
   const { onnxFile, dataFile, moved } = writeExternalDataCopy(MISTRAL, dir);
   assert.ok(moved >= 10);
@@ -267,7 +267,7 @@ test('external data: the modified graph points at the original .onnx_data (not c
   }
 });
 
-test('refusals: no embedding, token outside the vocabulary, a cached graph that changes the outputs', { skip: SHARED_DATA_MISSING }, async () => {
+test('refusals: no embedding, token outside the vocabulary, a cached graph that changes the outputs', async () => {
   const dir = tempDir('onnx-refuse');
   const bad = path.join(dir, 'softmax.onnx');
   writeNoEmbeddingModel(bad);

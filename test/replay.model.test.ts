@@ -8,9 +8,9 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { openBidsRuns } from '../adapters/meg/openRecording.js';
-import { modelFeatures } from '../src/cli/features.js';
-import { modelFeaturesForBundles, runReplay } from '../src/cli/replayCommand.js';
-import { runSimulate } from '../src/cli/simulateCommand.js';
+import { modelFeatures } from '../adapters/llm/features.js';
+import { modelFeaturesForBundles, runReplay } from '../cli/replay.js';
+import { runSimulate } from '../cli/simulate.js';
 import { tempDir } from './helpers/paths.js';
 
 describe('simulate --model builtin → replay --model builtin', () => {
@@ -27,13 +27,13 @@ describe('simulate --model builtin → replay --model builtin', () => {
       out: root, subject: '001', session: '001', task: 'compr', format: 'fif', minutes: 2.5, seed: 3, control: 'planted', firstWord: 0, quiet: true,
       features: async (maxWords) => {
         planted = maxWords;
-        return modelFeatures([{ text: 'builtin', maxWords }], { model: 'builtin', cacheRoot, quiet: true });
+        return modelFeatures([{ text: 'builtin', maxWords }], { model: 'builtin', cacheRoot });
       },
     });
     assert.ok(sim.nWords > 300 && planted >= sim.nWords);
-    const fromText = await modelFeatures([{ text: 'builtin', maxWords: planted }], { model: 'builtin', cacheRoot, quiet: true });
+    const fromText = await modelFeatures([{ text: 'builtin', maxWords: planted }], { model: 'builtin', cacheRoot });
     const bundles = await openBidsRuns({ root, subject: '001' });
-    const fromEvents = await modelFeaturesForBundles(root, { model: 'builtin', cacheRoot, quiet: true })(bundles);
+    const fromEvents = await modelFeaturesForBundles(root, { model: 'builtin', cacheRoot })(bundles);
     for (const b of bundles) await b.recording?.close();
     assert.equal(fromEvents.nLayers, 9);
     assert.equal(fromEvents.nDims, 50);

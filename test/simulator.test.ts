@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import FFT from 'fft.js';
-import { ctf275Channels, ctf275Positions, ctfRegion } from '../adapters/simulator/ctf275.js';
+import { ctf275Channels, ctf275Positions, ctfRegion } from '../adapters/meg/ctf/ctf275.js';
 import { SimulatedSubject, defaultLatencySec, type SimulatorOptions } from '../adapters/simulator/simulatedSubject.js';
 import { pauseAfter, speechTiming, syllableCount } from '../adapters/simulator/speechTiming.js';
 import { describe as activationsDescribe, LAYER_CORRELATION, syntheticActivations } from '../adapters/simulator/syntheticActivations.js';

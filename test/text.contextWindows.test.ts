@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { planContextWindows, type ContextPlan, type StoryTokens } from '../adapters/llm/contextWindows.js';
-import type { ContextWindow } from '../adapters/llm/types.js';
+import type { ContextWindow } from '../src/types.js';
 
 /**
  * Two stories with irregular tokenization: word p has 1–3 tokens, some words are followed by a

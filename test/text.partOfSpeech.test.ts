@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { headTag, tagStimulusWords, tagText } from '../adapters/text/partOfSpeech.js';
 import { builtinText, builtinWords } from '../adapters/text/builtinText.js';
-import type { StimulusWord } from '../adapters/llm/types.js';
+import type { StimulusWord } from '../src/types.js';
 import { REPO_ROOT } from './helpers/paths.js';
 
 interface GoldWord {

@@ -18,7 +18,7 @@ import {
   type TokenizedStory,
 } from '../adapters/text/wordAlignment.js';
 import { builtinText, builtinWords } from '../adapters/text/builtinText.js';
-import type { StimulusWord } from '../adapters/llm/types.js';
+import type { StimulusWord } from '../src/types.js';
 import { alignSequences } from '../src/text/sequenceAlignment.js';
 import { normalizeWord } from '../src/text/normalizeWord.js';
 import { tokenSpansInText } from '../src/text/tokenSpans.js';

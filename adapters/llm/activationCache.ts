@@ -36,9 +36,10 @@ import type { LinalgBackend } from '../../src/linalg/backend.js';
 import { ReferenceBackend } from '../../src/linalg/reference.js';
 import { decodeNpyData, encodeNpyData, HOST_LITTLE_ENDIAN, npyHeaderBytes, parseNpyHeader, parseNpyPreamble } from '../../src/npy.js';
 import { fitFromScatter, flipComponents, MeanAccumulator, project, ScatterAccumulator, SignTracker, type PcaFit } from '../../src/llm/pca.js';
+import { writeFileAtomic } from '../atomicFile.js';
 import { openNpyFile, readNpyFile, writeNpyFile } from '../npyFile.js';
 import type { Aggregation, RawWordFeatures } from './extractor.js';
-import type { WordActivations } from './types.js';
+import type { WordActivations } from '../../src/types.js';
 
 export const CACHE_FORMAT = 'lockstep-activations';
 export const CACHE_VERSION = 1;
@@ -181,9 +182,7 @@ function planHash(plan: CachePlan): string {
 }
 
 function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 1) + '\n');
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n');
 }
 
 /** The manifest of a complete cache in `dir`, or null when there is none (or it is for another key). */
@@ -439,28 +438,22 @@ export class ActivationCacheWriter {
  */
 export function writeLayerMajor(src: string, dst: string, blockRows: number): void {
   const input = openNpyFile(src);
-  const tmp = `${dst}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
   try {
     const [n, nL, D] = input.shape;
     if (input.shape.length !== 3 || input.dtype !== 'float32') throw new Error(`${src}: expected float32 [words, layers, dims], got ${input.dtype} [${input.shape.join(', ')}]`);
-    const header = npyHeaderBytes('float32', [nL, n, D]);
-    writeAll(fd, header, 0);
-    const slice = new Float32Array(blockRows * D);
-    for (let first = 0; first < n; first += blockRows) {
-      const rows = Math.min(blockRows, n - first);
-      const block = input.read(first * nL * D, rows * nL * D);
-      for (let l = 0; l < nL; l++) {
-        for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) slice[r * D + j] = block[(r * nL + l) * D + j];
-        writeAll(fd, encodeNpyData(slice.subarray(0, rows * D)), header.length + (l * n + first) * D * 4);
+    writeFileAtomic(dst, (fd) => {
+      const header = npyHeaderBytes('float32', [nL, n, D]);
+      writeAll(fd, header, 0);
+      const slice = new Float32Array(blockRows * D);
+      for (let first = 0; first < n; first += blockRows) {
+        const rows = Math.min(blockRows, n - first);
+        const block = input.read(first * nL * D, rows * nL * D);
+        for (let l = 0; l < nL; l++) {
+          for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) slice[r * D + j] = block[(r * nL + l) * D + j];
+          writeAll(fd, encodeNpyData(slice.subarray(0, rows * D)), header.length + (l * n + first) * D * 4);
+        }
       }
-    }
-    fs.closeSync(fd);
-    fs.renameSync(tmp, dst);
-  } catch (e) {
-    closeQuietly(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
+    });
   } finally {
     input.close();
   }

@@ -34,7 +34,7 @@
  *
  * Owns: planning windows and their cost. Must not: run the model or add special tokens.
  */
-import type { ContextWindow, StimulusWord, TokenizedStimulus } from './types.js';
+import type { ContextWindow, StimulusWord, TokenizedStimulus } from '../../src/types.js';
 
 export type ContextMode = 'exact' | 'chunked';
 

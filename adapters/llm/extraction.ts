@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { LinalgBackend } from '../../src/linalg/backend.js';
 import { ActivationCacheWriter, cacheDirFor, readCompleteManifest, type CacheKey, type CacheManifest, type CachedWord } from './activationCache.js';
 import { extractWords, StimulusIndex, type RawWordFeatures, type StoryStimulus } from './extractor.js';
-import type { ContextWindow, HiddenStateModel } from './types.js';
+import type { ContextWindow, HiddenStateModel } from '../../src/types.js';
 
 export interface ExtractionProgress {
   phase: 'extract' | 'pca-mean' | 'pca-scatter' | 'pca-project' | 'done';

@@ -13,7 +13,7 @@
  * Owns: windows → per-word raw features. Must not: write files (activationCache.ts does), apply
  * PCA, or decide where windows start (contextWindows.ts does).
  */
-import type { ContextWindow, HiddenStateModel, StimulusWord, TokenizedStimulus } from './types.js';
+import type { ContextWindow, HiddenStateModel, StimulusWord, TokenizedStimulus } from '../../src/types.js';
 
 /** One story as the extractor needs it: its words in order and their tokenization. */
 export interface StoryStimulus {

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
 import { OnnxHiddenStateModel } from '../onnx/hiddenStateRunner.js';
 import { loadStimulusTokenizer, type StimulusTokenizer } from '../text/wordAlignment.js';
-import type { ForwardResult, HiddenStateModel } from './types.js';
+import type { ForwardResult, HiddenStateModel } from '../../src/types.js';
 
 export type RunnerChoice = 'auto' | 'transformers' | 'onnxruntime';
 export const RUNNER_CHOICES: readonly RunnerChoice[] = ['auto', 'transformers', 'onnxruntime'];

@@ -9,7 +9,7 @@
  * Owns: sessions and tensor conversion. Must not: tokenize, or pick layers (the extractor does).
  */
 import type * as ort from 'onnxruntime-node';
-import type { ForwardResult, HiddenStateModel } from '../llm/types.js';
+import type { ForwardResult, HiddenStateModel } from '../../src/types.js';
 import { buildFeeds, inputRole, inputSpecs, presentNameFor, type InputSpec, type PastState } from './graphInputs.js';
 import { locateModel } from './modelLocation.js';
 import { prepareSurgery, recordChecks } from './residualSurgery.js';

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../atomicFile.js';
 import { describeNode, GraphIndex } from './graphIndex.js';
 import {
   encodeModel,
@@ -241,7 +242,7 @@ interface CacheMeta extends SurgeryDescription {
 export function recordChecks(prepared: CachedSurgery, checks: RecordedChecks): void {
   const meta: CacheMeta = { ...prepared.description, checks };
   try {
-    writeAtomic(prepared.metaFile, `${JSON.stringify(meta, null, 1)}\n`);
+    writeFileAtomic(prepared.metaFile, `${JSON.stringify(meta, null, 1)}\n`);
   } catch {
     // a read-only cache only costs rerunning the checks next time
   }
@@ -254,12 +255,6 @@ function writable(dir: string): boolean {
   } catch {
     return false;
   }
-}
-
-function writeAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
 }
 
 /**
@@ -303,8 +298,8 @@ export function prepareSurgery(source: string, opts: { cacheDir?: string } = {})
   }
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
-    writeAtomic(paths.onnx, bytes);
-    writeAtomic(paths.meta, `${JSON.stringify(description, null, 1)}\n`);
+    writeFileAtomic(paths.onnx, bytes);
+    writeFileAtomic(paths.meta, `${JSON.stringify(description, null, 1)}\n`);
   } catch (e) {
     throw new Error(`${paths.onnx}: cannot write the modified graph (${(e as Error).message}); make the model folder writable or set LOCKSTEP_CACHE to a writable folder`);
   }

@@ -1,5 +1,5 @@
 /**
- * The structural walk along a decoder's residual stream (see /work/shared/docs/onnx-residual-streams.md).
+ * The structural walk along a decoder's residual stream (see docs/onnx-surgery.md).
  *
  * Start at the embedding output (token-embedding Gather, `EmbedLayerNormalization` output 2, or the
  * `inputs_embeds` input), then repeatedly step to the consumer that continues the stream: an `Add`

@@ -33,7 +33,7 @@
  */
 import { mulberry32, randomNormal } from '../../src/scores/prng.js';
 import type { ChannelInfo, SampleChunk, WordEvent } from '../../src/types.js';
-import { ctf275Channels, ctf275Positions, type SensorPosition } from './ctf275.js';
+import { ctf275Channels, ctf275Positions, type SensorPosition } from '../meg/ctf/ctf275.js';
 import { addPinkNoise, addValueNoise, hash32, hashedUniform, pinkOctaves, splineTable, subKey, tableNormal } from './hashedNoise.js';
 
 /** What couples the layers to the MEG. */

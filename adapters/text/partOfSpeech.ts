@@ -22,7 +22,7 @@
  */
 import winkNLP from 'wink-nlp';
 import model from 'wink-eng-lite-web-model';
-import type { StimulusWord } from '../llm/types.js';
+import type { StimulusWord } from '../../src/types.js';
 import { alignWordsToText, textFromWords } from './wordAlignment.js';
 
 /** Tags the paper counts as content words. */

@@ -19,7 +19,7 @@
  * parse events files.
  */
 import fs from 'node:fs';
-import type { StimulusWord } from '../llm/types.js';
+import type { StimulusWord } from '../../src/types.js';
 import { builtinText, splitWords } from './builtinText.js';
 
 /** One story of a stimulus text. */

@@ -28,7 +28,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
-import type { StimulusWord, TokenizedStimulus } from '../llm/types.js';
+import type { StimulusWord, TokenizedStimulus } from '../../src/types.js';
 import { splitWords } from './builtinText.js';
 import { hasWordCharacters, normalizeChar, normalizeWord } from '../../src/text/normalizeWord.js';
 import { alignSequences, type MatchKind, type SequenceAlignmentOptions } from '../../src/text/sequenceAlignment.js';

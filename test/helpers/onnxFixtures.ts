@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, tensorRawBytes, type ModelProto } from '../../adapters/onnx/onnxProto.js';
-import { SHARED_DATA } from './paths.js';
+import { fixture } from './paths.js';
 
-export const ONNX_DIR = path.join(SHARED_DATA, 'onnx');
+export const ONNX_DIR = fixture('onnx');
 export const MEGATRON = path.join(ONNX_DIR, 'gpt2-onelayer-torch/gpt2_megatron.onnx');
 export const GPT2_ONE = path.join(ONNX_DIR, 'gpt2-onelayer-torch/gpt2_one_layer.onnx');
 export const GPT2_PAST_ONE = path.join(ONNX_DIR, 'gpt2-onelayer-torch/gpt2_past_one_layer.onnx');

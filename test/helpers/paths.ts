@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI = path.join(REPO_ROOT, 'dist/src/cli/main.js');
+export const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
 export function tempDir(prefix: string): string {
@@ -20,9 +20,15 @@ export function runOracle<T>(script: string, args: string[], outPath: string): T
 }
 
 /**
- * The shared reference data (real recordings with MNE reference values, real ONNX graphs), a
- * sibling of the repository (`../shared/data`), or where LOCKSTEP_SHARED_DATA points. Tests that
- * need it are skipped, with this reason, on a machine that does not have it.
+ * The reference files the tests read (real recordings with MNE reference values, real ONNX graphs,
+ * the LSL protocol captures), kept in the repository: test/fixtures/ (SOURCES.md says where each
+ * comes from). A missing fixture fails its test.
  */
-export const SHARED_DATA = process.env.LOCKSTEP_SHARED_DATA ?? path.join(REPO_ROOT, '../shared/data');
-export const SHARED_DATA_MISSING: string | false = fs.existsSync(SHARED_DATA) ? false : `no shared reference data at ${SHARED_DATA} (set LOCKSTEP_SHARED_DATA)`;
+export const FIXTURES = path.join(REPO_ROOT, 'test/fixtures');
+
+/** A fixture's path; throws (failing the test) when it is not there. */
+export function fixture(rel: string): string {
+  const p = path.join(FIXTURES, rel);
+  if (!fs.existsSync(p)) throw new Error(`test fixture ${rel} is missing from ${FIXTURES} (see test/fixtures/SOURCES.md)`);
+  return p;
+}

@@ -1,7 +1,7 @@
 /** Small planted-latency datasets shared by tests, plus writing them as MNE-style .npy files. */
 import path from 'node:path';
 import { writeNpyFile } from '../../adapters/npyFile.js';
-import { linearLatencies, PlantedData, type PlantedOptions } from '../../src/synthetic.js';
+import { linearLatencies, PlantedData, type PlantedOptions } from '../../adapters/simulator/plantedEpochs.js';
 import type { WordPair } from '../../src/types.js';
 
 export function smallPlanted(over: Partial<PlantedOptions> = {}): PlantedData {

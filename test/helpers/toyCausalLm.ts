@@ -11,7 +11,7 @@
  * Causal with a receptive field of two tokens and no absolute position: a token's states depend
  * only on itself and the token before it, so any window that contains both gives the same values.
  */
-import type { ForwardResult, HiddenStateModel } from '../../adapters/llm/types.js';
+import type { ForwardResult, HiddenStateModel } from '../../src/types.js';
 
 export const TOY = { V: 6, H: 4, L: 3 } as const;
 

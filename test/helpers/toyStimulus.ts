@@ -5,7 +5,7 @@
  * depend only on the contracts.
  */
 import type { StoryStimulus } from '../../adapters/llm/extractor.js';
-import type { ContextWindow } from '../../adapters/llm/types.js';
+import type { ContextWindow } from '../../src/types.js';
 
 /** A story whose i-th word has the token ids wordIds[i]; word indices start at firstIndex. */
 export function toyStory(story: number, firstIndex: number, wordIds: number[][], content?: boolean[]): StoryStimulus {

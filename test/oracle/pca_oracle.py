@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""scikit-learn oracle for lockstep's PCA of word activations (docs: /work/shared/docs/method.md §3).
+"""scikit-learn oracle for lockstep's PCA of word activations (docs: the design's method.md §3).
 
 Usage:
     /usr/bin/python3 test/oracle/pca_oracle.py --job X.npy,K[,L] [--job ...] --out result.json

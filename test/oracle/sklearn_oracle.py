@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""scikit-learn oracle for lockstep's batch decoder (docs: /work/shared/docs/method.md §4, §7).
+"""scikit-learn oracle for lockstep's batch decoder (docs: the design's method.md §4, §7).
 
 Usage:
     /usr/bin/python3 test/oracle/sklearn_oracle.py X.npy Y.npy --alphas 1e-4,1e-3,... \

@@ -14,7 +14,7 @@
  *
  * Owns: this channel list. Must not: write files or make signals.
  */
-import { ctf275Positions } from '../../simulator/ctf275.js';
+import { ctf275Positions } from './ctf275.js';
 import type { Res4Coil } from './res4.js';
 import type { CtfWriterChannel } from './ctfWriter.js';
 

@@ -1,0 +1,196 @@
+/**
+ * `lockstep demo`: the whole pipeline on a simulated subject listening to the built-in text, whose
+ * brain encodes the built-in language model's layers (or seeded synthetic activations) —
+ * simulated MEG (1200 Hz, 273 channels) → band-pass → resample to 30 Hz → epochs around word
+ * onsets → decoder (rolling and exact K-fold) → dashboard, terminal progress and JSON lines.
+ */
+import type { Command } from 'commander';
+import { mergeMap, from, share, type Observable } from 'rxjs';
+import { builtinWords } from '../adapters/text/builtinText.js';
+import { speechTiming } from '../adapters/simulator/speechTiming.js';
+import { SimulatedSubject } from '../adapters/simulator/simulatedSubject.js';
+import type { Dashboard } from '../dashboard/server.js';
+import { pacedChunks, type Speed } from '../replay/pacedChunks.js';
+import { FlowControl } from '../streams/flowControl.js';
+import { PAPER_EPOCH } from '../src/epochGrid.js';
+import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
+import { InputError } from './errors.js';
+import { backendOption, nonNegativeInt, number, positiveInt, speed } from './options.js';
+import { extractReport } from './progress.js';
+import { runAnalysisSession } from './session.js';
+import type { BackendName } from '../src/linalg/backend.js';
+import type { ScoreSnapshot } from '../src/snapshot.js';
+import type { SampleChunk, WordEvent } from '../src/types.js';
+
+export type Control = 'planted' | 'null' | 'shuffle' | 'flat';
+
+export interface DemoArgs {
+  port: number;
+  host: string;
+  token?: string;
+  dashboard: boolean;
+  speed: Speed;
+  /** Stop after this much simulated recording (minutes); undefined = until the text ends. */
+  minutes?: number;
+  seed: number;
+  control: Control;
+  /** Evoked amplitude relative to the simulator's default. */
+  snr?: number;
+  json: boolean;
+  backend: 'auto' | BackendName;
+  nDims: number;
+  /**
+   * Language model whose activations the simulated subject encodes and the decoder reads
+   * (`builtin` = the shipped model); undefined = the seeded synthetic activations.
+   */
+  model?: string;
+  /** With a model: decode every word rather than content words only (paper default). */
+  allWords?: boolean;
+  refitEveryWords: number;
+  /** Words per contiguous fold block (round-robin over 5 folds); exact scores need every fold filled. */
+  foldBlockWords?: number;
+  snapshotEveryWords: number;
+  halfLifeWords: number | null;
+  quiet: boolean;
+  /** Called with the dashboard once it listens (tests). */
+  onDashboard?: (d: Dashboard) => void;
+  /** Every snapshot (tests). */
+  onSnapshot?: (s: ScoreSnapshot) => void;
+  /** Awaited before the dashboard closes at the end (e.g. a screenshot in progress). */
+  beforeClose?: () => Promise<void>;
+}
+
+export interface DemoResult {
+  last: ScoreSnapshot | null;
+  plantedLatenciesSec: number[];
+  wordsOutside: number;
+  simulatedSeconds: number;
+  wallSeconds: number;
+}
+
+const N_LAYERS = 9;
+
+export async function runDemo(a: DemoArgs): Promise<DemoResult> {
+  const t0 = performance.now();
+  const sfreqHz = 1200;
+  // With a model, features exist for the first hour of the text unless --minutes says otherwise
+  // (~3.6 words/s at most); the chunked context (50–99 previous words) keeps extraction to seconds.
+  const nWords = a.model ? Math.ceil((a.minutes ?? 60) * 60 * 3.6) + 50 : undefined;
+  const report = extractReport(a.quiet ? null : process.stderr);
+  const features: FeatureTable = a.model
+    ? await modelFeatures([{ text: 'builtin', maxWords: nWords }], { model: a.model, mode: 'chunked', report }).finally(() => report.done())
+    : syntheticFeatures(a.seed, a.nDims, N_LAYERS);
+  const depths = features.depths;
+  const text = builtinWords(nWords);
+  const words = speechTiming(text, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
+  const activation = (i: number, w: string) => features.of(i, w) ?? new Float32Array(features.nLayers * features.nDims);
+  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: features.nLayers, nDims: features.nDims, depths, control: a.control, snr: a.snr, sfreqHz });
+  const lastOnset = words.at(-1)!.onsetSec;
+  const durationSec = Math.min(a.minutes !== undefined ? a.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
+  const totalSamples = Math.floor(durationSec * sfreqHz);
+  const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
+  log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s), features: ${features.label}`);
+
+  const flow = new FlowControl();
+  const chunks$ = pacedChunks((first, n) => subject.chunk(first, n), {
+    sfreqHz,
+    totalSamples,
+    chunkSamples: sfreqHz / 10,
+    speed: a.speed,
+    // Hold the simulator back while the decoder has many words queued (bounded memory, same results at any speed).
+    gate: () => flow.whenBelow(256),
+  }).pipe(share());
+  let nextWord = 0;
+  const words$: Observable<WordEvent> = chunks$.pipe(
+    mergeMap((c: SampleChunk) => {
+      const end = c.tStartSec + c.nSamples / c.sfreqHz;
+      const out: WordEvent[] = [];
+      while (nextWord < words.length && words[nextWord].onsetSec < end) out.push(words[nextWord++]);
+      return from(out);
+    }),
+    share(),
+  );
+  const r = await runAnalysisSession({
+    label: 'demo',
+    chunks$,
+    words$,
+    sfreqHz,
+    nChannels: subject.channels.length,
+    activationOf: (w) => features.of(w.wordIndex, w.word),
+    nLayers: features.nLayers,
+    nDims: features.nDims,
+    depths,
+    contentWordsOnly: a.model !== undefined && !a.allWords,
+    backend: a.backend,
+    refitEveryWords: a.refitEveryWords,
+    snapshotEveryWords: a.snapshotEveryWords,
+    foldBlockWords: a.foldBlockWords ?? 100,
+    halfLifeWords: a.halfLifeWords,
+    dashboard: a.dashboard ? { host: a.host, port: a.port, token: a.token } : undefined,
+    json: a.json,
+    quiet: a.quiet,
+    sourceLabel: `simulated subject (seed ${a.seed}, ${a.control})`,
+    activationsLabel: features.label,
+    totalSec: totalSamples / sfreqHz,
+    flow,
+    onDashboard: a.onDashboard,
+    onSnapshot: a.onSnapshot,
+    beforeClose: a.beforeClose,
+  });
+  if (r.last?.exact) log(`planted latencies ${subject.latenciesSec.map((t) => t.toFixed(3)).join(' ')} s`);
+  return { last: r.last, plantedLatenciesSec: subject.latenciesSec, wordsOutside: r.wordsOutside, simulatedSeconds: totalSamples / sfreqHz, wallSeconds: (performance.now() - t0) / 1000 };
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick), whose MEG encodes the built-in language model\'s layers (or --synthetic activations), and serve the live dashboard. Planted latencies rise with layer depth (0.30 s → 0.65 s). It plays the whole book (about 69 simulated minutes) unless --minutes says when to stop; Ctrl-C stops at any time.')
+    .option('--port <n>', 'dashboard port', positiveInt, 8080)
+    .option('--host <addr>', 'dashboard address; anything but loopback requires a token', '127.0.0.1')
+    .option('--token <secret>', 'require this token on the WebSocket (generated and printed when --host is not loopback)')
+    .option('--no-dashboard', 'do not serve the dashboard')
+    .option('--speed <x|max>', 'pace: 1 = real time, N = N× real time, max = as fast as the decoder allows', speed, 'max')
+    .option('--minutes <m>', 'stop after this much simulated recording and exit 0', number)
+    .option('--seed <s>', 'simulation seed', nonNegativeInt, 1)
+    .option('--null', 'control: no coupling between layers and MEG')
+    .option('--shuffle', 'control: planted latencies shuffled across layers')
+    .option('--flat', 'control: every layer at the same latency')
+    .option('--snr <x>', 'evoked amplitude relative to the default (1 decodes within ~10–20 simulated minutes)', number, 1)
+    .option('--model <folder|builtin>', 'language model whose layers the subject encodes and lockstep decodes', 'builtin')
+    .option('--synthetic', 'use seeded synthetic activations instead of a language model (all words decoded)')
+    .option('--all-words', 'with a model, decode every word (default: content words, as the paper)')
+    .option('--dims <n>', 'synthetic activation dimensions per layer', positiveInt, 50)
+    .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
+    .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores start once all 5 have words)', positiveInt, 100)
+    .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
+    .option('--half-life <words>', 'rolling score forgets with this half-life (default: cumulative)', positiveInt)
+    .addOption(backendOption())
+    .option('--json', 'also write one JSON line per snapshot to stdout (schema lockstep.snapshot/1)')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (o) => {
+      const controls = (['null', 'shuffle', 'flat'] as const).filter((c) => o[c]);
+      if (controls.length > 1) throw new InputError(`choose one of --null, --shuffle, --flat (got ${controls.map((c) => `--${c}`).join(' ')})`);
+      const control: Control = controls[0] ?? 'planted';
+      await runDemo({
+        port: o.port,
+        host: o.host,
+        token: o.token,
+        dashboard: o.dashboard,
+        speed: o.speed,
+        minutes: o.minutes,
+        seed: o.seed,
+        control,
+        snr: o.snr,
+        json: Boolean(o.json),
+        backend: o.backend,
+        nDims: o.dims,
+        model: o.synthetic ? undefined : o.model,
+        allWords: Boolean(o.allWords),
+        refitEveryWords: o.refitEvery,
+        foldBlockWords: o.foldBlock,
+        snapshotEveryWords: o.snapshotEvery,
+        halfLifeWords: o.halfLife ?? null,
+        quiet: Boolean(o.quiet),
+      });
+    });
+}

@@ -1,0 +1,223 @@
+/**
+ * `lockstep replay`: a recorded dataset (BIDS root with CTF/FIF recordings and events.tsv word
+ * onsets, as the Armeni Sherlock Holmes dataset) streamed through exactly the live pipeline, at
+ * real time, ×N or as fast as the machine allows; several sessions/runs of one subject accumulate
+ * into one analysis. Writes the final scores as JSON.
+ *
+ * Owns: resolving the recordings, the channel picks and the words of a replay. Must not: read
+ * formats (adapters/meg), pace (replay/) or compute (the analysis session).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { filter, map, share, type Observable } from 'rxjs';
+import { Option, type Command } from 'commander';
+import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
+import { recordingReplay, type ReplayItem } from '../replay/recordingReplay.js';
+import type { Speed } from '../replay/pacedChunks.js';
+import { FlowControl } from '../streams/flowControl.js';
+import type { BackendName } from '../src/linalg/backend.js';
+import type { ScoreSnapshot } from '../src/snapshot.js';
+import type { SampleChunk, WordEvent } from '../src/types.js';
+import type { ExtractSummary } from '../adapters/llm/extract.js';
+import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../adapters/llm/features.js';
+import { closeSubjectRecordings, openSubjectRecordings, stimulusSegments } from '../replay/subjectRecordings.js';
+import { InputError } from './errors.js';
+import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
+import { extractReport } from './progress.js';
+import { exactScoreStatus, runAnalysisSession } from './session.js';
+
+
+export interface ReplayArgs {
+  root: string;
+  subject: string;
+  sessions?: string[];
+  task?: string;
+  run?: string;
+  speed: Speed;
+  /**
+   * The words' layer activations: a table (synthetic), or a function that builds it from the
+   * recordings' words (a language model through the extraction cache).
+   */
+  features: FeatureTable | ((bundles: BidsRecordingBundle[]) => Promise<FeatureTable>);
+  allWords: boolean;
+  backend: 'auto' | BackendName;
+  refitEveryWords: number;
+  snapshotEveryWords: number;
+  foldBlockWords: number;
+  dashboard?: { host: string; port: number; token?: string };
+  json: boolean;
+  out?: string;
+  quiet: boolean;
+  /** Called with each snapshot (tests). */
+  onSnapshot?: (s: ScoreSnapshot) => void;
+}
+
+export interface ReplayResult {
+  command: 'replay';
+  root: string;
+  subject: string;
+  recordings: { key: string; path: string; offsetSec: number; durationSec: number; words: number; droppedWords: number }[];
+  channels: number;
+  sfreqHz: number;
+  features: string;
+  wordsInEvents: number;
+  wordsDecoded: number;
+  wordsExcluded: Record<string, number>;
+  /** Why `final.exact` is null (too few words for every fold, with the number needed), else null. */
+  exactStatus: string | null;
+  gaps: { startSec: number; endSec: number; why: string }[];
+  sourceSeconds: number;
+  wallSeconds: number;
+  speedX: number;
+  final: ScoreSnapshot | null;
+}
+
+export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
+  const subject = await openSubjectRecordings(a);
+  const { bundles, channels: names } = subject;
+  const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
+  for (const w of subject.warnings) log(`warning: ${w}`);
+  const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
+  const segments = stimulusSegments(bundles, (i) => features.isContent(i));
+  const wordsInEvents = segments.reduce((n, s) => n + s.words.length, 0);
+  const flow = new FlowControl();
+  const { plan, source } = recordingReplay(segments, {
+    speed: a.speed,
+    chunkSamples: Math.max(1, Math.round(bundles[0].recording!.header.sfreqHz / 10)),
+    channels: names,
+    gate: () => flow.whenBelow(256),
+    threaded: true,
+  });
+  log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${features.label}`);
+  const items$: Observable<ReplayItem> = source.pipe(share());
+  const chunks$ = items$.pipe(
+    filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
+    map((i): SampleChunk => ({ ...i.chunk, segment: i.segment })),
+  );
+  const words$ = items$.pipe(
+    filter((i): i is Extract<ReplayItem, { kind: 'word' }> => i.kind === 'word'),
+    map((i): WordEvent => ({ wordIndex: i.word.wordIndex, word: i.word.word, onsetSec: i.word.onsetSec, durationSec: i.word.durationSec, isContent: i.word.isContent, segment: i.word.segment })),
+  );
+  const r = await runAnalysisSession({
+    label: 'replay',
+    chunks$,
+    words$,
+    sfreqHz: plan.sfreqHz,
+    nChannels: names.length,
+    activationOf: (w) => features.of(w.wordIndex, w.word),
+    nLayers: features.nLayers,
+    nDims: features.nDims,
+    depths: features.depths,
+    contentWordsOnly: !a.allWords,
+    backend: a.backend,
+    refitEveryWords: a.refitEveryWords,
+    snapshotEveryWords: a.snapshotEveryWords,
+    foldBlockWords: a.foldBlockWords,
+    halfLifeWords: null,
+    dashboard: a.dashboard,
+    json: false,
+    quiet: a.quiet,
+    sourceLabel: `replay of ${a.root} sub-${a.subject}`,
+    activationsLabel: features.label,
+    totalSec: plan.totalSec,
+    flow,
+    onSnapshot: a.onSnapshot,
+  });
+  await closeSubjectRecordings(subject);
+  const result: ReplayResult = {
+    command: 'replay',
+    root: a.root,
+    subject: a.subject,
+    recordings: plan.segments.map((s) => ({ key: s.label, path: s.path, offsetSec: s.offsetSec, durationSec: s.durationSec, words: s.nWords, droppedWords: s.droppedWords })),
+    channels: names.length,
+    sfreqHz: plan.sfreqHz,
+    features: features.label,
+    wordsInEvents,
+    wordsDecoded: r.last?.nWords ?? 0,
+    wordsExcluded: r.wordsExcluded,
+    exactStatus: exactScoreStatus(r.last, a.foldBlockWords),
+    gaps: r.gaps.map((g) => ({ startSec: g.startSec, endSec: g.endSec, why: g.why })),
+    sourceSeconds: r.sourceSeconds,
+    wallSeconds: r.wallSeconds,
+    speedX: r.sourceSeconds / r.wallSeconds,
+    final: r.last,
+  };
+  if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
+  return result;
+}
+
+/**
+ * Features of every recording's events.tsv words, one stimulus part per recording, read against the
+ * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
+ */
+export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
+  return async (bundles) => {
+    if (o.text && o.text.length !== bundles.length) throw new InputError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
+    const parts = bundles.map((b, k) => {
+      if (!b.entry.eventsTsv) throw new InputError(`${b.entry.key}: no events.tsv, so no words to extract`);
+      const story = o.text?.[k] ?? path.join(root, 'stimuli', `task-${b.entry.task}.txt`);
+      return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
+    });
+    const f = await modelFeatures(parts, o);
+    f.summaries.forEach((s, k) => {
+      if (s.words !== bundles[k].words.length) throw new InputError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
+      if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
+    });
+    return f;
+  };
+}
+
+export function registerReplayCommand(program: Command): void {
+  const cmd = program
+    .command('replay')
+    .description('Replay a recorded BIDS dataset (CTF .ds or FIF, words from events.tsv) through the live pipeline and write the final scores. Several sessions of one subject accumulate into one analysis.')
+    .argument('<bids-root>', 'BIDS dataset root (e.g. the Armeni Sherlock Holmes dataset, or one written by `lockstep simulate`)');
+  addSubjectOptions(cmd, 'max')
+    .option('--model <folder|builtin>', 'language model (transformers.js folder, or builtin): activations of the events.tsv words, extracted once and cached')
+    .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
+    .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
+    .addOption(new Option('--context-mode <mode>', 'exact: one window per word; chunked: shared windows (50–99 words of context, ~20× fewer tokens)').choices(['exact', 'chunked']).default('exact'))
+    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
+    .option('--features <source>', 'instead of a model: synthetic[:seed] (the simulator\'s planted features)', featureSource)
+    .option('--all-words', 'decode every word (default: content words when the words are tagged)')
+    .addOption(backendOption())
+    .option('--refit-every <words>', 'exact K-fold refit every N words', positiveInt, 2000)
+    .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 50)
+    .option('--fold-block <words>', 'words per contiguous fold block', positiveInt, 500)
+    .option('--dashboard', 'serve the dashboard while replaying')
+    .option('--port <n>', 'dashboard port', positiveInt, 8080)
+    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--out <file>', 'write the final result JSON here')
+    .option('--json', 'print the final result as one JSON object on stdout')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (root: string, o) => {
+        if (!fs.existsSync(root)) throw new InputError(`${root}: no such dataset folder`);
+        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (a language model), or --features synthetic[:seed] (a dataset written by `lockstep simulate` with that seed)');
+        const result = await runReplay({
+          root,
+          subject: o.subject,
+          sessions: o.session,
+          task: o.task,
+          run: o.run,
+          speed: o.speed,
+          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
+          allWords: Boolean(o.allWords),
+          backend: o.backend,
+          refitEveryWords: o.refitEvery,
+          snapshotEveryWords: o.snapshotEvery,
+          foldBlockWords: o.foldBlock,
+          dashboard: o.dashboard ? { host: o.host, port: o.port } : undefined,
+          json: Boolean(o.json),
+          out: o.out,
+          quiet: Boolean(o.quiet),
+        });
+        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else {
+          const e = result.final?.exact;
+          process.stdout.write(
+            `${result.wordsDecoded} words from ${result.recordings.length} recording(s), ${(result.sourceSeconds / 60).toFixed(1)} min at ×${result.speedX.toFixed(0)} real time\n` +
+              (e ? `temporal score r = ${e.temporalScore.toFixed(3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => t.toFixed(3)).join(' ')} s\n` : `${result.exactStatus}\n`),
+          );
+        }
+    });
+}

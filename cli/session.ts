@@ -1,0 +1,185 @@
+/**
+ * One analysis session as a command runs it: the pipeline (streams/pipeline.ts) plus what a person
+ * at a terminal needs around it: the dashboard's lifecycle, stream health at 4 Hz, a progress line
+ * (words, minutes of recording, × real time, an ETA once it means something, and whether a refit is
+ * running), `--json` snapshot lines, Ctrl-C, and the final line.
+ * `demo`, `replay` and `live` call it with their own sources.
+ *
+ * Owns: presentation and lifecycle. Must not: compose operators (the pipeline does) or pace sources.
+ */
+import { startDashboard, type Dashboard, type StreamHealth } from '../dashboard/server.js';
+import type { ScoreSnapshot } from '../src/snapshot.js';
+import { analysisPipeline, type AnalysisPipelineOptions } from '../streams/pipeline.js';
+import type { DataGap } from '../src/quality/dataGapLog.js';
+import { etaSec, formatEta } from './progress.js';
+
+export interface SessionDashboardOptions {
+  port: number;
+  host: string;
+  token?: string;
+}
+
+export interface AnalysisSessionOptions extends AnalysisPipelineOptions {
+  /** Name of the command, for the terminal lines. */
+  label: string;
+  dashboard?: SessionDashboardOptions;
+  /** One JSON line per snapshot on stdout. */
+  json: boolean;
+  quiet: boolean;
+  /** Shown on the dashboard. */
+  sourceLabel: string;
+  activationsLabel: string;
+  /** Total source seconds when known (progress and ETA). */
+  totalSec?: number;
+  /** Extra health fields (LSL connection state, …), read at every health tick. */
+  extraHealth?: () => Partial<StreamHealth>;
+  onDashboard?: (d: Dashboard) => void;
+  onSnapshot?: (s: ScoreSnapshot) => void;
+  beforeClose?: () => Promise<void>;
+}
+
+export interface AnalysisSessionResult {
+  last: ScoreSnapshot | null;
+  wordsOutside: number;
+  /** Words excluded because their window overlapped bad data, and the spans. */
+  wordsInGaps: number;
+  gaps: DataGap[];
+  wordsWithoutActivations: number;
+  functionWordsSkipped: number;
+  /** Every exclusion before and in the decoder, by reason. */
+  wordsExcluded: Record<string, number>;
+  sourceSeconds: number;
+  wallSeconds: number;
+}
+
+/** Why there is no exact score yet, in words a user can act on (null when there is one). */
+export function exactScoreStatus(s: ScoreSnapshot | null, foldBlockWords: number, folds = 5): string | null {
+  if (s?.exact) return null;
+  const need = foldBlockWords * (folds - 1) + 2;
+  return `no exact score yet: ${s?.nWords ?? 0}/${need} words (every one of the ${folds} folds needs words; folds fill in blocks of ${foldBlockWords})`;
+}
+
+/**
+ * Runs the pipeline until the sources complete (or SIGINT), and returns the last snapshot.
+ * @example
+ *   const r = await runAnalysisSession({ label: 'replay', chunks$, words$, sfreqHz: 1200, nChannels: 273, … });
+ */
+export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<AnalysisSessionResult> {
+  const wallStart = performance.now();
+  const dashboard = a.dashboard ? await startDashboard(a.dashboard) : undefined;
+  if (dashboard) a.onDashboard?.(dashboard);
+  const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
+  if (dashboard) log(`dashboard: ${dashboard.url}`);
+
+  const pipeline = analysisPipeline({
+    ...a,
+    onGap: (g) => {
+      log(`\n${a.label}: bad data (${g.why}) ${g.startSec.toFixed(3)}–${g.endSec.toFixed(3)} s, ${g.nSamples} samples, ${g.channels.length} channel(s): words within ${pipeline.counters.gaps.marginSec} s are excluded`);
+      a.onGap?.(g);
+    },
+  });
+  const counters = pipeline.counters;
+  const health: StreamHealth = {
+    state: 'starting',
+    sourceTimeSec: null,
+    wallLagSec: null,
+    inputRateHz: null,
+    speed: null,
+    wordsAccepted: 0,
+    wordsSkipped: {},
+    refitSeconds: null,
+    backend: '',
+    source: a.sourceLabel,
+    activations: a.activationsLabel,
+  };
+
+  let last: ScoreSnapshot | null = null;
+  // The dashboard gets health and words at 4 Hz; the terminal line is rewritten at that pace on a
+  // TTY and printed every 5 s otherwise (logs stay readable).
+  let lastLogMs = -Infinity;
+  const healthTimer = setInterval(() => {
+    const wall = (performance.now() - wallStart) / 1000;
+    health.inputRateHz = counters.samplesIn / wall;
+    health.speed = counters.samplesIn / a.sfreqHz / wall;
+    health.sourceTimeSec = counters.sourceEndSec || null;
+    health.backend = counters.backend;
+    health.refitSeconds = counters.lastRefitSeconds;
+    if (health.state === 'starting' && counters.samplesIn > 0) health.state = 'live';
+    Object.assign(health, a.extraHealth?.() ?? {});
+    dashboard?.publishHealth({ ...health });
+    dashboard?.publishWords({ current: counters.recent.at(-1) ?? null, recent: [...counters.recent] });
+    const nowMs = performance.now();
+    if (!a.quiet && (process.stderr.isTTY || nowMs - lastLogMs >= 5000)) {
+      lastLogMs = nowMs;
+      const line = `${a.label}: ${progressLine(a, counters.sourceSeconds, health.speed ?? 0, wall, last, counters.refitStartedMs, counters.lastRefitSeconds)}`;
+      process.stderr.write(process.stderr.isTTY ? `\r\x1b[K${line}` : `${line}\n`);
+    }
+  }, 250);
+
+  let stop: (() => void) | undefined;
+  const onSigint = () => {
+    log('\ninterrupted: stopping (the last snapshot stands)');
+    stop?.();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const sub = pipeline.snapshots$.subscribe({
+        next: (s) => {
+          last = s;
+          health.wordsAccepted = s.nWords;
+          health.wordsSkipped = { ...s.skipped, ...counters.excluded() };
+          dashboard?.publishSnapshot(s);
+          a.onSnapshot?.(s);
+          if (a.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+        },
+        error: reject,
+        complete: resolve,
+      });
+      stop = () => {
+        sub.unsubscribe();
+        resolve();
+      };
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    clearInterval(healthTimer);
+    if (!a.quiet && process.stderr.isTTY) process.stderr.write('\n');
+  }
+  health.state = 'ended';
+  dashboard?.publishHealth({ ...health });
+  const final = last as ScoreSnapshot | null;
+  if (final?.exact) {
+    log(`final: ${final.nWords} words, temporal score r = ${final.exact.temporalScore.toFixed(3)} (p = ${final.exact.p.toPrecision(3)}), Tmax ${final.exact.tmax.map((t) => t.toFixed(3)).join(' ')} s`);
+  } else {
+    log(`final: ${exactScoreStatus(final, a.foldBlockWords)}`);
+  }
+  await a.beforeClose?.();
+  await dashboard?.close();
+  return {
+    last: final,
+    wordsOutside: counters.wordsOutside,
+    wordsInGaps: counters.wordsInGaps,
+    gaps: counters.gaps.gaps,
+    wordsWithoutActivations: counters.wordsWithoutActivations,
+    functionWordsSkipped: counters.functionWordsSkipped,
+    wordsExcluded: { ...(final?.skipped ?? {}), ...counters.excluded() },
+    sourceSeconds: counters.sourceSeconds,
+    wallSeconds: (performance.now() - wallStart) / 1000,
+  };
+}
+
+/** The terminal's progress line (without the label). */
+function progressLine(a: AnalysisSessionOptions, doneSec: number, speed: number, wallSec: number, last: ScoreSnapshot | null, refitStartedMs: number | null, lastRefitSec: number | null): string {
+  const of = a.totalSec ? ` of ${(a.totalSec / 60).toFixed(1)}` : '';
+  // The ETA from the pace so far already includes the refits that happened, in proportion.
+  const eta = a.totalSec ? formatEta(etaSec(wallSec, doneSec / a.totalSec)) : '';
+  const refit =
+    refitStartedMs !== null
+      ? `, refit running ${((performance.now() - refitStartedMs) / 1000).toFixed(0)} s${lastRefitSec !== null ? ` (last took ${lastRefitSec.toFixed(1)} s)` : ''}`
+      : '';
+  const e = last?.exact;
+  const fmt = (v: number) => (Math.abs(v) < 0.0005 ? '0.000' : v.toFixed(3));
+  const score = e ? `exact r = ${fmt(e.temporalScore)} (p = ${e.p.toPrecision(2)})` : last?.rolling ? `rolling r = ${fmt(last.rolling.temporalScore)}` : 'no score yet';
+  return `words ${last?.nWords ?? 0}, ${(doneSec / 60).toFixed(1)}${of} min, ×${speed.toFixed(1)} real time${eta}${refit}, temporal score ${score}`;
+}
