@@ -13,12 +13,18 @@ export class InputError extends Error {
 }
 
 /** Errors thrown by the readers, parsers and protocol code for bad input (their classes end so). */
-const INPUT_ERROR_NAMES = /(FormatError|QueryError|InputError|CheckpointError|PyLiteralError|XmlParseError|StreamInfoError|LslQueryError)$/;
+const INPUT_ERROR_NAMES = /(FormatError|QueryError|InputError|CheckpointError|PyLiteralError|XmlParseError|StreamInfoError)$/;
+
+/** A path the user gave that is missing, unreadable or of the wrong kind. */
+const PATH_ERROR_CODES = new Set(['ENOENT', 'EISDIR', 'ENOTDIR', 'EACCES']);
 
 export function isInputError(e: unknown): boolean {
   if (e instanceof InputError || e instanceof InvalidArgumentError || e instanceof RangeError) return true;
   if (e instanceof CommanderError) return true;
-  return e instanceof Error && (INPUT_ERROR_NAMES.test(e.name) || INPUT_ERROR_NAMES.test(e.constructor.name));
+  if (!(e instanceof Error)) return false;
+  if (INPUT_ERROR_NAMES.test(e.name) || INPUT_ERROR_NAMES.test(e.constructor.name)) return true;
+  const code = (e as NodeJS.ErrnoException).code ?? ((e.cause as NodeJS.ErrnoException | undefined)?.code);
+  return code !== undefined && PATH_ERROR_CODES.has(code);
 }
 
 /** The message as one line (multi-line messages are joined with " / "). */

@@ -65,6 +65,7 @@ export async function screenshotDashboard(url: string, outPng: string, opts: Scr
       await context.close();
     }
   } finally {
-    fs.rmSync(profile, { recursive: true, force: true });
+    // Chromium may still be writing its profile for a moment after the context closes.
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }

@@ -68,37 +68,37 @@ export function parseNpyPreamble(bytes: Uint8Array, name: string, totalBytes: nu
   const isMagic = bytes.length >= 6 && MAGIC.every((b, i) => bytes[i] === b);
   if (!isMagic) {
     if (bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b) {
-      throw new Error(
+      throw new NpyFormatError(
         `${name}: this is a ZIP archive (an .npz file?), not an .npy file; ` +
           `extract one array and save it alone, e.g. np.save('X.npy', np.load(path)['arr_0'])`,
       );
     }
     const found = bytes.length === 0 ? 'the file is empty' : `it starts with bytes ${hexBytes(bytes, 8)}`;
-    throw new Error(
+    throw new NpyFormatError(
       `${name}: not a NumPy .npy file (expected the magic string \\x93NUMPY, but ${found}); ` +
         `write the array with np.save(path, x)`,
     );
   }
   if (bytes.length < 8) {
-    throw new Error(`${name}: truncated .npy file (${totalBytes} bytes, the format version is missing); re-save it with np.save`);
+    throw new NpyFormatError(`${name}: truncated .npy file (${totalBytes} bytes, the format version is missing); re-save it with np.save`);
   }
   const major = bytes[6]!;
   const minor = bytes[7]!;
   if (!((major === 1 || major === 2 || major === 3) && minor === 0)) {
-    throw new Error(
+    throw new NpyFormatError(
       `${name}: .npy format version ${major}.${minor} is not supported (supported: 1.0, 2.0, 3.0); ` +
         `re-save the array with np.save(path, x)`,
     );
   }
   const headerOffset = major === 1 ? 10 : 12;
   if (bytes.length < headerOffset) {
-    throw new Error(`${name}: truncated .npy file (${totalBytes} bytes, the header length is missing); re-save it with np.save`);
+    throw new NpyFormatError(`${name}: truncated .npy file (${totalBytes} bytes, the header length is missing); re-save it with np.save`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const dataOffset = headerOffset + headerLength;
   if (dataOffset > totalBytes) {
-    throw new Error(
+    throw new NpyFormatError(
       `${name}: truncated .npy file: the header claims ${headerLength} bytes (data from byte ${dataOffset}) ` +
         `but the file has only ${totalBytes} bytes; re-save it with np.save`,
     );
@@ -121,6 +121,11 @@ function pyRepr(v: PyValue): string {
   if (v instanceof PyTuple) return v.items.length === 1 ? `(${pyRepr(v.items[0]!)},)` : `(${v.items.map(pyRepr).join(', ')})`;
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   return `{${[...v].map(([k, x]) => `'${k}': ${pyRepr(x)}`).join(', ')}}`;
+}
+
+/** A .npy file lockstep cannot read: the message names the file, what was found and how to re-save it. */
+export class NpyFormatError extends Error {
+  override name = 'NpyFormatError';
 }
 
 class HeaderSyntaxError extends Error {}
@@ -219,7 +224,7 @@ function decodeHeaderText(bytes: Uint8Array, major: number): string {
 export function parseNpyHeader(bytes: Uint8Array, name: string, totalBytes: number = bytes.length): NpyHeader {
   const pre = parseNpyPreamble(bytes, name, totalBytes);
   if (bytes.length < pre.dataOffset) {
-    throw new Error(`${name}: truncated .npy file (the header needs ${pre.dataOffset} bytes, got ${bytes.length}); re-save it with np.save`);
+    throw new NpyFormatError(`${name}: truncated .npy file (the header needs ${pre.dataOffset} bytes, got ${bytes.length}); re-save it with np.save`);
   }
   const text = decodeHeaderText(bytes.subarray(pre.headerOffset, pre.dataOffset), pre.version[0]);
   const where = `${name}: malformed .npy header ${JSON.stringify(text.trim().slice(0, 200))}`;
@@ -227,24 +232,24 @@ export function parseNpyHeader(bytes: Uint8Array, name: string, totalBytes: numb
   try {
     dict = parsePyLiteral(text);
   } catch (e) {
-    if (e instanceof HeaderSyntaxError) throw new Error(`${where} (${e.message}); re-save the array with np.save`);
+    if (e instanceof HeaderSyntaxError) throw new NpyFormatError(`${where} (${e.message}); re-save the array with np.save`);
     throw e;
   }
-  if (!(dict instanceof Map)) throw new Error(`${where} (not a dict); re-save the array with np.save`);
+  if (!(dict instanceof Map)) throw new NpyFormatError(`${where} (not a dict); re-save the array with np.save`);
   const keys = [...dict.keys()].sort();
   if (keys.join(',') !== 'descr,fortran_order,shape') {
-    throw new Error(`${where} (keys are [${keys.join(', ')}], expected descr, fortran_order, shape); re-save the array with np.save`);
+    throw new NpyFormatError(`${where} (keys are [${keys.join(', ')}], expected descr, fortran_order, shape); re-save the array with np.save`);
   }
   const descr = dict.get('descr')!;
   const fortranOrder = dict.get('fortran_order')!;
   const shapeValue = dict.get('shape')!;
 
   if (!(shapeValue instanceof PyTuple) || !shapeValue.items.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
-    throw new Error(`${where} (shape ${pyRepr(shapeValue)} is not a tuple of non-negative integers); re-save the array with np.save`);
+    throw new NpyFormatError(`${where} (shape ${pyRepr(shapeValue)} is not a tuple of non-negative integers); re-save the array with np.save`);
   }
   const shape = shapeValue.items as number[];
   if (typeof fortranOrder !== 'boolean') {
-    throw new Error(`${where} (fortran_order ${pyRepr(fortranOrder)} is not True/False); re-save the array with np.save`);
+    throw new NpyFormatError(`${where} (fortran_order ${pyRepr(fortranOrder)} is not True/False); re-save the array with np.save`);
   }
 
   let dtype: 'float32' | 'float64';
@@ -258,13 +263,13 @@ export function parseNpyHeader(bytes: Uint8Array, name: string, totalBytes: numb
   } else {
     const shown = typeof descr === 'string' ? `'${descr}'` : pyRepr(descr);
     const kind = typeof descr === 'string' ? '' : ' (a structured dtype)';
-    throw new Error(`${name}: dtype ${shown}${kind} is not supported; ${SUPPORTED_HINT}`);
+    throw new NpyFormatError(`${name}: dtype ${shown}${kind} is not supported; ${SUPPORTED_HINT}`);
   }
 
   // Fortran and C order coincide when at most one axis is longer than 1 (writers such as Julia's
   // NPZ.jl always say True); only reject when the layouts really differ.
   if (fortranOrder && shape.filter((d) => d > 1).length > 1) {
-    throw new Error(
+    throw new NpyFormatError(
       `${name}: array of shape (${shape.join(', ')}) is stored in Fortran (column-major) order; ` +
         `save it in C order, e.g. np.save(path, np.ascontiguousarray(x))`,
     );
@@ -274,7 +279,7 @@ export function parseNpyHeader(bytes: Uint8Array, name: string, totalBytes: numb
   for (const d of shape) size *= d;
   const dataBytes = size * itemSize;
   if (!Number.isSafeInteger(dataBytes)) {
-    throw new Error(`${name}: shape (${shape.join(', ')}) is too large (${dataBytes} bytes); split the array into smaller files`);
+    throw new NpyFormatError(`${name}: shape (${shape.join(', ')}) is too large (${dataBytes} bytes); split the array into smaller files`);
   }
   return { ...pre, dtype, descr, shape, size, itemSize, dataBytes };
 }
@@ -284,7 +289,7 @@ export function checkNpyDataLength(header: NpyHeader, actualDataBytes: number, n
   if (actualDataBytes === header.dataBytes) return;
   const shapeText = `(${header.shape.join(', ')}${header.shape.length === 1 ? ',' : ''})`;
   const what = actualDataBytes < header.dataBytes ? 'truncated' : 'has trailing bytes';
-  throw new Error(
+  throw new NpyFormatError(
     `${name}: data length mismatch (${what}): shape ${shapeText} of '${header.descr}' needs ` +
       `${header.dataBytes} data bytes after the ${header.dataOffset}-byte header, but ${actualDataBytes} follow it; ` +
       `re-save the array with np.save (an interrupted copy or write leaves a truncated file)`,

@@ -67,7 +67,7 @@ describe('dashboard page in chromium', { skip }, () => {
   after(async () => {
     await context?.close();
     await dash?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    if (profile) fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('connects, draws every chart, and shows the last exact temporal score while snapshots arrive at 4 Hz', async () => {
