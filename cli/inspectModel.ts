@@ -1,6 +1,6 @@
 /**
  * `lockstep inspect-model <folder-or-.onnx>`: find the residual stream of an ONNX causal LM by
- * structure, expose its L+1 hidden states (cached modified graph next to the model), and check that
+ * structure, expose its L+1 hidden states (modified graph cached in the user's cache), and check that
  * the original outputs are bit-identical and that final norm + LM head of the last state give the
  * logits again. Prints one JSON object with --json.
  *
@@ -87,10 +87,10 @@ export async function runInspectModel(model: string, opts: { tokenIds?: string; 
 export function registerInspectModelCommand(program: Command): void {
   program
     .command('inspect-model')
-    .description('Find the residual stream of an ONNX causal LM by graph structure, expose its L+1 hidden states as extra outputs (hidden_states.0 … hidden_states.L, cached as <model>.lockstep-hs-<sha>.onnx next to it), and check the original outputs stay bit-identical and that final norm + LM head of the last state give the logits.')
+    .description('Find the residual stream of an ONNX causal LM by graph structure, expose its L+1 hidden states as extra outputs (hidden_states.0 … hidden_states.L, cached as <model>.lockstep-hs-<sha>.onnx under $LOCKSTEP_CACHE/onnx or ~/.cache/lockstep/onnx; the model folder is only read), and check the original outputs stay bit-identical and that final norm + LM head of the last state give the logits.')
     .argument('<model>', 'model folder (onnx/model.onnx inside; config.json gives model_type) or an .onnx file')
     .option('--token-ids <list>', 'comma-separated token ids for the check run (default 1,2,3,4)')
-    .option('--cache-dir <dir>', 'write the modified graph here instead of next to the model')
+    .option('--cache-dir <dir>', 'cache the modified graph under this folder instead of $LOCKSTEP_CACHE/onnx or ~/.cache/lockstep/onnx')
     .option('--json', 'print one JSON object')
     .action(async (model: string, o: { tokenIds?: string; cacheDir?: string; json?: boolean }) => {
       let out: InspectModelOutput;

@@ -13,8 +13,11 @@ import { buildTinyCausalLM } from '../adapters/onnx/builder/tinyCausalLM.js';
 import { GPT2_PAST_12, MEGATRON, MISTRAL_DIR, ONNX_DIR } from './helpers/onnxFixtures.js';
 import { CLI, tempDir } from './helpers/paths.js';
 
+// Runs without --cache-dir use the default root $LOCKSTEP_CACHE/onnx: a temporary one, not the user's.
+const LOCKSTEP_CACHE = tempDir('cli-inspect-lockstep-cache');
+
 function lockstep(args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, LOCKSTEP_CACHE } });
 }
 
 const KEYS = ['architecture', 'blocks', 'hiddenSize', 'hiddenStates', 'outputsMaxAbsDiff', 'logitsReconstructionMaxAbsDiff', 'seconds'];
@@ -37,7 +40,9 @@ describe('lockstep inspect-model (command line)', () => {
     assert.equal(j.modelType, null);
     assert.deepEqual(j.tokens, [3]);
     assert.ok(j.seconds > 0);
-    assert.equal(path.dirname(path.dirname(j.modifiedFile)), cache);
+    // <cache-dir>/<sha16>/onnx/gpt2_past.lockstep-hs-<sha16>.onnx
+    assert.equal(path.dirname(path.dirname(path.dirname(j.modifiedFile))), cache);
+    assert.match(path.relative(cache, j.modifiedFile), /^([0-9a-f]{16})\/onnx\/gpt2_past\.lockstep-hs-\1\.onnx$/);
   });
 
   it('onnxruntime-genai model folder (mobius Mistral, static KV cache): model type from genai_config.json, logits reconstructed', () => {
@@ -54,7 +59,7 @@ describe('lockstep inspect-model (command line)', () => {
     assert.equal(j.finalNorm.op, 'RMSNormalization');
   });
 
-  it('Hugging Face folder (config.json + onnx/model.onnx, ORT-fused GPT-2): modified graph cached next to the model, reused on the second run', () => {
+  it('Hugging Face folder (config.json + onnx/model.onnx, ORT-fused GPT-2): modified graph cached under $LOCKSTEP_CACHE/onnx, the model folder untouched, reused on the second run', () => {
     const dir = tempDir('cli-hf-folder');
     const m = buildTinyCausalLM({ family: 'gpt2', fusion: 'ort-fused', seed: 9 });
     fs.mkdirSync(path.join(dir, 'onnx'));
@@ -66,7 +71,9 @@ describe('lockstep inspect-model (command line)', () => {
     assert.equal(first.outputsMaxAbsDiff, 0);
     assert.equal(first.finalNorm.fused, true);
     assert.equal(first.materialized.length, 1);
-    assert.equal(path.dirname(first.modifiedFile), path.join(dir, 'onnx'));
+    assert.equal(path.dirname(path.dirname(path.dirname(first.modifiedFile))), path.join(LOCKSTEP_CACHE, 'onnx'));
+    assert.equal(fs.readFileSync(path.join(path.dirname(path.dirname(first.modifiedFile)), 'config.json'), 'utf8'), JSON.stringify(m.config));
+    assert.deepEqual(fs.readdirSync(dir, { recursive: true }).sort(), ['config.json', 'onnx', path.join('onnx', 'model.onnx')]);
     assert.equal(first.reused, false);
     const second = JSON.parse(lockstep(['inspect-model', dir, '--json']).stdout);
     assert.equal(second.reused, true);

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
@@ -14,7 +15,8 @@ import { decoderFeeds } from '../adapters/onnx/builder/feeds.js';
 import { buildTinyCausalLM, type TinyCausalLM, type TinyCausalLMSpec } from '../adapters/onnx/builder/tinyCausalLM.js';
 import { OnnxHiddenStateModel } from '../adapters/onnx/hiddenStateRunner.js';
 import { loadModel, onnx, spliceModel } from '../adapters/onnx/onnxProto.js';
-import { planSurgery, prepareSurgery } from '../adapters/onnx/residualSurgery.js';
+import { planSurgery } from '../adapters/onnx/residualSurgery.js';
+import { prepareSurgery } from '../adapters/onnx/surgeryCache.js';
 import { inspectModel, runChecks } from '../adapters/onnx/surgeryChecks.js';
 import {
   decodeFile,
@@ -35,6 +37,19 @@ import {
 import { tempDir } from './helpers/paths.js';
 
 const CACHE = tempDir('onnx-surgery-cache');
+// Calls without a cacheDir use the default root $LOCKSTEP_CACHE/onnx: a temporary one, not the user's.
+process.env.LOCKSTEP_CACHE = tempDir('onnx-surgery-lockstep-cache');
+const DEFAULT_ROOT = path.join(process.env.LOCKSTEP_CACHE, 'onnx');
+
+/** Every file under `dir` (relative path → bytes), to show a folder was left as it was. */
+function snapshot(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const f of fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile()) out.set(f, fs.readFileSync(p));
+  }
+  return out;
+}
 
 interface Expect {
   file: string;
@@ -195,30 +210,47 @@ test('KV-cache incremental decoding through the modified graph = one full pass (
   }
 });
 
-test('cache: modified graph written next to the model as <name>.lockstep-hs-<sha16>.onnx, reused, rebuilt when the model changes', async () => {
-  const dir = tempDir('onnx-next-to-model');
-  const file = path.join(dir, 'model.onnx');
+test('cache: modified graph written to <root>/<sha16>/onnx/<name>.lockstep-hs-<sha16>.onnx with a copy of config.json, never into the model folder; reused; rebuilt when the model changes', async () => {
+  const dir = tempDir('onnx-model-folder');
+  const file = path.join(dir, 'onnx', 'model.onnx');
+  fs.mkdirSync(path.dirname(file));
   fs.copyFileSync(MEGATRON, file);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', n_layer: 1 }));
+  const before = snapshot(dir);
   const first = prepareSurgery(file);
   assert.equal(first.reused, false);
-  assert.equal(path.dirname(first.file), dir);
-  assert.match(path.basename(first.file), /^model\.lockstep-hs-[0-9a-f]{16}\.onnx$/);
-  assert.equal(path.basename(first.file).slice(18, 34), first.loaded.sha256.slice(0, 16));
+  const key = first.loaded.sha256.slice(0, 16);
+  assert.equal(first.folder, path.join(DEFAULT_ROOT, key));
+  assert.equal(first.file, path.join(DEFAULT_ROOT, key, 'onnx', `model.lockstep-hs-${key}.onnx`));
+  assert.equal(first.metaFile, path.join(DEFAULT_ROOT, key, 'onnx', `model.lockstep-hs-${key}.json`));
+  // a model folder of its own for transformers.js: config.json copied
+  assert.ok(fs.readFileSync(path.join(first.folder, 'config.json')).equals(fs.readFileSync(path.join(dir, 'config.json'))));
+  assert.deepEqual(fs.readdirSync(first.folder).sort(), ['config.json', 'onnx']);
+  // the metadata names the source by file name: no path of this machine
+  const metaText = fs.readFileSync(first.metaFile, 'utf8');
+  assert.equal(JSON.parse(metaText).source, 'model.onnx');
+  assert.ok(!metaText.includes(dir) && !metaText.includes(os.homedir()), metaText);
   const mtime = fs.statSync(first.file).mtimeMs;
   const second = prepareSurgery(file);
   assert.equal(second.reused, true);
   assert.equal(second.file, first.file);
   assert.equal(fs.statSync(first.file).mtimeMs, mtime);
-  // a changed model (doc string edited) gets a new key and a new file
+  // --cache-dir / cacheDir replaces the root
+  const elsewhere = tempDir('onnx-cache-dir');
+  assert.equal(prepareSurgery(file, { cacheDir: elsewhere }).file, path.join(elsewhere, key, 'onnx', `model.lockstep-hs-${key}.onnx`));
+  // a changed model (doc string edited) gets a new key and a new folder
   const m = decodeFile(file);
   m.docString = 'edited';
   fs.writeFileSync(file, onnx.ModelProto.encode(m).finish());
+  const edited = snapshot(dir);
   const third = prepareSurgery(file);
   assert.equal(third.reused, false);
-  assert.notEqual(third.file, first.file);
+  assert.notEqual(third.folder, first.folder);
   const r = await inspectModel(file, { tokenIds: [1, 2] });
   assert.equal(r.reused, true);
   assert.equal(r.outputsMaxAbsDiff, 0);
+  assert.equal(r.sourceFile, file);
+  assert.equal(r.cacheFolder, third.folder);
   // the runner trusts checks recorded for this exact modified graph, and reruns them on request
   const a = await OnnxHiddenStateModel.open(file);
   assert.equal(a.checksFromCache, true);
@@ -228,42 +260,52 @@ test('cache: modified graph written next to the model as <name>.lockstep-hs-<sha
   assert.deepEqual((await a.forward([4, 5, 6])).hidden, (await b.forward([4, 5, 6])).hidden);
   await a.dispose();
   await b.dispose();
+  // nothing was written into the model folder
+  assert.deepEqual([...before.keys()].sort(), ['config.json', path.join('onnx', 'model.onnx')]);
+  assert.deepEqual(snapshot(dir), edited);
 });
 
-test('external data: the modified graph points at the original .onnx_data (not copied), next to the model and in a separate cache folder', async () => {
+test('external data: hard-linked into the cache folder (not copied), so the modified graph loads by path; the onnxruntime runner reads the weights from the model folder', async () => {
   const dir = tempDir('onnx-external');
   const { onnxFile, dataFile, moved } = writeExternalDataCopy(MISTRAL, dir);
   assert.ok(moved >= 10);
-  const dataBefore = fs.readFileSync(dataFile);
+  const before = snapshot(dir);
   const r = await inspectModel(onnxFile, { tokenIds: [7, 8, 9] });
   assert.equal(r.blocks, 2);
   assert.equal(r.outputsMaxAbsDiff, 0);
   assert.ok(r.logitsReconstructionMaxAbsDiff! <= 1e-5 * Math.max(1, r.logitsMaxAbs!));
-  assert.equal(path.dirname(r.modifiedFile), dir);
+  assert.equal(path.dirname(r.modifiedFile), path.join(r.cacheFolder, 'onnx'));
   assert.ok(fs.statSync(r.modifiedFile).size < fs.statSync(onnxFile).size + 4096, 'weights not inlined into the modified graph');
   const mod = decodeFile(r.modifiedFile);
   const locations = new Set((mod.graph!.initializer ?? []).filter((t) => t.dataLocation === 1).flatMap((t) => (t.externalData ?? []).filter((kv) => kv.key === 'location').map((kv) => kv.value)));
   assert.deepEqual([...locations], ['model.onnx_data']);
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('_data')), ['model.onnx_data']);
-  assert.ok(fs.readFileSync(dataFile).equals(dataBefore));
-  // a separate cache folder (read-only model folders): the weights are still read from the model's folder
-  const cacheDir = tempDir('onnx-external-cache');
-  const r2 = await inspectModel(onnxFile, { tokenIds: [7, 8, 9], cacheDir });
-  assert.equal(r2.outputsMaxAbsDiff, 0);
-  assert.ok(r2.logitsReconstructionMaxAbsDiff! <= 1e-5 * Math.max(1, r2.logitsMaxAbs!));
-  assert.deepEqual(fs.readdirSync(path.dirname(r2.modifiedFile)).filter((f) => !f.includes('lockstep-hs-')), []);
-  const c = await OnnxHiddenStateModel.open(onnxFile, { cacheDir });
+  // the cache's weights are the model's file (same inode), not a copy
+  const link = path.join(path.dirname(r.modifiedFile), 'model.onnx_data');
+  assert.equal(fs.statSync(link).ino, fs.statSync(dataFile).ino);
+  assert.deepEqual(r.unlinkedExternalData, []);
+  assert.deepEqual(snapshot(dir), before);
+  // what transformers.js does: onnxruntime loads the modified graph by its path
+  const byPath = await ort.InferenceSession.create(r.modifiedFile);
+  assert.ok(byPath.outputNames.includes('hidden_states.2'));
+  await byPath.release();
+  const c = await OnnxHiddenStateModel.open(onnxFile);
   const hc = await c.forward([7, 8, 9]);
   await c.dispose();
-  // same hidden states both ways and as without external data
-  const a = await OnnxHiddenStateModel.open(onnxFile);
+  // weights replaced by a new file (same bytes, new inode): the link follows on the next open
+  fs.rmSync(dataFile);
+  fs.writeFileSync(dataFile, before.get('model.onnx_data')!);
+  const relinked = await OnnxHiddenStateModel.open(onnxFile);
+  assert.equal(relinked.checksFromCache, true);
+  assert.equal(fs.statSync(link).ino, fs.statSync(dataFile).ino);
+  const hr = await relinked.forward([7, 8, 9]);
+  await relinked.dispose();
+  // same hidden states as without external data
   const b = await OnnxHiddenStateModel.open(MISTRAL, { cacheDir: CACHE });
-  const [ha, hb] = [await a.forward([7, 8, 9]), await b.forward([7, 8, 9])];
-  await a.dispose();
+  const hb = await b.forward([7, 8, 9]);
   await b.dispose();
   for (let k = 0; k < 3; k++) {
-    assert.deepEqual(ha.hidden[k], hb.hidden[k]);
     assert.deepEqual(hc.hidden[k], hb.hidden[k]);
+    assert.deepEqual(hr.hidden[k], hb.hidden[k]);
   }
 });
 

@@ -3,10 +3,12 @@
  * (config.json, tokenizer.json + tokenizer_config.json, onnx/model.onnx), offline by default.
  *
  * 1. The ONNX graph gets the residual-stream surgery (adapters/onnx: outputs hidden_states.0…L,
- *    checked against the original graph with onnxruntime-node, cached next to the model as
- *    onnx/model.lockstep-hs-<sha16>.onnx).
- * 2. Runner: transformers.js loads that modified file (`model_file_name` = its base name,
- *    `subfolder` = its folder) as a causal LM; its forward returns every graph output, including the
+ *    checked against the original graph with onnxruntime-node). The modified graph is cached in the
+ *    user's cache, in a folder that is a model folder of its own (a copy of config.json, the graph
+ *    as onnx/model.lockstep-hs-<sha16>.onnx, hard links to external weights: see
+ *    adapters/onnx/surgeryCache.ts); the model folder itself is only read.
+ * 2. Runner: transformers.js loads that cache folder (`model_file_name` = the modified graph's base
+ *    name, `subfolder` = onnx) as a causal LM; its forward returns every graph output, including the
  *    hidden states. Before it is used, one forward on a few tokens must agree with the
  *    onnxruntime-node runner (adapters/onnx/hiddenStateRunner.ts) on every hidden state and the
  *    logits; if transformers.js cannot load the graph or disagrees, the onnxruntime-node runner is
@@ -160,11 +162,13 @@ export async function loadLanguageModel(source: string, opts: LoadModelOptions =
 
   let note: string;
   try {
-    const rel = path.relative(folder, path.dirname(modifiedFile));
-    if (rel.startsWith('..')) throw new Error(`the modified graph ${modifiedFile} is outside the model folder (read-only folder?), where transformers.js cannot find it`);
-    const lm = await AutoModelForCausalLM.from_pretrained(folder, {
-      local_files_only: !opts.allowDownload,
-      subfolder: rel,
+    if (report.unlinkedExternalData.length > 0) {
+      throw new Error(`the weights ${report.unlinkedExternalData.join(', ')} could not be hard-linked next to the modified graph in ${report.cacheFolder} (another file system?), and transformers.js reads them only from there; set LOCKSTEP_CACHE to a folder on the model's file system`);
+    }
+    // The cache folder is always local, whatever allowDownload says.
+    const lm = await AutoModelForCausalLM.from_pretrained(report.cacheFolder, {
+      local_files_only: true,
+      subfolder: path.relative(report.cacheFolder, path.dirname(modifiedFile)),
       model_file_name: path.basename(modifiedFile).replace(/\.onnx$/i, ''),
       dtype: 'fp32',
       device: 'cpu',
@@ -183,7 +187,7 @@ export async function loadLanguageModel(source: string, opts: LoadModelOptions =
       throw new Error(`transformers.js and onnxruntime-node disagree on a probe forward pass (largest relative difference ${worst})`);
     }
     await ortModel.dispose();
-    note = `transformers.js loaded ${path.relative(folder, modifiedFile)}; agrees with the onnxruntime-node runner to ${worst.toExponential(1)} (relative) on a 7-token probe`;
+    note = `transformers.js loaded the modified graph ${path.basename(modifiedFile)}; agrees with the onnxruntime-node runner to ${worst.toExponential(1)} (relative) on a 7-token probe`;
     return { model: tjs, tokenizer, runner: 'transformers.js', runnerNote: note, folder, modelType: ortModel.modelType, maxTokens, modifiedFile };
   } catch (e) {
     if (choice === 'transformers') {

@@ -1,9 +1,9 @@
 /**
  * A `HiddenStateModel` over an ONNX causal LM: the graph is operated on once (residual-stream
- * surgery, checked at load time, cached next to the model), then each `forward` runs the modified
- * graph with onnxruntime-node on batch 1 and an empty cache and returns the L+1 exposed states
- * (`hidden[0]` = embedding output, `hidden[L]` = last block's output before the final norm) and
- * the logits. Graphs with a fixed sequence length (old exports decoding one token at a time) are
+ * surgery, checked at load time, kept in the user's cache by surgeryCache.ts), then each `forward`
+ * runs the modified graph with onnxruntime-node on batch 1 and an empty cache and returns the L+1
+ * exposed states (`hidden[0]` = embedding output, `hidden[L]` = last block's output before the
+ * final norm) and the logits. Graphs with a fixed sequence length (old exports decoding one token at a time) are
  * run token by token through their KV cache.
  *
  * Owns: sessions and tensor conversion. Must not: tokenize, or pick layers (the extractor does).
@@ -12,7 +12,7 @@ import type * as ort from 'onnxruntime-node';
 import type { ForwardResult, HiddenStateModel } from '../../src/types.js';
 import { buildFeeds, inputRole, inputSpecs, presentNameFor, type InputSpec, type PastState } from './graphInputs.js';
 import { locateModel } from './modelLocation.js';
-import { prepareSurgery, recordChecks } from './residualSurgery.js';
+import { prepareSurgery, recordChecks } from './surgeryCache.js';
 import { halfToFloat, openSession, recordOf, runChecks, type CheckOptions, type SurgeryReport } from './surgeryChecks.js';
 
 function toFloat32(t: ort.Tensor): Float32Array {
@@ -73,7 +73,16 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
     if (prepared.reused && rc && !opts.recheck) {
       session = await openSession(prepared.file, prepared.file, prepared.externalDataDir);
       specs = inputSpecs(prepared.loaded.model.graph!.input ?? [], prepared.plan.index.initializers, prepared.loaded.file);
-      report = { ...prepared.description, ...rc, modifiedFile: prepared.file, reused: true, seconds: (performance.now() - t0) / 1000 };
+      report = {
+        ...prepared.description,
+        ...rc,
+        sourceFile: prepared.loaded.file,
+        modifiedFile: prepared.file,
+        cacheFolder: prepared.folder,
+        unlinkedExternalData: prepared.unlinkedExternalData,
+        reused: true,
+        seconds: (performance.now() - t0) / 1000,
+      };
     } else {
       const r = await runChecks(prepared, { ...opts, keepModifiedSession: true });
       recordChecks(prepared, recordOf(r));
@@ -86,12 +95,12 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
   }
 
   private async run(tokens: number[], past: PastState | null): Promise<ort.InferenceSession.OnnxValueMapType> {
-    const { feeds, tokens: used } = buildFeeds(this.specs, tokens, this.report.source, this.report.hiddenSizeStatic, past);
-    if (used.length !== tokens.length) throw new Error(`${this.report.source}: the graph takes ${used.length} tokens per pass, ${tokens.length} given`);
+    const { feeds, tokens: used } = buildFeeds(this.specs, tokens, this.report.sourceFile, this.report.hiddenSizeStatic, past);
+    if (used.length !== tokens.length) throw new Error(`${this.report.sourceFile}: the graph takes ${used.length} tokens per pass, ${tokens.length} given`);
     try {
       return await this.session.run(feeds);
     } catch (e) {
-      throw new Error(`${this.report.source}: onnxruntime failed on ${tokens.length} tokens after ${past?.length ?? 0} cached (${(e as Error).message.split('\n')[0]}); a static KV cache bounds the sequence length`);
+      throw new Error(`${this.report.sourceFile}: onnxruntime failed on ${tokens.length} tokens after ${past?.length ?? 0} cached (${(e as Error).message.split('\n')[0]}); a static KV cache bounds the sequence length`);
     }
   }
 
@@ -99,7 +108,7 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
   async forward(inputIds: number[]): Promise<ForwardResult> {
     if (inputIds.length === 0) throw new Error('forward: no tokens');
     const bad = inputIds.find((t) => !Number.isInteger(t) || t < 0 || (this.vocabSize > 0 && t >= this.vocabSize));
-    if (bad !== undefined) throw new Error(`${this.report.source}: token id ${bad} outside the vocabulary 0…${this.vocabSize - 1}`);
+    if (bad !== undefined) throw new Error(`${this.report.sourceFile}: token id ${bad} outside the vocabulary 0…${this.vocabSize - 1}`);
     if (this.staticSeq !== null && inputIds.length !== this.staticSeq) return this.forwardIncremental(inputIds, this.staticSeq);
     const out = await this.run(inputIds, null);
     return this.collect([out]);
@@ -110,7 +119,7 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
    * states and logits of all chunks are concatenated. Equal to `forward` up to float rounding.
    */
   async forwardIncremental(inputIds: number[], chunk: number): Promise<ForwardResult> {
-    if (this.cacheInputs.length === 0) throw new Error(`${this.report.source}: the graph has no KV-cache inputs; run forward() on the whole sequence`);
+    if (this.cacheInputs.length === 0) throw new Error(`${this.report.sourceFile}: the graph has no KV-cache inputs; run forward() on the whole sequence`);
     const outs: ort.InferenceSession.OnnxValueMapType[] = [];
     let past: PastState | null = null;
     for (let s = 0; s < inputIds.length; s += chunk) {
@@ -120,7 +129,7 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
       const tensors: Record<string, ort.Tensor> = {};
       for (const name of this.cacheInputs) {
         const pres = presentNameFor(name, this.session.outputNames);
-        if (!pres) throw new Error(`${this.report.source}: no output carries the updated cache of input "${name}"`);
+        if (!pres) throw new Error(`${this.report.sourceFile}: no output carries the updated cache of input "${name}"`);
         tensors[name] = out[pres]!;
       }
       past = { length: s + piece.length, tensors };

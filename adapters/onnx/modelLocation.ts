@@ -17,6 +17,15 @@ export interface ModelLocation {
   modelType: string | null;
 }
 
+/**
+ * The model folder of a graph file: the folder above `onnx/` when that holds config.json (the hub
+ * layout), else the graph's own folder.
+ */
+export function modelFolderOf(onnxFile: string): string {
+  const dir = path.dirname(path.resolve(onnxFile));
+  return path.basename(dir) === 'onnx' && fs.existsSync(path.join(dir, '..', 'config.json')) ? path.dirname(dir) : dir;
+}
+
 const CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/decoder_model.onnx', 'decoder_model.onnx'];
 
 /**
@@ -40,8 +49,7 @@ export function locateModel(p: string): ModelLocation {
   } else {
     if (!/\.onnx$/i.test(abs)) throw new Error(`${abs}: not an .onnx file; give a model folder (with onnx/model.onnx) or an .onnx file`);
     onnxFile = abs;
-    folder = path.dirname(abs);
-    if (path.basename(folder) === 'onnx' && fs.existsSync(path.join(folder, '..', 'config.json'))) folder = path.dirname(folder);
+    folder = modelFolderOf(abs);
   }
   let modelType: string | null = null;
   const cfg = path.join(folder, 'config.json');

@@ -3,24 +3,19 @@
  * outputs `hidden_states.0` … `hidden_states.L` (Identity nodes on the stream tensors that the
  * structural walk finds), leaving the original outputs and their order untouched. Also builds the
  * "head" sub-model (final norm + LM head, from the last state to the logits) that the load-time
- * check runs, and caches the modified graph next to the model, keyed by the original's SHA-256.
+ * check runs. surgeryCache.ts stores the result.
  *
  * hidden_states.L is the last block's output BEFORE the final norm (Hugging Face's
  * `hidden_states[-1]` has the final norm applied; ours does not: apply the head sub-model for that).
  *
- * Owns: what to change in the graph, the cache files. Must not: run models (surgeryChecks.ts does).
+ * Owns: what to change in the graph, and its description. Must not: write files (surgeryCache.ts
+ * does) or run models (surgeryChecks.ts does).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomicFile.js';
 import { describeNode, GraphIndex } from './graphIndex.js';
 import {
   encodeModel,
-  externalDataFiles,
   externalRef,
-  loadModel,
-  spliceModel,
   toNumber,
   type GraphEdit,
   type LoadedModel,
@@ -44,7 +39,7 @@ export interface SurgeryPlan {
 
 export interface SurgeryDescription {
   version: number;
-  /** The original graph file and its SHA-256 (the cache key). */
+  /** The original graph's file name (no folder: descriptions are stored) and its SHA-256 (the cache key). */
   source: string;
   sha256: string;
   blocks: number;
@@ -112,7 +107,7 @@ export function describeSurgery(loaded: LoadedModel, plan: SurgeryPlan): Surgery
   const nodeName = (i: number) => index.node(i).name || index.node(i).output?.[0] || `#${i}`;
   return {
     version: SURGERY_VERSION,
-    source: loaded.file,
+    source: path.basename(loaded.file),
     sha256: loaded.sha256,
     blocks: walk.blockSteps.length,
     hiddenStates: plan.exposed,
@@ -201,107 +196,4 @@ export function buildHeadModel(
     graph: { name: 'lockstep_head', node: allNodes, initializer: initializers, input: inputs, output: [{ name: logitsInfo.name, type: logitsInfo.type }] },
   });
   return { bytes, stateInput: last, feeds, logits: walk.lmHead.output, externalDataDir: external ? path.dirname(loaded.file) : null };
-}
-
-// ---- cache ----
-
-export interface CachedSurgery {
-  /** The modified graph file. */
-  file: string;
-  description: SurgeryDescription;
-  /** True when an existing cache file with the same key was reused. */
-  reused: boolean;
-  /**
-   * The original model's folder when the modified graph lives elsewhere and refers to external data
-   * (load it with this folder as the external-data root); null when it sits next to the model.
-   */
-  externalDataDir: string | null;
-  /** The cache's metadata file (the description, plus the checks once they passed). */
-  metaFile: string;
-  /** Results of the load-time checks recorded when they last passed on this exact modified graph. */
-  recordedChecks: RecordedChecks | null;
-}
-
-/** What the load-time checks measured, kept in the cache metadata. */
-export interface RecordedChecks {
-  tokens: number[];
-  hiddenSize: number;
-  outputsMaxAbsDiff: number;
-  logitsReconstructionMaxAbsDiff: number | null;
-  logitsMaxAbs: number | null;
-  outputsCompared: string[];
-  /** ISO time of the check. */
-  at: string;
-}
-
-interface CacheMeta extends SurgeryDescription {
-  checks?: RecordedChecks;
-}
-
-/** Store passed checks next to the modified graph, so later opens can skip rerunning them. */
-export function recordChecks(prepared: CachedSurgery, checks: RecordedChecks): void {
-  const meta: CacheMeta = { ...prepared.description, checks };
-  try {
-    writeFileAtomic(prepared.metaFile, `${JSON.stringify(meta, null, 1)}\n`);
-  } catch {
-    // a read-only cache only costs rerunning the checks next time
-  }
-}
-
-function writable(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Where the modified graph of `source` lives: `<dir>/<base>.lockstep-hs-<sha16>.onnx` next to the
- * model, or (when that folder is read-only) under `$LOCKSTEP_CACHE` / `~/.cache/lockstep/onnx/<sha16>/`.
- * A graph cached away from the model keeps its relative external-data locations; it is loaded from
- * memory with the model's folder as the external-data root (see `externalDataDir`).
- */
-export function cachePaths(source: string, sha256: string, cacheDir?: string): { dir: string; onnx: string; meta: string; nextToModel: boolean } {
-  const base = path.basename(source).replace(/\.onnx$/i, '');
-  const key = sha256.slice(0, 16);
-  const modelDir = path.dirname(source);
-  const nextToModel = !cacheDir && writable(modelDir);
-  const dir = nextToModel ? modelDir : path.join(cacheDir ?? process.env.LOCKSTEP_CACHE ?? path.join(os.homedir(), '.cache', 'lockstep', 'onnx'), key);
-  return { dir, onnx: path.join(dir, `${base}.lockstep-hs-${key}.onnx`), meta: path.join(dir, `${base}.lockstep-hs-${key}.json`), nextToModel };
-}
-
-/**
- * Load `source`, run the walk, and write (or reuse) the modified graph.
- * @param opts.cacheDir force the cache into this folder (tests); default next to the model
- */
-export function prepareSurgery(source: string, opts: { cacheDir?: string } = {}): CachedSurgery & { loaded: LoadedModel; plan: SurgeryPlan } {
-  const loaded = loadModel(source);
-  const paths = cachePaths(loaded.file, loaded.sha256, opts.cacheDir);
-  const plan = planSurgery(loaded);
-  const description = describeSurgery(loaded, plan);
-  const externalDataDir = !paths.nextToModel && externalDataFiles(loaded.model).length > 0 ? path.dirname(loaded.file) : null;
-  // Splicing is a copy of the graph bytes, cheap next to loading the weights; comparing with the cached
-  // file catches a stale or overwritten cache as well as a changed model.
-  const bytes = spliceModel(loaded.bytes, plan.edit, loaded.file);
-  const base = { file: paths.onnx, description, externalDataDir, metaFile: paths.meta, loaded, plan };
-  if (fs.existsSync(paths.onnx) && fs.existsSync(paths.meta)) {
-    try {
-      const meta = JSON.parse(fs.readFileSync(paths.meta, 'utf8')) as CacheMeta;
-      if (meta.version === SURGERY_VERSION && meta.sha256 === loaded.sha256 && fs.readFileSync(paths.onnx).equals(bytes)) {
-        return { ...base, reused: true, recordedChecks: meta.checks ?? null };
-      }
-    } catch {
-      // unreadable metadata: rebuild below
-    }
-  }
-  try {
-    fs.mkdirSync(paths.dir, { recursive: true });
-    writeFileAtomic(paths.onnx, bytes);
-    writeFileAtomic(paths.meta, `${JSON.stringify(description, null, 1)}\n`);
-  } catch (e) {
-    throw new Error(`${paths.onnx}: cannot write the modified graph (${(e as Error).message}); make the model folder writable or set LOCKSTEP_CACHE to a writable folder`);
-  }
-  return { ...base, reused: false, recordedChecks: null };
 }

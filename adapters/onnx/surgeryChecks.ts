@@ -15,17 +15,21 @@
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { buildFeeds, inputSpecs, type InputSpec } from './graphInputs.js';
-import { buildHeadModel, prepareSurgery, recordChecks, type CachedSurgery, type RecordedChecks, type SurgeryDescription, type SurgeryPlan } from './residualSurgery.js';
-import type { LoadedModel } from './onnxProto.js';
-
-export type PreparedSurgery = CachedSurgery & { loaded: LoadedModel; plan: SurgeryPlan };
+import { buildHeadModel, type SurgeryDescription } from './residualSurgery.js';
+import { prepareSurgery, recordChecks, type PreparedSurgery, type RecordedChecks } from './surgeryCache.js';
 
 export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'basic', executionProviders: ['cpu'], logSeverityLevel: 3 };
 
 const ORT_TO_ONNX: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 };
 
 export interface SurgeryReport extends SurgeryDescription {
+  /** Absolute path of the original graph (for messages; the stored description has its name only). */
+  sourceFile: string;
   modifiedFile: string;
+  /** The cache's model folder holding the modified graph (what transformers.js loads). */
+  cacheFolder: string;
+  /** External-data files missing from the cache folder (not hard-linkable): transformers.js cannot load the graph. */
+  unlinkedExternalData: string[];
   reused: boolean;
   hiddenSize: number;
   tokens: number[];
@@ -221,7 +225,10 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
     }
     return {
       ...description,
+      sourceFile: loaded.file,
       modifiedFile: prepared.file,
+      cacheFolder: prepared.folder,
+      unlinkedExternalData: prepared.unlinkedExternalData,
       reused: prepared.reused,
       hiddenSize,
       tokens: used,
@@ -242,5 +249,3 @@ export async function runChecks(prepared: PreparedSurgery, opts: CheckOptions = 
     if (!opts.keepModifiedSession) await modified.release();
   }
 }
-
-export type { CachedSurgery };
