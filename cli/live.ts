@@ -246,7 +246,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     words: { name: wordsInfo.name, received: wordsReceived, badMarkers },
     features: a.features.label,
     wordsDecoded: r.last?.nWords ?? 0,
-    wordsExcluded: { ...(r.last?.skipped ?? {}), 'outside-recording': r.wordsOutside, 'overlaps-data-gap': r.wordsInGaps, 'no-activations': r.wordsWithoutActivations, 'function-word': r.functionWordsSkipped },
+    wordsExcluded: { 'outside-recording': 0, 'overlaps-data-gap': 0, 'no-activations': 0, 'function-word': 0, ...r.wordsExcluded },
     sourceSeconds: r.sourceSeconds,
     wallSeconds: r.wallSeconds,
     latencySec: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length },

@@ -134,7 +134,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     features: features.label,
     wordsInEvents,
     wordsDecoded: r.last?.nWords ?? 0,
-    wordsExcluded: r.wordsExcluded,
+    wordsExcluded: { 'outside-recording': 0, 'overlaps-data-gap': 0, 'no-activations': 0, 'function-word': 0, ...r.wordsExcluded },
     exactStatus: exactScoreStatus(r.last, a.foldBlockWords),
     gaps: r.gaps.map((g) => ({ startSec: g.startSec, endSec: g.endSec, why: g.why })),
     sourceSeconds: r.sourceSeconds,

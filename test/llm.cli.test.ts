@@ -153,7 +153,7 @@ describe('lockstep extract on a tiny generated model', () => {
   it('exits with status 2 and one line for bad input', () => {
     const noModel = lockstep(['extract', '--model', path.join(root, 'nope'), '--text', 'builtin', '--out', path.join(root, 'x')]);
     assert.equal(noModel.status, 2);
-    assert.match(noModel.stderr, /^lockstep: --model .*nope: no such folder; give a model folder/);
+    assert.match(noModel.stderr, /^lockstep extract: --model .*nope: no such folder; give a model folder/);
     const noText = lockstep(['extract', '--model', tiny.dir, '--text', path.join(root, 'missing.txt'), '--out', path.join(root, 'x')]);
     assert.equal(noText.status, 2);
     assert.match(noText.stderr, /missing\.txt: no such file/);
