@@ -11,7 +11,7 @@
  * centre of the sphere best fitting them: approximate, and good enough for smooth spatial
  * patterns and spatially correlated noise.
  *
- * Owns: the channel list and layout. Must not: hold signal models (simulatedSubject.ts does).
+ * Owns: the channel list and layout. Must not: hold signal models (adapters/simulator does).
  */
 import type { ChannelInfo } from '../../../src/types.js';
 

@@ -1,0 +1,338 @@
+/**
+ * The simulator's signal model: how language-model layer activations become evoked MEG responses.
+ *
+ * Layer l drives `nSources` latent sources; source k's amplitude for word w is a fixed random
+ * unit-norm projection of the layer's activation, z-scored over the first 512 words, and its time
+ * course is that amplitude × a smooth bump (cos², evokedWidthSec = 150 ms wide, 75 ms at half
+ * height) peaking at the layer's latency after the word's onset, summed over words. Each source
+ * reaches the sensors through its own random focal dipolar pattern, at evokedT × snr. The control
+ * decides the latencies: planted (each layer at its own), shuffle (permuted across layers), flat
+ * (all at the mean) or null (no evoked response at all).
+ *
+ * Owns: the coupling of activations to latent sources (projections, z-scoring, latencies, bump,
+ * patterns, amplitude) and its constants; the words, in onset order. Must not: add noise or know
+ * about blocks beyond the LatentGenerator interface (a redesign of the coupling stays in here).
+ */
+import { mulberry32, randomNormal } from '../../src/scores/prng.js';
+import type { WordEvent } from '../../src/types.js';
+import type { SensorPosition } from '../meg/ctf/ctf275.js';
+import type { BlockGrid, LatentGenerator } from './blocks.js';
+import { subKey } from './hashedNoise.js';
+import { randomDipolarPattern } from './patterns.js';
+import { STREAM } from './randomStreams.js';
+
+/** What couples the layers to the MEG. */
+export type CouplingControl = 'planted' | 'null' | 'shuffle' | 'flat';
+
+/** Amplitude and shape of the evoked responses, SI units. */
+export const EVOKED_MODEL = {
+  /**
+   * Evoked amplitude at snr 1, tesla, per source and per unit (z-scored) word weight, at the bump's
+   * peak, for a pattern of unit RMS over channels. Calibrated with the whole demo pipeline
+   * (Moby Dick, 9 layers × 50 dims of synthetic activations with adjacent-layer correlation 0.5,
+   * 3 sources per layer, causal 0.1–20 Hz band-pass, 30 Hz resampling, epochs −2.5…+3.0 s, 5-fold
+   * ridge with GCV α): after 20 simulated minutes, seeds 1 and 2 give temporal scores 0.997 and
+   * 0.998 with every layer's Tmax within 20 ms of its planted latency, peak R ≈ 0.03–0.09 (the
+   * paper's range). A broader bump (0.25 s) or more correlated layers (0.8) pull the end layers'
+   * Tmax towards the middle by more than one 33 ms sample.
+   */
+  evokedT: 6e-15,
+  /** Full width of the cos² response bump, seconds (half height at half this). */
+  evokedWidthSec: 0.15,
+} as const;
+
+/** Evoked sources anywhere over the array (centre within this radius), fairly focal (lobe width). */
+const PATTERN_MAX_RADIUS = 0.75;
+const PATTERN_WIDTH = 0.22;
+/** Words over which the projections are z-scored. */
+const CALIBRATION_WORDS = 512;
+
+/** The options of the simulated subject that the signal model reads. */
+export interface CouplingOptions {
+  seed: number;
+  /** The words heard, with onsets in the simulated clock (e.g. from speechTiming; any order). */
+  words: WordEvent[];
+  /** Layer activations of a word, Float32Array [layer][dim] (nLayers × nDims values). */
+  activation: (wordIndex: number, word: string) => Float32Array;
+  nLayers: number;
+  nDims: number;
+  /** Relative depth of each layer (0.1 … 0.9 in the paper). */
+  depths: number[];
+  /** Planted latency per layer, seconds; default defaultLatencySec(depth): 0.30 s at depth 0.1 … 0.65 s at 0.9. */
+  latenciesSec?: number[];
+  /**
+   * planted: each layer at its latency; null: no coupling at all; shuffle: latencies permuted
+   * across layers (seeded; see shuffledLatencies); flat: every layer at the mean latency.
+   */
+  control?: CouplingControl;
+  /** Evoked amplitude relative to the default (1). */
+  snr?: number;
+  /** Latent sources per layer (default 3). */
+  nSources?: number;
+}
+
+/** The default latency at relative depth d: 0.30 + (d − 0.1)·0.35/0.8 s (0.30 s at 0.1, 0.65 s at 0.9). */
+export function defaultLatencySec(depth: number): number {
+  return 0.3 + ((depth - 0.1) * 0.35) / 0.8;
+}
+
+export class EvokedResponses implements LatentGenerator {
+  /** One latent source per (layer, source): columns [layer][source]. */
+  readonly nLatent: number;
+  /** [layer][source][channel], tesla per unit weight (sourcePatterns × the evoked amplitude). */
+  readonly fieldPatterns: Float64Array;
+  /** Each source's field pattern, [layer][source][channel] (unit RMS). */
+  readonly sourcePatterns: Float32Array;
+  /** Latency per layer actually planted, seconds, after the control (NaN for every layer under 'null'). */
+  readonly latenciesSec: number[];
+  readonly control: CouplingControl;
+  readonly nLayers: number;
+  readonly nSources: number;
+  /** The words, sorted by onset (weightsOf(i) refers to words[i]). */
+  readonly words: readonly WordEvent[];
+  /** For the subject's description: layers, sources, control, latencies, snr. */
+  readonly summary: string;
+
+  private readonly nDims: number;
+  private readonly lowRateHz: number;
+  private readonly activation: CouplingOptions['activation'];
+  private readonly onsets: Float64Array;
+  /** Peak amplitude of a unit weight, tesla (0 under 'null' or at snr 0: nothing is generated). */
+  private readonly amplitudeT: number;
+  /** [layer][source][dim]: random unit-norm projections of the activation. */
+  private readonly projections: Float64Array;
+  /** Mean and 1/sd of each projection over the first words, [layer][source]. */
+  private readonly projMean: Float64Array;
+  private readonly projInvSd: Float64Array;
+  /** Lazily computed z-scored word weights, [word][layer][source], and which are ready. */
+  private readonly weights: Float32Array;
+  private readonly weightReady: Uint8Array;
+
+  constructor(opts: CouplingOptions, positions: readonly SensorPosition[], grid: BlockGrid) {
+    const { nLayers: L, nDims: D } = opts;
+    if (!Number.isInteger(L) || L < 1) throw new RangeError(`SimulatedSubject: nLayers must be a positive integer, got ${L}`);
+    if (!Number.isInteger(D) || D < 1) throw new RangeError(`SimulatedSubject: nDims must be a positive integer, got ${D}`);
+    if (opts.depths.length !== L) throw new RangeError(`SimulatedSubject: depths has ${opts.depths.length} values for ${L} layers`);
+    if (opts.latenciesSec !== undefined && opts.latenciesSec.length !== L) {
+      throw new RangeError(`SimulatedSubject: latenciesSec has ${opts.latenciesSec.length} values for ${L} layers`);
+    }
+    const control = opts.control ?? 'planted';
+    if (!['planted', 'null', 'shuffle', 'flat'].includes(control)) {
+      throw new RangeError(`SimulatedSubject: control must be planted, null, shuffle or flat, got "${String(control)}"`);
+    }
+    const S = opts.nSources ?? 3;
+    if (!Number.isInteger(S) || S < 1) throw new RangeError(`SimulatedSubject: nSources must be a positive integer, got ${S}`);
+    const snr = opts.snr ?? 1;
+    if (!(snr >= 0)) throw new RangeError(`SimulatedSubject: snr must be ≥ 0, got ${snr}`);
+    const seed = opts.seed >>> 0;
+    this.nLayers = L;
+    this.nDims = D;
+    this.nSources = S;
+    this.nLatent = L * S;
+    this.control = control;
+    this.activation = opts.activation;
+    this.lowRateHz = grid.lowRateHz;
+
+    // Words in onset order, so a block finds its words by binary search.
+    const words = [...opts.words].sort((a, b) => a.onsetSec - b.onsetSec);
+    for (const w of words) {
+      if (!Number.isFinite(w.onsetSec)) throw new RangeError(`SimulatedSubject: word ${w.wordIndex} ("${w.word}") has a non-finite onset`);
+    }
+    this.words = words;
+    this.onsets = Float64Array.from(words, (w) => w.onsetSec);
+
+    // Latencies after the control.
+    const planted = opts.latenciesSec ?? opts.depths.map(defaultLatencySec);
+    let lat: number[];
+    switch (control) {
+      case 'planted':
+        lat = [...planted];
+        break;
+      case 'null':
+        lat = planted.map(() => Number.NaN);
+        break;
+      case 'flat': {
+        const mean = planted.reduce((s, v) => s + v, 0) / L;
+        lat = planted.map(() => mean);
+        break;
+      }
+      case 'shuffle': {
+        lat = shuffledLatencies(planted, subKey(seed, STREAM.shuffle));
+        break;
+      }
+    }
+    this.latenciesSec = lat;
+
+    // Projections of each layer's activation onto its sources: random unit vectors.
+    const projRng = mulberry32(subKey(seed, STREAM.projection));
+    this.projections = new Float64Array(L * S * D);
+    for (let ls = 0; ls < L * S; ls++) {
+      let ss = 0;
+      for (let d = 0; d < D; d++) {
+        const v = randomNormal(projRng);
+        this.projections[ls * D + d] = v;
+        ss += v * v;
+      }
+      const inv = 1 / Math.sqrt(ss);
+      for (let d = 0; d < D; d++) this.projections[ls * D + d] *= inv;
+    }
+    this.projMean = new Float64Array(L * S);
+    this.projInvSd = new Float64Array(L * S).fill(1);
+    this.weights = new Float32Array(words.length * L * S);
+    this.weightReady = new Uint8Array(words.length);
+    this.calibrateProjections();
+
+    // Field patterns.
+    const C = positions.length;
+    this.amplitudeT = control === 'null' ? 0 : EVOKED_MODEL.evokedT * snr;
+    this.sourcePatterns = new Float32Array(L * S * C);
+    this.fieldPatterns = new Float64Array(L * S * C);
+    const rng = mulberry32(subKey(seed, STREAM.evokedPattern));
+    for (let ls = 0; ls < L * S; ls++) {
+      const p = randomDipolarPattern(positions, rng, PATTERN_MAX_RADIUS, PATTERN_WIDTH);
+      for (let c = 0; c < C; c++) {
+        this.sourcePatterns[ls * C + c] = p[c];
+        this.fieldPatterns[ls * C + c] = p[c] * this.amplitudeT;
+      }
+    }
+
+    const latText = control === 'null' ? 'none' : `${Math.min(...lat).toFixed(2)}–${Math.max(...lat).toFixed(2)} s`;
+    this.summary = `${L} layers × ${S} sources, control ${control}, latencies ${latText}, snr ${snr}`;
+  }
+
+  /** words[i]'s z-scored weights, [layer][source], computed on first use; a view into the cache. */
+  weightsOf(i: number): Float32Array {
+    const LS = this.nLayers * this.nSources;
+    if (this.weightReady[i] === 0) {
+      const w = this.words[i];
+      const raw = this.project(w);
+      for (let k = 0; k < LS; k++) this.weights[i * LS + k] = (raw[k] - this.projMean[k]) * this.projInvSd[k];
+      this.weightReady[i] = 1;
+    }
+    return this.weights.subarray(i * LS, (i + 1) * LS);
+  }
+
+  /** Evoked responses of every word whose bumps reach low-rate samples j0 … j0+n−1. */
+  addLatent(latent: Float64Array, column: number, stride: number, j0: number, n: number): void {
+    if (this.amplitudeT === 0) return;
+    const L = this.nLayers;
+    const S = this.nSources;
+    const W = EVOKED_MODEL.evokedWidthSec;
+    const rate = this.lowRateHz;
+    const lat = this.latenciesSec;
+    let minLat = Infinity;
+    let maxLat = -Infinity;
+    for (const v of lat) {
+      minLat = Math.min(minLat, v);
+      maxLat = Math.max(maxLat, v);
+    }
+    const tFirst = j0 / rate;
+    const tLast = (j0 + n - 1) / rate;
+    // Words whose onset + latency ± W/2 overlaps [tFirst, tLast].
+    const fromOnset = tFirst - maxLat - W / 2;
+    const toOnset = tLast - minLat + W / 2;
+    let i = lowerBound(this.onsets, fromOnset);
+    for (; i < this.onsets.length && this.onsets[i] <= toOnset; i++) {
+      const weights = this.weightsOf(i);
+      for (let l = 0; l < L; l++) {
+        const peak = this.onsets[i] + lat[l];
+        const ja = Math.max(j0, Math.ceil((peak - W / 2) * rate));
+        const jb = Math.min(j0 + n - 1, Math.floor((peak + W / 2) * rate));
+        for (let j = ja; j <= jb; j++) {
+          const c = Math.cos((Math.PI * (j / rate - peak)) / W);
+          const g = c * c;
+          const row = (j - j0) * stride + column + l * S;
+          for (let k = 0; k < S; k++) latent[row + k] += weights[l * S + k] * g;
+        }
+      }
+    }
+  }
+
+  /** Raw projections of a word's activation, [layer][source]. */
+  private project(w: WordEvent): Float64Array {
+    const { nLayers: L, nSources: S, nDims: D } = this;
+    const act = this.activation(w.wordIndex, w.word);
+    if (act.length !== L * D) {
+      throw new RangeError(`SimulatedSubject: activation(${w.wordIndex}, "${w.word}") returned ${act.length} values; expected nLayers × nDims = ${L} × ${D}`);
+    }
+    const out = new Float64Array(L * S);
+    for (let l = 0; l < L; l++) {
+      for (let k = 0; k < S; k++) {
+        const p = (l * S + k) * D;
+        let v = 0;
+        for (let d = 0; d < D; d++) v += this.projections[p + d] * act[l * D + d];
+        out[l * S + k] = v;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * z-scoring of the projections, estimated on the first 512 words (all of them if fewer): any
+   * activation scale (synthetic unit variance, or a real model's) gives the same evoked size.
+   */
+  private calibrateProjections(): void {
+    const LS = this.nLayers * this.nSources;
+    const n = Math.min(CALIBRATION_WORDS, this.words.length);
+    if (n < 2) return;
+    const sum = new Float64Array(LS);
+    const sum2 = new Float64Array(LS);
+    for (let i = 0; i < n; i++) {
+      const raw = this.project(this.words[i]);
+      for (let k = 0; k < LS; k++) {
+        sum[k] += raw[k];
+        sum2[k] += raw[k] * raw[k];
+      }
+    }
+    for (let k = 0; k < LS; k++) {
+      const mean = sum[k] / n;
+      const variance = sum2[k] / n - mean * mean;
+      this.projMean[k] = mean;
+      // A constant projection carries no word information: plant nothing rather than divide by 0.
+      this.projInvSd[k] = variance > 1e-12 * (sum2[k] / n + 1e-300) ? 1 / Math.sqrt(variance) : 0;
+    }
+  }
+}
+
+/** First index i with a[i] ≥ v (a sorted ascending). */
+function lowerBound(a: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The planted latencies permuted across layers, seeded. A random permutation of 9 layers often
+ * keeps much of the depth order (and so a temporal score), which defeats a control: permutations
+ * are drawn until their rank correlation with the original order is within ±0.3 (with 5 or more
+ * layers; with fewer, until the order changes at all).
+ */
+export function shuffledLatencies(planted: readonly number[], seed: number): number[] {
+  const L = planted.length;
+  const rng = mulberry32(seed);
+  const perm = Array.from({ length: L }, (_, i) => i);
+  const mean = (L - 1) / 2;
+  const rankR = (): number => {
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < L; i++) {
+      num += (i - mean) * (perm[i] - mean);
+      den += (i - mean) ** 2;
+    }
+    return num / den;
+  };
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    for (let i = L - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [perm[i], perm[j]] = [perm[j], perm[i]];
+    }
+    const changed = perm.some((p, i) => p !== i);
+    if (L < 2 || (changed && (L < 5 || Math.abs(rankR()) <= 0.3))) break;
+  }
+  return perm.map((p) => planted[p]);
+}
