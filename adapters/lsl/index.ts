@@ -1,8 +1,9 @@
 /**
  * lockstep's Lab Streaming Layer library, protocol 110, in TypeScript (no native liblsl): the
  * pylsl-style API. Low-level protocol modules (xml, streamInfo, query, discoveryPackets,
- * handshake, sampleCodec, timeSync) sit apart from the objects that own sockets (outlet, inlet,
- * resolver, clockSync), as in mne-lsl.
+ * handshake, sampleCodec, timeSync) sit apart from the objects that own sockets (outlet,
+ * dataConnection, resolver, clockSync), as in mne-lsl; the inlet is the stream object above its
+ * data connections (state, recovery, buffer).
  */
 export { CHANNEL_FORMATS, type ChannelFormat, type ChunkData } from './channelFormat.js';
 export type { LslChunk } from './chunk.js';

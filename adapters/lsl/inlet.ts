@@ -11,22 +11,25 @@
  * liblsl's order (doc §11): the stream is resolved beforehand; data connection; clock sync on the
  * first `timeCorrection()` call. Timestamps are the sender's; add `timeCorrection()` for local time.
  *
- * Owns: the data socket, the sample buffer, the state machine, recovery. Must not: resolve streams
- * other than for recovery, or post-process timestamps (dejitter etc. belong to consumers).
+ * Each connection is a `DataConnection` (dataConnection.ts: socket, handshake, test patterns,
+ * decoding); the inlet opens a new one for every (re)connection and learns only that it became
+ * ready, delivered a chunk, or ended (EOF or an error).
+ *
+ * Owns: the state machine, the stall check and liblsl's watchdog, recovery (re-resolving by
+ * source_id, opening new connections), the pull buffer, clock sync and the optional timestamp
+ * processing. Must not: touch sockets or bytes (the connection does), or resolve streams other
+ * than for recovery.
  */
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
-import os from 'node:os';
-import { cellValue, type ChunkData } from './channelFormat.js';
+import { cellValue } from './channelFormat.js';
 import { concatChunks, emptyChunk, sliceChunk, type LslChunk } from './chunk.js';
 import { ClockSync } from './clockSync.js';
 import { localClock } from './clock.js';
 import { resolveConfig, type LslNetworkConfig } from './config.js';
-import { buildLegacyStreamfeedRequest, buildStreamfeedRequest, headerEnd, LslHandshakeError, parseStreamfeedResponse } from './handshake.js';
-import { Protocol100Decoder } from './protocol100.js';
+import { DataConnection, describeStream, fetchFullInfoXml } from './dataConnection.js';
 import { recoveryQuery } from './query.js';
 import { resolveQuery } from './resolver.js';
-import { LslStreamError, SampleDecoder, testPatternChunk, type ByteOrder } from './sampleCodec.js';
+import type { ByteOrder } from './sampleCodec.js';
 import { StreamInfo } from './streamInfo.js';
 import type { ClockEstimate } from './timeSync.js';
 import { TimestampProcessor, type ProcessingFlags } from './timestampProcessing.js';
@@ -96,7 +99,7 @@ export class StreamInlet extends EventEmitter {
   private opts: Required<Omit<InletOptions, 'config' | 'stallTimeoutSec' | 'nativeByteOrder' | 'processing'>> & { stallTimeoutSec: number; nativeByteOrder: ByteOrder };
   private processor: TimestampProcessor;
   private _state: ConnectionState = 'connecting';
-  private socket: net.Socket | null = null;
+  private connection: DataConnection | null = null;
   private queue: LslChunk[] = [];
   private queued = 0;
   private sink: ((c: LslChunk) => void) | null = null;
@@ -154,7 +157,7 @@ export class StreamInlet extends EventEmitter {
   }
 
   private get what(): string {
-    return `LSL stream "${this.streamInfo.name}" (${this.streamInfo.v4address}:${this.streamInfo.v4dataPort})`;
+    return describeStream(this.streamInfo);
   }
 
   private setState(state: ConnectionState, extra: { reason?: string; gap?: GapInfo } = {}): void {
@@ -206,7 +209,7 @@ export class StreamInlet extends EventEmitter {
       resolveQuery(recoveryQuery(this.streamInfo), { timeoutSec: Math.max(0.2, this.config.resolveWaveIntervalSec), config: this.config })
         .then((found) => {
           if (this.closed || this.streamInfo.uid !== uid || found.some((f) => f.uid === uid) || found.length !== 1) return;
-          this.socket?.destroy(new Error(`no data for ${(localClock() - this.lastDataLocal).toFixed(1)} s and uid ${uid} no longer answers discovery; switching to ${found[0]!.uid}`));
+          this.connection?.destroy(new Error(`no data for ${(localClock() - this.lastDataLocal).toFixed(1)} s and uid ${uid} no longer answers discovery; switching to ${found[0]!.uid}`));
         })
         .catch(() => {})
         .finally(() => (this.watchdogBusy = false));
@@ -218,7 +221,7 @@ export class StreamInlet extends EventEmitter {
     while (!this.closed) {
       let reason = 'connection closed by the outlet';
       try {
-        await this.stream();
+        await this.connect();
       } catch (e) {
         this.lastError = e as Error;
         reason = (e as Error).message;
@@ -270,109 +273,21 @@ export class StreamInlet extends EventEmitter {
     });
   }
 
-  /** One data connection: resolves on EOF, rejects on errors. */
-  private stream(): Promise<void> {
-    const info = this.streamInfo;
-    const what = this.what;
-    return new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: info.v4address, port: info.v4dataPort });
-      this.socket = socket;
-      socket.setNoDelay(true);
-      let header: Buffer | null = Buffer.alloc(0);
-      let decoder: SampleDecoder | null = null;
-      let patternsSeen = 0;
-      let patternBuf: LslChunk[] = [];
-      let settled = false;
-      const fail = (e: Error): void => {
-        if (settled) return;
-        settled = true;
-        socket.destroy();
-        reject(e);
-      };
-      // Outlets advertising version 1.00 speak only the legacy archive (doc §9): no header, no status line.
-      const legacy = info.version < 110;
-      if (legacy) {
-        header = null;
-        decoder = new Protocol100Decoder(info.channelFormat, info.channelCount, info.nominalSrate, what);
-      }
-      socket.on('connect', () => {
-        if (legacy) {
-          socket.write(buildLegacyStreamfeedRequest(this.maxBufferSamples));
-          return;
-        }
-        socket.write(
-          buildStreamfeedRequest({
-            uid: info.uid,
-            channelFormat: info.channelFormat,
-            maxBufferSamples: this.maxBufferSamples,
-            hostname: os.hostname(),
-            sourceId: info.sourceId,
-            sessionId: info.sessionId,
-            nativeByteOrder: this.opts.nativeByteOrder,
-          }),
-        );
-      });
-      const handleSamples = (data: Buffer): void => {
-        if (!decoder) return;
-        if (patternsSeen < 2) {
-          const c = decoder.push(data, 2 - patternsSeen);
-          patternBuf.push(c);
-          patternsSeen += c.nSamples;
-          if (patternsSeen < 2) return;
-          const got = concatChunks(info.channelFormat, info.channelCount, patternBuf);
-          patternBuf = [];
-          const want = testPatternChunk(info.channelFormat, info.channelCount);
-          if (!sameChunk(got, want)) {
-            throw new LslStreamError(`${what}: the test-pattern samples differ from liblsl's (got ts ${got.timestamps[0]}, values ${describeValues(got.data)}); protocol formats are likely incompatible`);
-          }
-          decoder.resetTimestamps();
+  /** Opens one data connection and waits for its end: resolves on EOF, rejects on errors. */
+  private connect(): Promise<void> {
+    this.connection = new DataConnection(
+      this.streamInfo,
+      { maxBufferSamples: this.maxBufferSamples, nativeByteOrder: this.opts.nativeByteOrder },
+      {
+        onReady: () => {
+          // After a loss the state stays `connecting` until data arrive: `deliver` reports the gap.
           if (!this.reconnecting) this.setState('live');
           this.lastDataLocal = localClock();
-          data = Buffer.alloc(0);
-        }
-        const chunk = decoder.push(data);
-        if (chunk.nSamples > 0) this.deliver(chunk);
-      };
-      socket.on('data', (d: Buffer) => {
-        try {
-          if (header) {
-            header = Buffer.concat([header, d]);
-            const he = headerEnd(header);
-            if (he < 0) {
-              if (header.length > 64 * 1024) throw new LslHandshakeError(`${what}: no end of response header after 64 KiB`);
-              return;
-            }
-            const res = parseStreamfeedResponse(header.toString('latin1', 0, he), info.uid, what);
-            if (res.status !== 200) throw new LslHandshakeError(`${what}: outlet answered ${res.status} ${res.reason}`);
-            decoder =
-              res.dataProtocolVersion === 100
-                ? new Protocol100Decoder(info.channelFormat, info.channelCount, info.nominalSrate, what)
-                : new SampleDecoder(info.channelFormat, info.channelCount, res.byteOrder, info.nominalSrate, what);
-            const rest = header.subarray(he);
-            header = null;
-            handleSamples(rest);
-          } else handleSamples(d);
-        } catch (e) {
-          fail(e as Error);
-        }
-      });
-      socket.on('error', (e) => fail(new Error(`${what}: ${e.message}`)));
-      socket.on('close', () => {
-        if (settled) return;
-        settled = true;
-        if (header && header.length > 0) {
-          // Error statuses (404, 505) come without CRLF, then the outlet closes.
-          try {
-            const res = parseStreamfeedResponse(header.toString('latin1'), info.uid, what);
-            reject(new LslHandshakeError(`${what}: outlet answered ${res.status} ${res.reason}`));
-          } catch (e) {
-            reject(e as Error);
-          }
-          return;
-        }
-        resolve();
-      });
-    });
+        },
+        onChunk: (chunk) => this.deliver(chunk),
+      },
+    );
+    return this.connection.ended;
   }
 
   private deliver(chunk: LslChunk): void {
@@ -543,7 +458,7 @@ export class StreamInlet extends EventEmitter {
       clearTimeout(this.sleeping.timer);
       this.sleeping.wake();
     }
-    this.socket?.destroy();
+    this.connection?.destroy();
     this.clock.stop();
     for (const w of this.waiters.splice(0)) w();
     for (const w of this.liveWaiters.splice(0)) w.reject(new Error(`${this.what}: inlet closed`));
@@ -553,40 +468,4 @@ export class StreamInlet extends EventEmitter {
   get isClosed(): boolean {
     return this.closed;
   }
-}
-
-/** `LSL:fullinfo` over TCP: connect, ask, read to EOF. */
-export function fetchFullInfoXml(host: string, port: number, timeoutSec: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    const parts: Buffer[] = [];
-    const t = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`LSL:fullinfo from ${host}:${port}: no complete reply within ${timeoutSec.toFixed(1)} s`));
-    }, timeoutSec * 1000);
-    socket.on('connect', () => socket.write('LSL:fullinfo\r\n'));
-    socket.on('data', (d) => parts.push(d));
-    socket.on('error', (e) => {
-      clearTimeout(t);
-      reject(new Error(`LSL:fullinfo from ${host}:${port}: ${e.message}`));
-    });
-    socket.on('end', () => {
-      clearTimeout(t);
-      socket.destroy();
-      resolve(Buffer.concat(parts).toString('utf8'));
-    });
-  });
-}
-
-function sameChunk(a: LslChunk, b: LslChunk): boolean {
-  if (a.nSamples !== b.nSamples || a.data.length !== b.data.length) return false;
-  for (let i = 0; i < a.nSamples; i++) if (a.timestamps[i] !== b.timestamps[i]) return false;
-  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
-  return true;
-}
-
-function describeValues(d: ChunkData): string {
-  const xs: string[] = [];
-  for (let i = 0; i < Math.min(4, d.length); i++) xs.push(String(d[i]));
-  return `[${xs.join(', ')}${d.length > 4 ? ', …' : ''}]`;
 }
