@@ -327,6 +327,9 @@ describe('samples (§5.4, §6, §7)', () => {
     const t = c.timestamps[2]!;
     assert.deepEqual(Array.from(c.data as Float32Array), [86, 1086, 87, 1087, 85, 1085]);
     assert.deepEqual(Array.from(c.timestamps), [t - 0.04, t - 0.02, t]);
+    // The same when the deduced samples and the first timestamp come in one read.
+    const one = new SampleDecoder('float32', 2, 1234, 50).push(Buffer.concat([body, first]));
+    assert.deepEqual(Array.from(one.timestamps), [t - 0.04, t - 0.02, t]);
     // liblsl's own behaviour (start from 0) is available too.
     const raw = new SampleDecoder('float32', 2, 1234, 50, 'x', false).push(Buffer.from(body));
     assert.deepEqual(Array.from(raw.timestamps), [0.02, 0.04]);

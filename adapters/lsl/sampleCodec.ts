@@ -304,10 +304,12 @@ export class SampleDecoder {
       if (chunk.nSamples > 0) this.held.push(chunk);
       return { ...chunk, timestamps: new Float64Array(0), data: chunk.data.slice(0, 0) as ChunkData, nSamples: 0 };
     }
-    if (heldCount === 0) return chunk;
-    const merged = concatChunks(this.format, this.nChannels, [...this.held, chunk]);
+    // Deduced samples before the first transmitted timestamp (held from earlier reads, or leading
+    // this very chunk) are back-dated from it at the nominal rate.
+    const anchor = heldCount + Math.max(0, firstKnown);
+    if (anchor === 0) return chunk;
+    const merged = heldCount === 0 ? chunk : concatChunks(this.format, this.nChannels, [...this.held, chunk]);
     this.held = [];
-    const anchor = heldCount + firstKnown;
     const t0 = merged.timestamps[anchor]!;
     for (let i = 0; i < anchor; i++) merged.timestamps[i] = t0 - (anchor - i) * dt;
     return merged;
