@@ -8,19 +8,15 @@
  * formats (adapters/meg), pace (replay/) or compute (the analysis session).
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { filter, map, share, type Observable } from 'rxjs';
 import { Option, type Command } from 'commander';
 import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
-import { recordingReplay, type ReplayItem } from '../replay/recordingReplay.js';
 import type { Speed } from '../replay/pacedChunks.js';
-import { FlowControl } from '../streams/flowControl.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { SampleChunk, WordEvent } from '../src/types.js';
-import type { ExtractSummary } from '../adapters/llm/extract.js';
-import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../adapters/llm/features.js';
-import { closeSubjectRecordings, openSubjectRecordings, stimulusSegments } from '../replay/subjectRecordings.js';
+import type { FeatureTable } from '../adapters/llm/features.js';
+import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
+import { closeSubjectRecordings, openSubjectRecordings } from '../replay/subjectRecordings.js';
+import { bidsSources } from '../replay/subjectSources.js';
 import { InputError } from './errors.js';
 import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
@@ -33,6 +29,8 @@ export interface ReplayArgs {
   sessions?: string[];
   task?: string;
   run?: string;
+  /** MEG channels to decode, by name (default: every good MEG channel common to the recordings). */
+  channels?: string[];
   speed: Speed;
   /**
    * The words' layer activations: a table (synthetic), or a function that builds it from the
@@ -74,30 +72,13 @@ export interface ReplayResult {
 
 export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   const subject = await openSubjectRecordings(a);
-  const { bundles, channels: names } = subject;
+  const { bundles } = subject;
+  const names = a.channels ?? subject.channels;
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   for (const w of subject.warnings) log(`warning: ${w}`);
   const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
-  const segments = stimulusSegments(bundles, (i) => features.isContent(i));
-  const wordsInEvents = segments.reduce((n, s) => n + s.words.length, 0);
-  const flow = new FlowControl();
-  const { plan, source } = recordingReplay(segments, {
-    speed: a.speed,
-    chunkSamples: Math.max(1, Math.round(bundles[0].recording!.header.sfreqHz / 10)),
-    channels: names,
-    gate: () => flow.whenBelow(256),
-    threaded: true,
-  });
+  const { chunks$, words$, plan, flow, wordsInEvents } = bidsSources(subject, (i) => features.isContent(i), { speed: a.speed, channels: names });
   log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${features.label}`);
-  const items$: Observable<ReplayItem> = source.pipe(share());
-  const chunks$ = items$.pipe(
-    filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
-    map((i): SampleChunk => ({ ...i.chunk, segment: i.segment })),
-  );
-  const words$ = items$.pipe(
-    filter((i): i is Extract<ReplayItem, { kind: 'word' }> => i.kind === 'word'),
-    map((i): WordEvent => ({ wordIndex: i.word.wordIndex, word: i.word.word, onsetSec: i.word.onsetSec, durationSec: i.word.durationSec, isContent: i.word.isContent, segment: i.word.segment })),
-  );
   const r = await runAnalysisSession({
     label: 'replay',
     chunks$,
@@ -144,27 +125,6 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   };
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
   return result;
-}
-
-/**
- * Features of every recording's events.tsv words, one stimulus part per recording, read against the
- * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
- */
-export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
-  return async (bundles) => {
-    if (o.text && o.text.length !== bundles.length) throw new InputError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
-    const parts = bundles.map((b, k) => {
-      if (!b.entry.eventsTsv) throw new InputError(`${b.entry.key}: no events.tsv, so no words to extract`);
-      const story = o.text?.[k] ?? path.join(root, 'stimuli', `task-${b.entry.task}.txt`);
-      return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
-    });
-    const f = await modelFeatures(parts, o);
-    f.summaries.forEach((s, k) => {
-      if (s.words !== bundles[k].words.length) throw new InputError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
-      if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
-    });
-    return f;
-  };
 }
 
 export function registerReplayCommand(program: Command): void {

@@ -1,0 +1,35 @@
+/**
+ * The layer activations of a replayed subject's words: every recording's events.tsv words, one
+ * stimulus part per recording, read against the original story text (`text`, or the dataset's
+ * stimuli/task-<task>.txt), through the extraction cache. `replay` and the experiment cells share it.
+ *
+ * Owns: pairing recordings with their texts and checking that the extraction saw the same words.
+ * Must not: extract (adapters/llm does) or print (warnings go to `report.warn`).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExtractSummary } from '../adapters/llm/extract.js';
+import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../adapters/llm/features.js';
+import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
+import { RecordingQueryError } from './subjectRecordings.js';
+
+/**
+ * Features of every recording's events.tsv words, one stimulus part per recording, read against the
+ * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
+ */
+export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
+  return async (bundles) => {
+    if (o.text && o.text.length !== bundles.length) throw new RecordingQueryError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
+    const parts = bundles.map((b, k) => {
+      if (!b.entry.eventsTsv) throw new RecordingQueryError(`${b.entry.key}: no events.tsv, so no words to extract`);
+      const story = o.text?.[k] ?? path.join(root, 'stimuli', `task-${b.entry.task}.txt`);
+      return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
+    });
+    const f = await modelFeatures(parts, o);
+    f.summaries.forEach((s, k) => {
+      if (s.words !== bundles[k].words.length) throw new RecordingQueryError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
+      if (s.unmatchedWords.length) o.report?.warn?.(`${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})`);
+    });
+    return f;
+  };
+}
