@@ -52,6 +52,16 @@ export interface ExtractOptions {
   includeProperNouns?: boolean;
   /** Stops the extraction at the next window, keeping the checkpoint (the CLI wires SIGINT to it). */
   signal?: AbortSignal;
+  /**
+   * Refuse (ContextLengthError, before any model pass) when the model's positions cannot hold the
+   * full context of every word: exact context lengths, as the context experiment needs them.
+   */
+  requireFullContext?: boolean;
+}
+
+/** The context asked for does not fit the model's positions for every word. */
+export class ContextLengthError extends RangeError {
+  override name = 'ContextLengthError';
 }
 
 export interface ExtractSummary {
@@ -144,6 +154,12 @@ export async function runExtract(o: ExtractOptions, report: ExtractReport = {}):
       stories.map((s) => ({ story: s.story, words: s.words, tokenized: s.tokens })),
       { contextWords: o.context, mode: o.mode, chunkWords: o.chunkWords, prependBos: bos !== null, maxTokens: loaded.maxTokens ?? undefined },
     );
+    if (o.requireFullContext && plan.truncatedTargets > 0) {
+      throw new ContextLengthError(
+        `context ${o.context} words does not fit ${o.model}: its ${loaded.maxTokens} positions cut the context of ${plan.truncatedTargets} of ${plan.nTargets} words; ` +
+          `the longest context that fits every word of this text is ${plan.shortestTruncatedContext} words`,
+      );
+    }
     const unmatched = tokenized.flatMap((t) => t.unmatched);
     const textHash = stimulusHash(words, stimulus.texts);
     const backend = await createBackend(o.backend ?? 'auto');

@@ -26,6 +26,8 @@ export interface FeatureTable {
   of(index: number, word: string): Float32Array | undefined;
   /** Content word (NOUN/VERB/ADJ/ADV) per the tagger; undefined when not tagged. */
   isContent(index: number): boolean | undefined;
+  /** −log p(word | context) in nats under the model, NaN when unknown; absent for synthetic features. */
+  surprisal?(index: number): number;
 }
 
 /** The seeded synthetic activations of the simulator (not a language model; clearly labelled). */
@@ -83,6 +85,8 @@ export interface ModelFeatureOptions {
   allowDownload?: boolean;
   /** Progress and warnings of extractions that have to run (a cache hit reports nothing). */
   report?: ExtractReport;
+  /** Refuse a context the model's positions cannot hold for every word (extract.ts ContextLengthError). */
+  requireFullContext?: boolean;
 }
 
 /**
@@ -94,12 +98,13 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
   const summaries: ExtractSummary[] = [];
   const rows: Float32Array[] = [];
   const content: (boolean | undefined)[] = [];
+  const surprisal: number[] = [];
   let nLayers = 0;
   let nDims = 0;
   let depths: number[] = [];
   for (const part of parts) {
     const s = await runExtract(
-      { model: await resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), allowDownload: o.allowDownload },
+      { model: await resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), allowDownload: o.allowDownload, requireFullContext: o.requireFullContext },
       o.report,
     );
     summaries.push(s);
@@ -109,6 +114,8 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
     const per = nLayers * nDims;
     const data = acts.data instanceof Float32Array ? acts.data : Float32Array.from(acts.data as ArrayLike<number>);
     const tags = fs.readFileSync(path.join(s.cacheDir, 'words.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[3]);
+    const nats = readNpyFile(path.join(s.cacheDir, 'surprisal.npy')).data as ArrayLike<number>; // [words], NaN = unknown
+    for (let w = 0; w < acts.shape[0]; w++) surprisal.push(nats[w]);
     for (let w = 0; w < acts.shape[0]; w++) {
       const row = data.subarray(w * per, (w + 1) * per);
       rows.push(row);
@@ -127,6 +134,7 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
       return r && Number.isFinite(r[0]) ? r : undefined;
     },
     isContent: (i) => content[i],
+    surprisal: (i) => surprisal[i] ?? NaN,
     summaries,
   };
 }

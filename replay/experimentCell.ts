@@ -1,0 +1,168 @@
+/**
+ * One experiment cell: a subject (a BIDS subject's recordings, or a simulated subject) decoded under
+ * one model at one context length, exactly as `lockstep replay` (or `demo`) decodes it (the same
+ * sources, replay/subjectSources.ts, through the same pipeline, streams/pipeline.ts), with the
+ * final exact K-fold result as the cell's numbers. Words may be split into conditions (surprisal
+ * quantiles), each decoded by a decoder of its own in the same pass over the data.
+ *
+ * Everything a cell needs is in its spec and two paths (the activation cache and the result store),
+ * so that any thread, process or machine that sees those paths computes the same numbers.
+ *
+ * Owns: assembling one cell's sources, features and conditions, and reading its result off the
+ * last snapshots. Must not: print, choose cells, or store results (experimentCellJob.ts does).
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { lastValueFrom, defaultIfEmpty } from 'rxjs';
+import { withFileLock } from '../adapters/fileLock.js';
+import { modelFeatures, type FeatureTable, type ModelFeatureOptions, type StimulusPart } from '../adapters/llm/features.js';
+import { speechTiming } from '../adapters/simulator/speechTiming.js';
+import { builtinWords } from '../adapters/text/builtinText.js';
+import { conditionNames, type CellResult, type CellSpec, type ConditionMissing, type ConditionScores, type ModelSpec, type SimulatedSubjectSpec } from '../src/experiment/design.js';
+import type { ScoreSnapshot } from '../src/snapshot.js';
+import type { WordEvent } from '../src/types.js';
+import { analysisPipeline } from '../streams/pipeline.js';
+import { modelFeaturesForBundles } from './bundleFeatures.js';
+import { closeSubjectRecordings, openSubjectRecordings, type SubjectRecordings } from './subjectRecordings.js';
+import { bidsSources, simulatedSources, type SubjectSources } from './subjectSources.js';
+
+/** Bad input in a cell's spec (a missing subject, a model that changed): no retry can fix it. */
+export class ExperimentQueryError extends Error {
+  override name = 'ExperimentQueryError';
+}
+
+/** Only the final refit matters in a cell: no intermediate refits or snapshots. */
+const NO_REFIT_BEFORE_THE_END = 1_000_000_000;
+const FOLDS = 5;
+
+/** `count` of `n` channel indices, evenly spread (every array region keeps some). */
+export function evenlySpread(n: number, count: number): number[] {
+  if (count >= n) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: count }, (_, k) => Math.floor(((k + 0.5) * n) / count));
+}
+
+/** Words the simulated text must provide for `minutes` of listening (~3.6 words/s at most). */
+function simulatedWordCount(minutes: number): number {
+  return Math.ceil(minutes * 60 * 3.6) + 50;
+}
+
+/**
+ * A model's features for a stimulus, extracted at most once at a time per cache: concurrent cells
+ * asking for the same features wait for the first and then read its cache.
+ */
+async function lockedFeatures(model: ModelSpec, key: unknown, cacheRoot: string, extract: () => Promise<FeatureTable>): Promise<FeatureTable> {
+  const lockName = createHash('sha256').update(JSON.stringify([model.sha256, key])).digest('hex').slice(0, 24);
+  return withFileLock(path.join(cacheRoot, 'locks', lockName), extract);
+}
+
+function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): ModelFeatureOptions {
+  return { model: model.path, context, mode, cacheRoot, requireFullContext: true };
+}
+
+async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): Promise<FeatureTable> {
+  const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
+  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot)));
+}
+
+interface CellSubject {
+  sources: SubjectSources;
+  /** Channel indices to decode, into the chunks (simulated subject; BIDS picks by name at the source). */
+  picks?: number[];
+  nChannels: number;
+  /** The words the subject hears, by stimulus index (for quantile edges). */
+  wordIndices: number[];
+  features: FeatureTable;
+  close(): Promise<void>;
+}
+
+async function openCellSubject(cell: CellSpec, cacheRoot: string): Promise<CellSubject> {
+  const s = cell.subject;
+  const mode = cell.decoding.contextMode;
+  if (s.kind === 'simulated') {
+    const [planted, features] = [
+      await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot),
+      await simulatedFeatures(s, cell.model, cell.context, mode, cacheRoot),
+    ];
+    const words: WordEvent[] = speechTiming(builtinWords(simulatedWordCount(s.minutes)), { seed: s.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
+    const sources = simulatedSources({ seed: s.seed, words, planted, control: 'planted', snr: s.snr, minutes: s.minutes, speed: 'max' });
+    const picks = cell.decoding.channels !== null ? evenlySpread(sources.nChannels, cell.decoding.channels) : undefined;
+    return { sources, picks, nChannels: picks?.length ?? sources.nChannels, wordIndices: words.filter((w) => w.onsetSec < sources.totalSec).map((w) => w.wordIndex), features, close: async () => undefined };
+  }
+  let subject: SubjectRecordings;
+  try {
+    subject = await openSubjectRecordings({ root: s.root, subject: s.subject, sessions: s.sessions, task: s.task, run: s.run });
+  } catch (e) {
+    throw new ExperimentQueryError(`sub-${s.subject} in ${s.root}: ${(e as Error).message}`);
+  }
+  try {
+    const o = featureOptions(cell.model, cell.context, mode, cacheRoot);
+    const texts = subject.bundles.map((b) => b.entry.eventsTsv);
+    const features = await lockedFeatures(cell.model, { texts, context: cell.context, mode }, cacheRoot, () => modelFeaturesForBundles(s.root, o)(subject.bundles));
+    const names = cell.decoding.channels !== null ? evenlySpread(subject.channels.length, cell.decoding.channels).map((i) => subject.channels[i]) : subject.channels;
+    const sources = bidsSources(subject, (i) => features.isContent(i), { speed: 'max', channels: names });
+    return { sources, nChannels: names.length, wordIndices: Array.from({ length: sources.wordsInEvents }, (_, i) => i), features, close: () => closeSubjectRecordings(subject) };
+  } catch (e) {
+    await closeSubjectRecordings(subject);
+    throw e;
+  }
+}
+
+function exactMissing(s: ScoreSnapshot | null, foldBlockWords: number): string {
+  const need = foldBlockWords * (FOLDS - 1) + 2;
+  return `no exact score: ${s?.nWords ?? 0} words decoded, ${need} needed (each of the ${FOLDS} folds needs words; folds fill in blocks of ${foldBlockWords}); use longer recordings or a smaller --fold-block`;
+}
+
+function conditionResult(condition: string, s: ScoreSnapshot | null, foldBlockWords: number): ConditionScores | ConditionMissing {
+  const e = s?.exact;
+  if (!e) return { condition, nWords: s?.nWords ?? 0, missing: exactMissing(s, foldBlockWords) };
+  return { condition, nWords: e.nWords, temporalScore: e.temporalScore, p: e.p, tmax: e.tmax, R: e.R, alignmentScore: e.alignmentScore, ci: e.ci };
+}
+
+/**
+ * Runs one cell to its result.
+ * @param cacheRoot the activation cache (features are extracted there once, then read)
+ * @throws ExperimentQueryError (bad input: no such subject, too few words for an exact score),
+ *   ContextLengthError (the context does not fit the model), or the readers' format errors
+ */
+export async function runExperimentCell(cell: CellSpec, cacheRoot: string): Promise<Omit<CellResult, 'key'>> {
+  const t0 = performance.now();
+  const names = conditionNames(cell.conditions);
+  if (cell.conditions.kind !== 'all') throw new ExperimentQueryError(`conditions "${cell.conditions.kind}" are not available in this version`);
+  const subj = await openCellSubject(cell, cacheRoot);
+  try {
+    const { sources, features } = subj;
+    const pipeline = analysisPipeline({
+      chunks$: sources.chunks$,
+      words$: sources.words$,
+      sfreqHz: sources.sfreqHz,
+      nChannels: subj.nChannels,
+      activationOf: (w) => features.of(w.wordIndex, w.word),
+      nLayers: features.nLayers,
+      nDims: features.nDims,
+      depths: features.depths,
+      contentWordsOnly: !cell.decoding.allWords,
+      preprocess: subj.picks ? { picks: subj.picks } : undefined,
+      backend: cell.decoding.backend,
+      refitEveryWords: NO_REFIT_BEFORE_THE_END,
+      snapshotEveryWords: 0,
+      foldBlockWords: cell.decoding.foldBlockWords,
+      halfLifeWords: null,
+      flow: sources.flow,
+    });
+    const last = await lastValueFrom(pipeline.snapshots$.pipe(defaultIfEmpty(null)));
+    const overall = conditionResult(names[0], last, cell.decoding.foldBlockWords);
+    if ('missing' in overall) throw new ExperimentQueryError(`${cell.subject.label}: ${overall.missing}`);
+    return {
+      conditions: [overall],
+      times: last!.times,
+      depths: last!.depths,
+      backend: last!.backend,
+      features: features.label,
+      channels: subj.nChannels,
+      wordsExcluded: { ...last!.skipped, ...pipeline.counters.excluded() },
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await subj.close();
+  }
+}
