@@ -7,6 +7,7 @@
  * (streams/ and adapters/ do).
  */
 import type { LinalgBackend } from './linalg/backend.js';
+import { allFinite } from './quality/finite.js';
 import { DEFAULT_ALPHAS, validateAlphas, type AlphaSelection } from './ridge/alphaGrid.js';
 import { kfoldRidge, type FullModel, type KFoldResult } from './ridge/kfoldRidge.js';
 import { foldOf, validateFoldPlan, type FoldPlan } from './stats/foldPlan.js';
@@ -181,9 +182,4 @@ export class Decoder {
     this.latestAtWords = this.accepted;
     return result;
   }
-}
-
-function allFinite(a: ArrayLike<number>): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
 }
