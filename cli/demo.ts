@@ -17,7 +17,7 @@ import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters
 import { InputError } from './errors.js';
 import { backendOption, nonNegativeInt, number, positiveInt, speed } from './options.js';
 import { extractReport } from './progress.js';
-import { runAnalysisSession } from './session.js';
+import { exactScoreStatus, runAnalysisSession } from './session.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { SampleChunk, WordEvent } from '../src/types.js';
@@ -62,10 +62,38 @@ export interface DemoArgs {
 
 export interface DemoResult {
   last: ScoreSnapshot | null;
+  /** The simulation's ground truth per layer, after the control (NaN for every layer under --null). */
   plantedLatenciesSec: number[];
+  control: Control;
+  seed: number;
+  features: string;
   wordsOutside: number;
+  /** Every word not decoded, by reason (function words, outside the recording, …). */
+  wordsExcluded: Record<string, number>;
+  /** Why `last.exact` is null (too few words for every fold), else null. */
+  exactStatus: string | null;
   simulatedSeconds: number;
   wallSeconds: number;
+}
+
+/**
+ * The last line of `lockstep demo --json`, after the snapshot lines: the final result, told apart
+ * from snapshots by `command: 'demo'` (snapshots have `schema`). NaN latencies (--null) are null.
+ */
+export function demoResultJson(r: DemoResult): Record<string, unknown> {
+  return {
+    command: 'demo',
+    seed: r.seed,
+    control: r.control,
+    features: r.features,
+    plantedLatenciesSec: r.plantedLatenciesSec.map((v) => (Number.isFinite(v) ? v : null)),
+    wordsDecoded: r.last?.nWords ?? 0,
+    wordsExcluded: r.wordsExcluded,
+    exactStatus: r.exactStatus,
+    simulatedSeconds: r.simulatedSeconds,
+    wallSeconds: r.wallSeconds,
+    final: r.last,
+  };
 }
 
 const N_LAYERS = 9;
@@ -131,6 +159,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     quiet: a.quiet,
     sourceLabel: `simulated subject (seed ${a.seed}, ${a.control})`,
     activationsLabel: features.label,
+    plantedLatenciesSec: subject.latenciesSec,
     totalSec: totalSamples / sfreqHz,
     flow,
     onDashboard: a.onDashboard,
@@ -138,7 +167,18 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     beforeClose: a.beforeClose,
   });
   if (r.last?.exact) log(`planted latencies ${subject.latenciesSec.map((t) => t.toFixed(3)).join(' ')} s`);
-  return { last: r.last, plantedLatenciesSec: subject.latenciesSec, wordsOutside: r.wordsOutside, simulatedSeconds: totalSamples / sfreqHz, wallSeconds: (performance.now() - t0) / 1000 };
+  return {
+    last: r.last,
+    plantedLatenciesSec: subject.latenciesSec,
+    control: a.control,
+    seed: a.seed,
+    features: features.label,
+    wordsOutside: r.wordsOutside,
+    wordsExcluded: r.wordsExcluded,
+    exactStatus: exactScoreStatus(r.last, a.foldBlockWords ?? 100),
+    simulatedSeconds: totalSamples / sfreqHz,
+    wallSeconds: (performance.now() - t0) / 1000,
+  };
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -161,17 +201,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--all-words', 'with a model, decode every word (default: content words, as the paper)')
     .option('--dims <n>', 'synthetic activation dimensions per layer', positiveInt, 50)
     .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
-    .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores start once all 5 have words)', positiveInt, 100)
+    .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores need 2 words in each: 4 blocks + 2 words, then the next refit)', positiveInt, 100)
     .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
     .option('--half-life <words>', 'rolling score forgets with this half-life (default: cumulative)', positiveInt)
     .addOption(backendOption())
-    .option('--json', 'also write one JSON line per snapshot to stdout (schema lockstep.snapshot/1)')
+    .option('--json', 'write one JSON line per snapshot to stdout (schema lockstep.snapshot/1), then one line with the final result (command "demo": planted latencies, words excluded by reason, the last snapshot)')
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => {
       const controls = (['null', 'shuffle', 'flat'] as const).filter((c) => o[c]);
       if (controls.length > 1) throw new InputError(`choose one of --null, --shuffle, --flat (got ${controls.map((c) => `--${c}`).join(' ')})`);
       const control: Control = controls[0] ?? 'planted';
-      await runDemo({
+      const r = await runDemo({
         port: o.port,
         host: o.host,
         token: o.token,
@@ -192,5 +232,6 @@ export function registerDemoCommand(program: Command): void {
         halfLifeWords: o.halfLife ?? null,
         quiet: Boolean(o.quiet),
       });
+      if (o.json) process.stdout.write(`${JSON.stringify(demoResultJson(r))}\n`);
     });
 }
