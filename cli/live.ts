@@ -280,7 +280,7 @@ export function registerLiveCommand(program: Command): void {
     .option('--half-life <words>', 'rolling-score half-life in words', positiveInt)
     .option('--dashboard', 'serve the dashboard')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
-    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--host <addr>', 'dashboard address; beyond loopback every client must present the token printed with the URL', '127.0.0.1')
     .option('--multicast', "also discover with liblsl's multicast/broadcast targets (labs)")
     .option('--peers <hosts>', 'comma-separated hosts to query by unicast (liblsl KnownPeers)')
     .option('--out <file>', 'write the final result JSON here')

@@ -187,7 +187,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--fold-block <words>', 'words per contiguous fold block', positiveInt, 500)
     .option('--dashboard', 'serve the dashboard while replaying')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
-    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--host <addr>', 'dashboard address; beyond loopback every client must present the token printed with the URL', '127.0.0.1')
     .option('--out <file>', 'write the final result JSON here')
     .option('--json', 'print the final result as one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')
