@@ -21,6 +21,7 @@ import { InputError } from './errors.js';
 import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
+import { countOf, fixed } from './format.js';
 
 
 export interface ReplayArgs {
@@ -78,7 +79,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   for (const w of subject.warnings) log(`warning: ${w}`);
   const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
   const { chunks$, words$, plan, flow, wordsInEvents } = bidsSources(subject, (i) => features.isContent(i), { speed: a.speed, channels: names });
-  log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${features.label}`);
+  log(`replay: ${countOf(bundles.length, 'recording')} of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${countOf(names.length, 'MEG channel')} at ${plan.sfreqHz} Hz, ${countOf(plan.nWords, 'word')}; features: ${features.label}`);
   const r = await runAnalysisSession({
     label: 'replay',
     chunks$,
@@ -146,7 +147,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--fold-block <words>', 'words per contiguous fold block', positiveInt, 500)
     .option('--dashboard', 'serve the dashboard while replaying')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
-    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--host <addr>', 'dashboard address; beyond loopback every client must present the token printed with the URL', '127.0.0.1')
     .option('--out <file>', 'write the final result JSON here')
     .option('--json', 'print the final result as one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')
@@ -175,8 +176,8 @@ export function registerReplayCommand(program: Command): void {
         else {
           const e = result.final?.exact;
           process.stdout.write(
-            `${result.wordsDecoded} words from ${result.recordings.length} recording(s), ${(result.sourceSeconds / 60).toFixed(1)} min at ×${result.speedX.toFixed(0)} real time\n` +
-              (e ? `temporal score r = ${e.temporalScore.toFixed(3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => t.toFixed(3)).join(' ')} s\n` : `${result.exactStatus}\n`),
+            `${countOf(result.wordsDecoded, 'word')} from ${countOf(result.recordings.length, 'recording')}, ${(result.sourceSeconds / 60).toFixed(1)} min at ×${result.speedX.toFixed(0)} real time\n` +
+              (e ? `temporal score r = ${fixed(e.temporalScore, 3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => fixed(t, 3)).join(' ')} s\n` : `${result.exactStatus}\n`),
           );
         }
     });

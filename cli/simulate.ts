@@ -14,6 +14,7 @@ import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters
 import { InputError } from './errors.js';
 import { featureSource, nonNegativeInt, positive } from './options.js';
 import { extractReport, progressReporter } from './progress.js';
+import { countOf } from './format.js';
 
 export interface SimulateArgs {
   out: string;
@@ -109,6 +110,6 @@ export function registerSimulateCommand(program: Command): void {
           quiet: Boolean(o.quiet),
         });
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else process.stdout.write(`wrote ${result.recording} (${result.minutes} min, ${result.nWords} words) and ${result.events}\n`);
+        else process.stdout.write(`wrote ${result.recording} (${result.minutes} min, ${countOf(result.nWords, 'word')}) and ${result.events}\n`);
     });
 }

@@ -28,7 +28,8 @@ export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & {
     const f = await modelFeatures(parts, o);
     f.summaries.forEach((s, k) => {
       if (s.words !== bundles[k].words.length) throw new RecordingQueryError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
-      if (s.unmatchedWords.length) o.report?.warn?.(`${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})`);
+      const n = s.unmatchedWords.length;
+      if (n) o.report?.warn?.(`${bundles[k].entry.key}: ${n} word${n === 1 ? '' : 's'} not found in the text get${n === 1 ? 's' : ''} no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})`);
     });
     return f;
   };
