@@ -30,6 +30,7 @@ import { describeCell, EXPERIMENT_KINDS, experimentCells, hasScores, type CellRe
 import { groupRows, type CellRow, type GroupRow } from '../src/experiment/groupResults.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { InputError } from './errors.js';
+import { countOf, fixed } from './format.js';
 import { backendOption, commaList, nonNegativeInt, positive, positiveInt } from './options.js';
 import { formatEta, etaSec } from './progress.js';
 
@@ -146,7 +147,7 @@ function describeParameters(a: ExperimentArgs, models: ModelSpec[], conditions: 
 function progressLine(kind: string, p: JobProgress & { reused: number }, elapsedSec: number): string {
   const finished = p.done + p.failed;
   const eta = formatEta(etaSec(elapsedSec, p.total ? finished / p.total : undefined));
-  return `experiment ${kind}: ${finished}/${p.total} cells (${p.reused} reused, ${p.failed} failed), ${p.running} running on ${p.workers} worker${p.workers === 1 ? '' : 's'}, ${elapsedSec.toFixed(0)} s${eta}`;
+  return `experiment ${kind}: ${finished}/${p.total} cells (${p.reused} reused, ${p.failed} failed), ${p.running} running on ${countOf(p.workers, 'worker')}, ${elapsedSec.toFixed(0)} s${eta}`;
 }
 
 export async function runExperimentCommand(a: ExperimentArgs): Promise<ExperimentJson> {
@@ -171,7 +172,7 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
     ? new BullmqRunner<CellJobData, CellResult>({ url: a.queue, title: `lockstep experiment ${a.experiment} (${cells.length} cells)` })
     : new WorkerPoolRunner<CellJobData, CellResult>({ handlerUrl: new URL('../replay/experimentCellJob.js', import.meta.url), threads: Math.min(a.threads, cells.length) });
   const parameters = describeParameters(a, a.models.map((m) => models.get(m)!), conditions, decoding, runner.description);
-  log(`experiment ${a.experiment}: ${cells.length} cells (${subjects.length} subjects × ${a.models.length} models × ${a.contexts.length} contexts) on ${runner.description}`);
+  log(`experiment ${a.experiment}: ${countOf(cells.length, 'cell')} (${countOf(subjects.length, 'subject')} × ${countOf(a.models.length, 'model')} × ${countOf(a.contexts.length, 'context')}) on ${runner.description}`);
   if (a.simulate) log(`experiment ${a.experiment}: simulated subjects follow ${a.simulate.brainModel} at context ${a.simulate.brainContext}: this tests the machinery; conclusions need real recordings and real models`);
 
   let lastLine = '';
@@ -240,7 +241,7 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
     : [];
   fs.writeFileSync(json.report, experimentReportHtml({ title: `lockstep experiment ${a.experiment}`, parameters: { ...parameters, wallSeconds: json.wallSeconds.toFixed(1) }, notes, figures: reportFigures, groups, cells: reportCells, failed: json.failed.map((f) => ({ label: `subject ${f.subject}, model ${f.model}, context ${f.context}`, reason: f.reason, attempts: f.attempts })) }));
   fs.writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
-  log(`experiment ${a.experiment}: ${json.cells.length} results, ${json.failed.length} failed, in ${json.wallSeconds.toFixed(1)} s; report ${json.report}`);
+  log(`experiment ${a.experiment}: ${countOf(json.cells.length, 'result')}, ${json.failed.length} failed, in ${json.wallSeconds.toFixed(1)} s; report ${json.report}`);
   return json;
 }
 
@@ -260,7 +261,8 @@ async function drawFigures(a: ExperimentArgs, out: string, outcomes: CellOutcome
     if (a.experiment === 'predictability') {
       const ranges: Record<string, { low: number; high: number }> = {};
       for (const o of outcomes) if (o.ok) for (const c of o.result.conditions) if (hasScores(c) && c.surprisal) ranges[c.condition] = { low: Math.min(ranges[c.condition]?.low ?? Infinity, c.surprisal.low), high: Math.max(ranges[c.condition]?.high ?? -Infinity, c.surprisal.high) };
-      await main('predictability', 'Temporal score by surprisal quantile', scoreByQuantileSpec(rows, groups, ranges));
+      const quantile = (r: { condition: string }) => r.condition !== 'all';
+      await main('predictability', 'Temporal score by surprisal quantile', scoreByQuantileSpec(rows.filter(quantile), groups.filter(quantile), ranges));
     }
   }
   if (a.cellFigures) {
@@ -355,7 +357,7 @@ export function registerExperimentCommand(program: Command): void {
       });
       if (o.json) process.stdout.write(`${JSON.stringify({ cells: result.cells, group: result.group, figures: { ...result.figures, report: result.report }, failed: result.failed, parameters: result.parameters, runner: result.runner, wallSeconds: result.wallSeconds })}\n`);
       else {
-        for (const g of result.group) process.stdout.write(`${g.model} context ${g.context} ${g.condition}: temporal score ${g.temporalScore.mean.toFixed(3)} ± ${Number.isFinite(g.temporalScore.sem) ? g.temporalScore.sem.toFixed(3) : '—'} (SEM, ${g.nSubjects} subjects, ${g.nWords} words)\n`);
+        for (const g of result.group) process.stdout.write(`${g.model} context ${g.context} ${g.condition}: temporal score ${fixed(g.temporalScore.mean, 3)} ± ${Number.isFinite(g.temporalScore.sem) ? fixed(g.temporalScore.sem, 3) : '—'} (SEM, ${countOf(g.nSubjects, 'subject')}, ${countOf(g.nWords, 'word')})\n`);
         process.stdout.write(`report: ${result.report}\n`);
       }
       if (result.failed.length > 0) process.exitCode = 1;

@@ -18,8 +18,10 @@ import { withFileLock } from '../adapters/fileLock.js';
 import { modelFeatures, type FeatureTable, type ModelFeatureOptions, type StimulusPart } from '../adapters/llm/features.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { builtinWords } from '../adapters/text/builtinText.js';
+import { quantileBin, quantileEdges, quantileName } from '../src/experiment/quantiles.js';
 import { conditionNames, type CellResult, type CellSpec, type ConditionMissing, type ConditionScores, type ModelSpec, type SimulatedSubjectSpec } from '../src/experiment/design.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
+import { minWordsForExact } from '../src/stats/foldPlan.js';
 import type { WordEvent } from '../src/types.js';
 import { analysisPipeline } from '../streams/pipeline.js';
 import { modelFeaturesForBundles } from './bundleFeatures.js';
@@ -108,7 +110,7 @@ async function openCellSubject(cell: CellSpec, cacheRoot: string): Promise<CellS
 }
 
 function exactMissing(s: ScoreSnapshot | null, foldBlockWords: number): string {
-  const need = foldBlockWords * (FOLDS - 1) + 2;
+  const need = s?.minWordsForExact ?? minWordsForExact({ kind: 'blocks', folds: FOLDS, blockWords: foldBlockWords });
   return `no exact score: ${s?.nWords ?? 0} words decoded, ${need} needed (each of the ${FOLDS} folds needs words; folds fill in blocks of ${foldBlockWords}); use longer recordings or a smaller --fold-block`;
 }
 
@@ -116,6 +118,57 @@ function conditionResult(condition: string, s: ScoreSnapshot | null, foldBlockWo
   const e = s?.exact;
   if (!e) return { condition, nWords: s?.nWords ?? 0, missing: exactMissing(s, foldBlockWords) };
   return { condition, nWords: e.nWords, temporalScore: e.temporalScore, p: e.p, tmax: e.tmax, R: e.R, alignmentScore: e.alignmentScore, ci: e.ci };
+}
+
+/** Words split into surprisal quantiles: which quantile a word is in, and each quantile's range. */
+interface QuantileSplit {
+  conditionOf(wordIndex: number): string | null;
+  surprisal: Map<string, { low: number; high: number; mean: number; wordsAssigned: number }>;
+}
+
+/**
+ * Surprisal quantiles of the words the cell decodes (content words unless all words, with features
+ * and a surprisal), under the condition's model and context; edges from those words alone.
+ */
+async function quantileSplit(cell: CellSpec, subj: CellSubject, cacheRoot: string): Promise<QuantileSplit> {
+  const cond = cell.conditions;
+  if (cond.kind !== 'surprisal-quantiles') throw new Error('quantileSplit: not a quantile condition');
+  const same = cond.model.sha256 === cell.model.sha256 && cond.context === cell.context;
+  let table = subj.features;
+  if (!same) {
+    const s = cell.subject;
+    if (s.kind === 'simulated') table = await simulatedFeatures(s, cond.model, cond.context, cell.decoding.contextMode, cacheRoot);
+    else throw new ExperimentQueryError('on a BIDS subject, the surprisal model and context must be the decoded model and context (give --surprisal-model equal to --model)');
+  }
+  if (!table.surprisal) throw new ExperimentQueryError(`${cond.model.name}: its features carry no surprisal`);
+  const nats = (i: number) => table.surprisal!(i);
+  const eligible = subj.wordIndices.filter((i) => (cell.decoding.allWords || subj.features.isContent(i) !== false) && subj.features.of(i, '') !== undefined && Number.isFinite(nats(i)));
+  if (eligible.length < cond.quantiles) throw new ExperimentQueryError(`${cell.subject.label}: ${eligible.length} words with a surprisal, too few for ${cond.quantiles} quantiles`);
+  const edges = quantileEdges(eligible.map(nats), cond.quantiles);
+  const bins = new Map<number, string>();
+  const surprisal = new Map<string, { low: number; high: number; mean: number; wordsAssigned: number }>();
+  for (const i of eligible) {
+    const name = quantileName(quantileBin(nats(i), edges));
+    bins.set(i, name);
+    const r = surprisal.get(name) ?? { low: Infinity, high: -Infinity, mean: 0, wordsAssigned: 0 };
+    r.low = Math.min(r.low, nats(i));
+    r.high = Math.max(r.high, nats(i));
+    r.mean += nats(i);
+    r.wordsAssigned++;
+    surprisal.set(name, r);
+  }
+  for (const r of surprisal.values()) r.mean /= r.wordsAssigned;
+  return { conditionOf: (i) => bins.get(i) ?? null, surprisal };
+}
+
+/**
+ * The pipeline's per-condition decoding (streams/pipeline.ts: one decoder per condition in the
+ * same pass), as this cell uses it.
+ */
+interface ConditionDecoding {
+  conditionsOf?: (w: WordEvent) => readonly string[];
+  conditionDecoder?: { refitEveryWords?: number; foldBlockWords?: number; snapshotEveryWords?: number };
+  onConditionSnapshot?: (condition: string, s: ScoreSnapshot) => void;
 }
 
 /**
@@ -127,11 +180,23 @@ function conditionResult(condition: string, s: ScoreSnapshot | null, foldBlockWo
 export async function runExperimentCell(cell: CellSpec, cacheRoot: string): Promise<Omit<CellResult, 'key'>> {
   const t0 = performance.now();
   const names = conditionNames(cell.conditions);
-  if (cell.conditions.kind !== 'all') throw new ExperimentQueryError(`conditions "${cell.conditions.kind}" are not available in this version`);
   const subj = await openCellSubject(cell, cacheRoot);
   try {
     const { sources, features } = subj;
+    const split = cell.conditions.kind === 'surprisal-quantiles' ? await quantileSplit(cell, subj, cacheRoot) : null;
+    const lastOf = new Map<string, ScoreSnapshot>();
+    const conditionDecoding: ConditionDecoding = split
+      ? {
+          conditionsOf: (w) => {
+            const c = split.conditionOf(w.wordIndex);
+            return c === null ? [] : [c];
+          },
+          conditionDecoder: { refitEveryWords: NO_REFIT_BEFORE_THE_END, foldBlockWords: cell.decoding.foldBlockWords, snapshotEveryWords: 0 },
+          onConditionSnapshot: (c, snap) => lastOf.set(c, snap),
+        }
+      : {};
     const pipeline = analysisPipeline({
+      ...conditionDecoding,
       chunks$: sources.chunks$,
       words$: sources.words$,
       sfreqHz: sources.sfreqHz,
@@ -150,10 +215,19 @@ export async function runExperimentCell(cell: CellSpec, cacheRoot: string): Prom
       flow: sources.flow,
     });
     const last = await lastValueFrom(pipeline.snapshots$.pipe(defaultIfEmpty(null)));
-    const overall = conditionResult(names[0], last, cell.decoding.foldBlockWords);
+    const overall = conditionResult('all', last, cell.decoding.foldBlockWords);
     if ('missing' in overall) throw new ExperimentQueryError(`${cell.subject.label}: ${overall.missing}`);
+    const conditions: (ConditionScores | ConditionMissing)[] = [overall];
+    if (split) {
+      if (lastOf.size === 0) throw new Error('the analysis pipeline of this build has no per-condition decoding (streams/pipeline.ts conditionsOf)');
+      for (const name of names) {
+        const r = conditionResult(name, lastOf.get(name) ?? null, cell.decoding.foldBlockWords);
+        const range = split.surprisal.get(name);
+        conditions.push(range && !('missing' in r) ? { ...r, surprisal: range } : r);
+      }
+    }
     return {
-      conditions: [overall],
+      conditions,
       times: last!.times,
       depths: last!.depths,
       backend: last!.backend,
