@@ -144,10 +144,11 @@ function describeParameters(a: ExperimentArgs, models: ModelSpec[], conditions: 
   };
 }
 
-function progressLine(kind: string, p: JobProgress & { reused: number }, elapsedSec: number): string {
+function progressLine(kind: string, p: JobProgress & { reused: number }, elapsedSec: number, queue?: string): string {
   const finished = p.done + p.failed;
   const eta = formatEta(etaSec(elapsedSec, p.total ? finished / p.total : undefined));
-  return `experiment ${kind}: ${finished}/${p.total} cells (${p.reused} reused, ${p.failed} failed), ${p.running} running on ${countOf(p.workers, 'worker')}, ${elapsedSec.toFixed(0)} s${eta}`;
+  const waiting = queue && p.workers === 0 && finished < p.total ? ` (no worker connected: start \`lockstep worker --queue ${queue}\`)` : '';
+  return `experiment ${kind}: ${finished}/${p.total} cells (${p.reused} reused, ${p.failed} failed), ${p.running} running on ${countOf(p.workers, 'worker')}${waiting}, ${elapsedSec.toFixed(0)} s${eta}`;
 }
 
 export async function runExperimentCommand(a: ExperimentArgs): Promise<ExperimentJson> {
@@ -186,7 +187,7 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
       reuse: a.reuse,
       onProgress: (p) => {
         const elapsed = (performance.now() - t0) / 1000;
-        const line = progressLine(a.experiment, p, elapsed);
+        const line = progressLine(a.experiment, p, elapsed, a.queue);
         const key = line.replace(/, \d+ s.*$/, '');
         const now = performance.now();
         if (key !== lastLine || now - lastLogMs > 10_000) {
@@ -201,6 +202,8 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
   }
   for (const o of outcomes) if (!o.ok) log(`experiment ${a.experiment}: failed: ${describeCell(o.cell)}: ${o.reason}`);
 
+  // What `auto` resolved to, where the cells ran.
+  parameters.backendUsed = [...new Set(outcomes.flatMap((o) => (o.ok ? [o.result.backend] : [])))].join('; ') || '—';
   const rows = experimentRows(outcomes);
   const groups = groupRows(rows);
   const out = path.resolve(a.out);

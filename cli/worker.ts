@@ -37,8 +37,8 @@ function describeEvent(e: QueueWorkerEvent): string {
   }
 }
 
-/** Runs until SIGINT/SIGTERM (or `stop` resolves, for tests). */
-export async function runWorker(a: WorkerArgs, stop?: Promise<void>): Promise<void> {
+/** Runs until SIGINT/SIGTERM. */
+export async function runWorker(a: WorkerArgs): Promise<void> {
   const log = (line: string) => !a.quiet && process.stderr.write(`worker: ${line}\n`);
   const pool = new WorkerPool({ handlerUrl: new URL('../replay/experimentCellJob.js', import.meta.url), threads: a.concurrency });
   const worker = await startQueueWorker({
@@ -60,7 +60,6 @@ export async function runWorker(a: WorkerArgs, stop?: Promise<void>): Promise<vo
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    void stop?.then(resolve);
   });
   await worker.close();
   await pool.close();

@@ -57,13 +57,18 @@ async function lockedFeatures(model: ModelSpec, key: unknown, cacheRoot: string,
   return withFileLock(path.join(cacheRoot, 'locks', lockName), extract);
 }
 
-function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): ModelFeatureOptions {
-  return { model: model.path, context, mode, cacheRoot, requireFullContext: true };
+/** A decoded model's features: its context must be exact for every word (else the cell fails as bad input). */
+function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, requireFullContext = true): ModelFeatureOptions {
+  return { model: model.path, context, mode, cacheRoot, requireFullContext };
 }
 
-async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): Promise<FeatureTable> {
+/**
+ * Features of the built-in text a simulated subject hears. The brain model's need not hold its full
+ * context for every word (they only define the simulated MEG); a decoded model's must.
+ */
+async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, requireFullContext = true): Promise<FeatureTable> {
   const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
-  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot)));
+  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot, requireFullContext)));
 }
 
 interface CellSubject {
@@ -82,7 +87,7 @@ async function openCellSubject(cell: CellSpec, cacheRoot: string): Promise<CellS
   const mode = cell.decoding.contextMode;
   if (s.kind === 'simulated') {
     const [planted, features] = [
-      await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot),
+      await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot, false),
       await simulatedFeatures(s, cell.model, cell.context, mode, cacheRoot),
     ];
     const words: WordEvent[] = speechTiming(builtinWords(simulatedWordCount(s.minutes)), { seed: s.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));

@@ -63,7 +63,7 @@ body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2em aut
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .note { background: #fff8e0; border-left: 4px solid #e0b000; padding: 0.5em 1em; margin: 0.5em 0; }
 figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
 .failed td { background: #fdecec; }
