@@ -104,7 +104,9 @@ export function registerExtractCommand(program: Command): void {
         report.done();
         process.off('SIGINT', onSigint);
       });
-      if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      // The word list behind truncatedContextWords is for callers that exclude those words, not for the summary.
+      const { truncatedContextIndices: _indices, ...printed } = summary;
+      if (opts.json) process.stdout.write(JSON.stringify(printed) + '\n');
       else printSummary(summary);
     });
 }

@@ -57,18 +57,24 @@ async function lockedFeatures(model: ModelSpec, key: unknown, cacheRoot: string,
   return withFileLock(path.join(cacheRoot, 'locks', lockName), extract);
 }
 
-/** A decoded model's features: its context must be exact for every word (else the cell fails as bad input). */
-function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, requireFullContext = true): ModelFeatureOptions {
-  return { model: model.path, context, mode, cacheRoot, requireFullContext };
+/**
+ * Exact contexts: a word whose N previous words the model cannot hold is not decoded, and a cell
+ * where that is more than this fraction of the words fails (the context does not fit the model).
+ */
+export const MAX_CONTEXT_CUT_FRACTION = 0.05;
+
+/** A decoded model's features (exact contexts), or a simulated brain's (no such requirement). */
+function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, exact = true): ModelFeatureOptions {
+  return { model: model.path, context, mode, cacheRoot, exactContext: exact ? { maxCutFraction: MAX_CONTEXT_CUT_FRACTION } : undefined };
 }
 
 /**
  * Features of the built-in text a simulated subject hears. The brain model's need not hold its full
  * context for every word (they only define the simulated MEG); a decoded model's must.
  */
-async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, requireFullContext = true): Promise<FeatureTable> {
+async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, exact = true): Promise<FeatureTable> {
   const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
-  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot, requireFullContext)));
+  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot, exact)));
 }
 
 interface CellSubject {
@@ -239,6 +245,7 @@ export async function runExperimentCell(cell: CellSpec, cacheRoot: string): Prom
       features: features.label,
       channels: subj.nChannels,
       wordsExcluded: { ...last!.skipped, ...pipeline.counters.excluded() },
+      contextCutWords: features.contextCutWords ?? 0,
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {

@@ -69,6 +69,8 @@ export interface ContextPlan {
   contextSeen: Map<number, number>;
   /** Targets that got fewer than min(N, p) previous words because of maxTokens. */
   truncatedTargets: number;
+  /** Stimulus indices of those targets, in window order. */
+  truncatedWords: number[];
   /**
    * The fewest previous words a truncated target kept (null when none was truncated). In exact
    * mode this is the longest context that fits the model for every word of the stimulus.
@@ -110,6 +112,7 @@ export function planContextWindows(stories: readonly StoryTokens[], options: Con
   const contextSeen = new Map<number, number>();
   let truncatedTargets = 0;
   let shortestTruncatedContext: number | null = null;
+  const truncatedWords: number[] = [];
   const bos = o.prependBos ? 1 : 0;
   for (const s of stories) {
     const { words, tokenized } = s;
@@ -154,6 +157,7 @@ export function planContextWindows(stories: readonly StoryTokens[], options: Con
         contextSeen.set(words[p]!.index, p - windowStart);
         if (windowStart > Math.max(0, p - o.contextWords)) {
           truncatedTargets++;
+          truncatedWords.push(words[p]!.index);
           shortestTruncatedContext = Math.min(shortestTruncatedContext ?? Infinity, p - windowStart);
         }
       }
@@ -178,6 +182,7 @@ export function planContextWindows(stories: readonly StoryTokens[], options: Con
     prependBos: o.prependBos,
     contextSeen,
     truncatedTargets,
+    truncatedWords,
     shortestTruncatedContext,
     tokensProcessed,
     nTargets,

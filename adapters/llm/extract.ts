@@ -54,9 +54,10 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /**
    * Refuse (ContextLengthError, before any model pass) when the model's positions cannot hold the
-   * full context of every word: exact context lengths, as the context experiment needs them.
+   * full context of more than this fraction of the words (exact context lengths, as the context
+   * experiment needs them; 0 = every word). Unset: no check (context is cut at the left, counted).
    */
-  requireFullContext?: boolean;
+  maxContextCutFraction?: number;
 }
 
 /** The context asked for does not fit the model's positions for every word. */
@@ -86,6 +87,8 @@ export interface ExtractSummary {
   wordsPerSec: number | null;
   unmatchedWords: Array<{ index: number; word: string; reason: string }>;
   truncatedContextWords: number;
+  /** Stimulus indices of the words whose context the model's positions cut. */
+  truncatedContextIndices: number[];
   runner: string;
   runnerNote: string;
   modelHash: string;
@@ -154,9 +157,9 @@ export async function runExtract(o: ExtractOptions, report: ExtractReport = {}):
       stories.map((s) => ({ story: s.story, words: s.words, tokenized: s.tokens })),
       { contextWords: o.context, mode: o.mode, chunkWords: o.chunkWords, prependBos: bos !== null, maxTokens: loaded.maxTokens ?? undefined },
     );
-    if (o.requireFullContext && plan.truncatedTargets > 0) {
+    if (o.maxContextCutFraction !== undefined && plan.truncatedTargets > o.maxContextCutFraction * plan.nTargets) {
       throw new ContextLengthError(
-        `context ${o.context} words does not fit ${o.model}: its ${loaded.maxTokens} positions cut the context of ${plan.truncatedTargets} of ${plan.nTargets} words; ` +
+        `context ${o.context} words does not fit ${o.model}: its ${loaded.maxTokens} positions cut the context of ${plan.truncatedTargets} of ${plan.nTargets} words (more than ${(o.maxContextCutFraction * 100).toFixed(0)} %); ` +
           `the longest context that fits every word of this text is ${plan.shortestTruncatedContext} words`,
       );
     }
@@ -206,6 +209,7 @@ export async function runExtract(o: ExtractOptions, report: ExtractReport = {}):
       wordsPerSec: result.fromCache ? null : extractRate,
       unmatchedWords: unmatched,
       truncatedContextWords: plan.truncatedTargets,
+      truncatedContextIndices: plan.truncatedWords,
       runner: loaded.runner,
       runnerNote: loaded.runnerNote,
       modelHash: model.modelHash,

@@ -28,6 +28,8 @@ export interface FeatureTable {
   isContent(index: number): boolean | undefined;
   /** −log p(word | context) in nats under the model, NaN when unknown; absent for synthetic features. */
   surprisal?(index: number): number;
+  /** Words left without features because the model could not hold their exact context (see ModelFeatureOptions.exactContext). */
+  contextCutWords?: number;
 }
 
 /** The seeded synthetic activations of the simulator (not a language model; clearly labelled). */
@@ -85,8 +87,12 @@ export interface ModelFeatureOptions {
   allowDownload?: boolean;
   /** Progress and warnings of extractions that have to run (a cache hit reports nothing). */
   report?: ExtractReport;
-  /** Refuse a context the model's positions cannot hold for every word (extract.ts ContextLengthError). */
-  requireFullContext?: boolean;
+  /**
+   * Exact contexts: refuse (extract.ts ContextLengthError) when the model's positions cannot hold
+   * the context of more than `maxCutFraction` of the words, and give the few whose context was cut
+   * no features (they are not decoded), so every decoded word has exactly its N previous words.
+   */
+  exactContext?: { maxCutFraction: number };
 }
 
 /**
@@ -99,15 +105,17 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
   const rows: Float32Array[] = [];
   const content: (boolean | undefined)[] = [];
   const surprisal: number[] = [];
+  const contextCut = new Set<number>();
   let nLayers = 0;
   let nDims = 0;
   let depths: number[] = [];
   for (const part of parts) {
     const s = await runExtract(
-      { model: await resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), allowDownload: o.allowDownload, requireFullContext: o.requireFullContext },
+      { model: await resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), allowDownload: o.allowDownload, maxContextCutFraction: o.exactContext?.maxCutFraction },
       o.report,
     );
     summaries.push(s);
+    if (o.exactContext) for (const i of s.truncatedContextIndices) contextCut.add(rows.length + i);
     const acts = readNpyFile(path.join(s.cacheDir, 'activations.npy')); // [words, layers, dims]
     [nLayers, nDims] = [acts.shape[1], acts.shape[2]];
     depths = s.depths;
@@ -130,9 +138,10 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
     depths,
     of: (i) => {
       const r = rows[i];
-      // Unmatched words are stored as NaN rows: no features.
-      return r && Number.isFinite(r[0]) ? r : undefined;
+      // Unmatched words are stored as NaN rows: no features; nor have words whose exact context was cut.
+      return r && Number.isFinite(r[0]) && !contextCut.has(i) ? r : undefined;
     },
+    contextCutWords: contextCut.size,
     isContent: (i) => content[i],
     surprisal: (i) => surprisal[i] ?? NaN,
     summaries,

@@ -130,7 +130,10 @@ export interface CellResult {
   /** What the features were (model, context, layers, PCA). */
   features: string;
   channels: number;
+  /** Excluded words by reason ("no-activations" includes the words whose exact context the model could not hold). */
   wordsExcluded: Record<string, number>;
+  /** Words of the stimulus whose exact context the model's positions could not hold (not decoded). */
+  contextCutWords: number;
   /** Wall time of the cell where it ran (not part of the numbers). */
   seconds: number;
 }
