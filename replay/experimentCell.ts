@@ -92,10 +92,8 @@ async function openCellSubject(cell: CellSpec, cacheRoot: string): Promise<CellS
   const s = cell.subject;
   const mode = cell.decoding.contextMode;
   if (s.kind === 'simulated') {
-    const [planted, features] = [
-      await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot, false),
-      await simulatedFeatures(s, cell.model, cell.context, mode, cacheRoot),
-    ];
+    const planted = await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot, false);
+    const features = await simulatedFeatures(s, cell.model, cell.context, mode, cacheRoot);
     const words: WordEvent[] = speechTiming(builtinWords(simulatedWordCount(s.minutes)), { seed: s.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
     const sources = simulatedSources({ seed: s.seed, words, planted, control: 'planted', snr: s.snr, minutes: s.minutes, speed: 'max' });
     const picks = cell.decoding.channels !== null ? evenlySpread(sources.nChannels, cell.decoding.channels) : undefined;
