@@ -1,7 +1,7 @@
 /**
  * Benchmarks of `lockstep experiment` (print JSON):
  *
- *   node dist/bench/experiments.js throughput [--subjects 2] [--contexts 0,5,20,50] [--minutes 5] [--channels 273]
+ *   node dist/bench/experiments.js throughput [--subjects 2] [--contexts 0,5,20,40] [--minutes 5] [--channels 273] [--fold-block 100]
  *     The same cells on the embedded pool (2 threads) and on BullMQ with two `lockstep worker`
  *     processes (a redis-server on 127.0.0.1 at a free port), after one run that fills the
  *     activation cache, each with an empty result store. Reports wall times, throughput ratio
@@ -39,11 +39,11 @@ async function throughput(): Promise<unknown> {
     subjects: [],
     simulate: { subjects: Number(arg('subjects', '2')), minutes: Number(arg('minutes', '5')), seed: 1, brainModel: 'builtin', brainContext: 50, snr: 1 },
     models: ['builtin'],
-    contexts: arg('contexts', '0,5,20,50').split(',').map(Number),
+    contexts: arg('contexts', '0,5,20,40').split(',').map(Number),
     contextMode: 'exact',
     quantiles: 4,
     allWords: false,
-    foldBlockWords: 100,
+    foldBlockWords: Number(arg('fold-block', '100')),
     channels: channels >= 273 ? null : channels,
     backend: 'auto',
     threads: 2,
@@ -70,6 +70,7 @@ async function throughput(): Promise<unknown> {
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
     await redis.stop();
   }
+  if (embedded.failed.length || queued.failed.length) throw new Error(`cells failed: ${[...embedded.failed, ...queued.failed].map((f) => f.reason).join('; ')}`);
   const sum = (x: typeof embedded) => x.cells.reduce((s, c) => s + c.seconds, 0);
   const n = embedded.cells.length;
   const idlePerCell = (x: typeof embedded) => (x.wallSeconds * 2 - sum(x)) / n;
@@ -79,8 +80,7 @@ async function throughput(): Promise<unknown> {
   return {
     benchmark: 'experiment throughput: embedded pool (2 threads) vs BullMQ (2 worker processes)',
     cells: n,
-    cellsFailed: embedded.failed.length + queued.failed.length,
-    setup: { subjects: base.simulate!.subjects, minutes: base.simulate!.minutes, contexts: base.contexts, channels: channels >= 273 ? 'all (273)' : channels, model: 'builtin' },
+    setup: { subjects: base.simulate!.subjects, minutes: base.simulate!.minutes, contexts: base.contexts, channels: channels >= 273 ? 'all (273)' : channels, foldBlockWords: base.foldBlockWords, model: 'builtin' },
     warmupSeconds: Number(warm.wallSeconds.toFixed(1)),
     embedded: { wallSeconds: Number(embedded.wallSeconds.toFixed(1)), cellSecondsSum: Number(sum(embedded).toFixed(1)), idleSecondsPerCell: Number(idlePerCell(embedded).toFixed(2)) },
     queue: { wallSeconds: Number(queued.wallSeconds.toFixed(1)), cellSecondsSum: Number(sum(queued).toFixed(1)), idleSecondsPerCell: Number(idlePerCell(queued).toFixed(2)) },

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { Argument, Option, type Command } from 'commander';
+import { Argument, InvalidArgumentError, Option, type Command } from 'commander';
 import { experimentReportHtml, type ReportCell, type ReportFigure } from '../adapters/figures/htmlReport.js';
 import { cellCurvesSpec, scoreByQuantileSpec, scoreVsContextSpec, scoreVsSizeSpec } from '../adapters/figures/experimentFigures.js';
 import { writeFigure } from '../adapters/figures/render.js';
@@ -283,6 +283,12 @@ async function drawFigures(a: ExperimentArgs, out: string, outcomes: CellOutcome
   return { figures, reportFigures, cellFigure };
 }
 
+function quantileCount(v: string): number {
+  const q = positiveInt(v);
+  if (q < 2) throw new InvalidArgumentError(`expected 2 or more quantiles, got "${v}"`);
+  return q;
+}
+
 function contextList(v: string): number[] {
   const out = commaList(v).map((s) => Number(s));
   if (out.length === 0 || out.some((c) => !Number.isInteger(c) || c < 0)) throw new InputError(`--contexts ${v}: expected whole numbers of words ≥ 0, comma-separated`);
@@ -293,7 +299,7 @@ export function registerExperimentCommand(program: Command): void {
   program
     .command('experiment')
     .description('The paper\'s sweeps: temporal score vs model size, vs context length, or per surprisal quantile, over subjects (a BIDS dataset, or --simulate). One cell per subject × model × context, each the same decoding as `replay`, stored by its identity and reused; run on an embedded worker pool, or on BullMQ/Redis with --queue (start `lockstep worker --queue …` on any machine that sees the same data and cache paths). Writes the figures (SVG, PNG), results.json and report.html to --out.')
-    .addArgument(new Argument('<kind>', 'size | context | predictability').choices([...EXPERIMENT_KINDS]))
+    .addArgument(new Argument('<kind>', 'the sweep').choices([...EXPERIMENT_KINDS]))
     .argument('[bids-root]', 'BIDS dataset root (omit with --simulate)')
     .option('--subject <labels>', 'BIDS subjects, comma-separated (e.g. 001,002,003)', commaList)
     .option('--session <labels>', 'session(s), comma-separated (default: all)', commaList)
@@ -310,7 +316,7 @@ export function registerExperimentCommand(program: Command): void {
     .option('--contexts <list>', `context lengths in words (context experiment; default ${PAPER_CONTEXTS.join(',')})`, contextList)
     .option('--context <words>', 'context length for size and predictability experiments', nonNegativeInt, 50)
     .addOption(new Option('--context-mode <mode>', 'exact: each word gets exactly N previous words (the paper); chunked: shared windows (N…2N−1 words, ~20× faster)').choices(['exact', 'chunked']).default('exact'))
-    .option('--quartiles <q>', 'predictability: number of surprisal quantiles', positiveInt, 4)
+    .option('--quartiles <q>', 'predictability: number of surprisal quantiles (≥ 2)', quantileCount, 4)
     .option('--surprisal-model <m>', 'predictability: the model whose surprisal splits the words (default: the first --model)')
     .option('--all-words', 'decode every word (default: content words, as the paper)')
     .option('--fold-block <words>', 'words per contiguous fold block, dealt round-robin to 5 folds', positiveInt, 100)
