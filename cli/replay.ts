@@ -18,11 +18,10 @@ import { FlowControl } from '../streams/flowControl.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { SampleChunk, WordEvent } from '../src/types.js';
-import type { ExtractSummary } from '../adapters/llm/extract.js';
-import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../adapters/llm/features.js';
+import { activationLookup, modelFeatures, type FeatureTable, type ModelFeatureOptions, type ModelFeatureTable } from '../adapters/llm/features.js';
 import { closeSubjectRecordings, openSubjectRecordings, stimulusSegments } from '../replay/subjectRecordings.js';
 import { InputError } from './errors.js';
-import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
+import { addExtractionOptions, addSubjectOptions, backendOption, extractionCompute, featureSource, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
 
@@ -104,7 +103,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     words$,
     sfreqHz: plan.sfreqHz,
     nChannels: names.length,
-    activationOf: (w) => features.of(w.wordIndex, w.word),
+    activationOf: activationLookup(features),
     nLayers: features.nLayers,
     nDims: features.nDims,
     depths: features.depths,
@@ -124,6 +123,8 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     onSnapshot: a.onSnapshot,
   });
   await closeSubjectRecordings(subject);
+  // A streaming extraction finishes its last words (past the last decoded one) into the cache.
+  if ('done' in features) await (features as ModelFeatureTable).done;
   const result: ReplayResult = {
     command: 'replay',
     root: a.root,
@@ -150,7 +151,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
  * Features of every recording's events.tsv words, one stimulus part per recording, read against the
  * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
  */
-export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
+export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<ModelFeatureTable> {
   return async (bundles) => {
     if (o.text && o.text.length !== bundles.length) throw new InputError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
     const parts = bundles.map((b, k) => {
@@ -159,7 +160,7 @@ export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & {
       return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
     });
     const f = await modelFeatures(parts, o);
-    f.summaries.forEach((s, k) => {
+    f.parts.forEach((s, k) => {
       if (s.words !== bundles[k].words.length) throw new InputError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
       if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
     });
@@ -177,7 +178,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
     .addOption(new Option('--context-mode <mode>', 'exact: one window per word; chunked: shared windows (50–99 words of context, ~20× fewer tokens)').choices(['exact', 'chunked']).default('exact'))
-    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
+    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)');
+  addExtractionOptions(cmd, 'sample', 'default sample: the replay starts at once and waits only for words not yet extracted')
     .option('--features <source>', 'instead of a model: synthetic[:seed] (the simulator\'s planted features)', featureSource)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
     .addOption(backendOption())
@@ -200,7 +202,7 @@ export function registerReplayCommand(program: Command): void {
           task: o.task,
           run: o.run,
           speed: o.speed,
-          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
+          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, pcaFit: o.pcaFit, stream: true, ...extractionCompute(o), report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
           allWords: Boolean(o.allWords),
           backend: o.backend,
           refitEveryWords: o.refitEvery,
