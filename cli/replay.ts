@@ -88,6 +88,8 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     threaded: true,
   });
   log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${features.label}`);
+  // A streaming extraction is stopped if the replay fails, so that it does not hold the process.
+  const extraction = 'done' in features ? (features as ModelFeatureTable) : null;
   const items$: Observable<ReplayItem> = source.pipe(share());
   const chunks$ = items$.pipe(
     filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
@@ -121,10 +123,15 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     totalSec: plan.totalSec,
     flow,
     onSnapshot: a.onSnapshot,
+  }).catch(async (e: unknown) => {
+    await extraction?.stop();
+    throw e;
   });
   await closeSubjectRecordings(subject);
-  // A streaming extraction finishes its last words (past the last decoded one) into the cache.
-  if ('done' in features) await (features as ModelFeatureTable).done;
+  // A streaming extraction finishes its last words (past the last decoded one) into the cache,
+  // unless the replay was cut short (Ctrl-C): then it stops, keeping its checkpoint.
+  if (r.sourceSeconds < plan.totalSec - 1) await extraction?.stop();
+  else await extraction?.done;
   const result: ReplayResult = {
     command: 'replay',
     root: a.root,

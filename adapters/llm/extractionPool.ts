@@ -121,11 +121,20 @@ export class ExtractionPool {
 
   /** Computes one batch of prepared windows on the least busy worker. */
   computeBatch(prepared: readonly PreparedWindow[], layers: readonly number[], aggregate: Aggregation): Promise<WordVectors[][]> {
+    return this.send(prepared, layers, aggregate, false);
+  }
+
+  /** Benchmarks: the same batch's forward pass alone (same feeds and fetches, nothing read back). */
+  async forwardOnly(prepared: readonly PreparedWindow[], layers: readonly number[]): Promise<void> {
+    await this.send(prepared, layers, 'mean', true);
+  }
+
+  private send(prepared: readonly PreparedWindow[], layers: readonly number[], aggregate: Aggregation, forwardOnly: boolean): Promise<WordVectors[][]> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('the extraction pool is closed'));
     const m = this.members.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
-    const req: BatchRequest = { id, rows: prepared.map((p) => p.ids), targets: prepared.map((p) => p.targets.map((t) => ({ first: t.first, stop: t.stop }))), layers: [...layers], aggregate };
+    const req: BatchRequest = { id, rows: prepared.map((p) => p.ids), targets: prepared.map((p) => p.targets.map((t) => ({ first: t.first, stop: t.stop }))), layers: [...layers], aggregate, forwardOnly };
     return new Promise<WordVectors[][]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: m });
       m.busy++;

@@ -24,6 +24,8 @@ export interface BatchRequest {
   targets: { first: number; stop: number }[][];
   layers: number[];
   aggregate: Aggregation;
+  /** Benchmarks: the forward pass alone (same feeds and fetches), no word vectors back. */
+  forwardOnly?: boolean;
 }
 
 export type WorkerMessage =
@@ -39,6 +41,10 @@ let runner: OnnxBatchRunner | null = null;
 async function answer(req: BatchRequest): Promise<void> {
   try {
     const out = await runner!.forwardBatch(req.rows, { layers: req.layers, logits: true });
+    if (req.forwardOnly) {
+      port.postMessage({ kind: 'batch', id: req.id, activations: [], surprisal: [] } satisfies WorkerMessage);
+      return;
+    }
     const activations: Float32Array[][] = [];
     const surprisal: (number | null)[][] = [];
     const transfer: ArrayBuffer[] = [];

@@ -121,6 +121,8 @@ export interface ModelFeatureTable extends FeatureTable {
   done: Promise<ExtractSummary[]>;
   /** Filled as parts finish (all of them once `done` resolved). */
   summaries: ExtractSummary[];
+  /** Stops an extraction still running (at its next window, checkpoint kept) and waits for it to let go of the model. */
+  stop(): Promise<void>;
 }
 
 function modelName(model: string): string {
@@ -142,7 +144,9 @@ function loadCachedRows(table: StreamedFeatureTable, cacheDir: string, offset: n
  */
 export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOptions): Promise<ModelFeatureTable> {
   const pcaFit = o.pcaFit ?? { kind: 'all' };
-  const common = { context: o.context ?? 50, mode: o.mode ?? ('exact' as const), aggregate: 'mean' as const, pca: 50, pcaFit, out: o.cacheRoot ?? defaultActivationCache(), signal: o.signal };
+  const stopper = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
+  const common = { context: o.context ?? 50, mode: o.mode ?? ('exact' as const), aggregate: 'mean' as const, pca: 50, pcaFit, out: o.cacheRoot ?? defaultActivationCache(), signal };
   const session = await openExtractionSession({ ...o, model: await resolveModel(o.model) });
   let prepared: PreparedStimulus[];
   try {
@@ -198,6 +202,10 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
     parts: prepared.map((p) => ({ words: p.words.length, unmatchedWords: p.unmatched })),
     done,
     summaries,
+    stop: async () => {
+      stopper.abort();
+      await done.catch(() => undefined);
+    },
   };
   if (!o.stream) {
     // A finished table answers synchronously: no `when` for the pipeline to wait on.

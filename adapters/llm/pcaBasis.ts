@@ -30,11 +30,11 @@ import { readNpyFile, writeNpyFile } from '../npyFile.js';
 
 export type PcaFitChoice = { kind: 'all' } | { kind: 'sample'; words: number } | { kind: 'reference'; words: number };
 
-export const DEFAULT_SAMPLE_WORDS = 2000;
+export const DEFAULT_SAMPLE_WORDS = 1000;
 /** Words of the built-in text a reference basis samples from. */
 export const REFERENCE_TEXT_WORDS = 20_000;
 
-/** `all`, `sample[:N]`, `reference[:N]` → the choice (N defaults to 2000). */
+/** `all`, `sample[:N]`, `reference[:N]` → the choice (N defaults to DEFAULT_SAMPLE_WORDS). */
 export function parsePcaFit(value: string): PcaFitChoice {
   const m = /^(all|sample|reference)(?::(\d+))?$/.exec(value.trim());
   if (!m) throw new RangeError(`--pca-fit ${value}: expected all, sample[:N] or reference[:N] (N words, default ${DEFAULT_SAMPLE_WORDS})`);
