@@ -29,7 +29,7 @@ import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { Dashboard } from '../dashboard/server.js';
 import type { SampleChunk, WordEvent } from '../src/types.js';
-import { activationLookup, defaultActivationCache, modelFeatures, resolveModel, type FeatureTable } from '../adapters/llm/features.js';
+import { activationLookup, defaultActivationCache, modelFeatures, modelName, resolveModel, type FeatureTable } from '../adapters/llm/features.js';
 import { LiveFeatureTable } from '../adapters/llm/liveFeatures.js';
 import { parsePcaFit } from '../adapters/llm/pcaBasis.js';
 import { InputError } from './errors.js';
@@ -311,7 +311,7 @@ export function registerLiveCommand(program: Command): void {
           ? o.features
           : streamed
             ? streamed
-            : await LiveFeatureTable.open({ model: await resolveModel(o.model), modelLabel: o.model, context: o.context, pcaFit, cacheRoot: o.cache ?? defaultActivationCache(), ...extractionCompute(o), report });
+            : await LiveFeatureTable.open({ model: await resolveModel(o.model), modelLabel: modelName(o.model), context: o.context, pcaFit, cacheRoot: o.cache ?? defaultActivationCache(), ...extractionCompute(o), report });
         const result = await runLive({
           meg: o.meg,
           words: o.words,

@@ -122,12 +122,23 @@ describe('batched forward passes = one window per pass (float32 rounding)', () =
     assert.ok(one.words.every((w) => w.surprisalNats !== null), 'with a BOS every word has a surprisal');
   });
 
-  it('on two worker threads: same words, in order', async () => {
+  it('on two worker threads (their sessions fully optimised): same words, in order, every family', async () => {
+    const batches = planWindowBatches(windows, { maxBatchTokens: 150 });
+    for (const { name, model } of models.slice(1)) {
+      const pool = await ExtractionPool.start(model.recipe(), { workers: 2, threads: 1 });
+      try {
+        const one = await collect(extractWords(model, stories, windows, opts));
+        const pooled = await collect(poolExtractWords(pool, stories, windows, opts, batches));
+        const d = relDiff(one.words, pooled.words);
+        assert.ok(d.act < 1e-5 && d.surprisal < 1e-5, `${name}: ${JSON.stringify(d)}`);
+      } finally {
+        await pool.close();
+      }
+    }
     const { model } = models[0];
     const pool = await ExtractionPool.start(model.recipe(), { workers: 2, threads: 1 });
     try {
       assert.equal(pool.workers, 2);
-      const batches = planWindowBatches(windows, { maxBatchTokens: 150 });
       const one = await collect(extractWords(model, stories, windows, opts));
       const pooled = await collect(poolExtractWords(pool, stories, windows, opts, batches));
       assert.deepEqual(pooled.windows, windows.map((_, i) => i));

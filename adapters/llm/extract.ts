@@ -26,7 +26,7 @@ import { allLayers, DEFAULT_DEPTHS, describeDuplicates, layersForDepths } from '
 import type { StimulusWord } from '../../src/types.js';
 import { resolveDevice, type DeviceChoice } from '../onnx/devices.js';
 import { planContextWindows, type ContextPlan } from './contextWindows.js';
-import { ExtractionPool } from './extractionPool.js';
+import { ExtractionPool, poolExtractWords } from './extractionPool.js';
 import { runExtraction, type ExtractionProgress, type StreamedRows } from './extraction.js';
 import { extractWords, type Aggregation, type StoryStimulus } from './extractor.js';
 import { loadLanguageModel, type LoadedLanguageModel, type RunnerChoice } from './loadModel.js';
@@ -147,10 +147,11 @@ export async function openExtractionSession(o: ComputeOptions & { model: string 
     await loaded.model.dispose();
     throw e;
   }
-  const batches = batchTokens > 0 ? `batches of ≤ ${batchTokens} padded tokens` : 'one window per pass';
+  const batched = batchTokens > 0 && (pool !== null || typeof loaded.model.forwardBatch === 'function');
+  const passes = batched ? `batches of ≤ ${batchTokens} padded tokens` : 'one window per pass';
   const compute = pool
-    ? `${pool.workers} worker thread(s) × ${pool.threads} onnxruntime thread(s) on ${pool.device}, ${batches}`
-    : `this thread (${loaded.runner}${loaded.recipe ? '' : ': the graph takes no batch'}), ${loaded.recipe || loaded.runner === 'onnxruntime-node' ? batches : 'one window per pass'}`;
+    ? `${pool.workers} worker thread(s) × ${pool.threads} onnxruntime thread(s) on ${pool.device}, ${passes}`
+    : `this thread (${loaded.runner}${!inThread && !loaded.recipe ? '; the graph takes no batch, so no workers' : ''}), ${passes}`;
   const b = backend;
   return {
     loaded,
@@ -310,7 +311,6 @@ export async function resolveReferenceBasis(
   const raw = new Float32Array(nWords * nL * H);
   const opts = { layers: o.layers, aggregate: o.aggregate, bosTokenId: bos ?? undefined };
   const batches = session.batchTokens > 0 ? planWindowBatches(sample, { maxBatchTokens: session.batchTokens, prependBos: bos !== null }) : undefined;
-  const { poolExtractWords } = await import('./extractionPool.js');
   const source = session.pool ? poolExtractWords(session.pool, stories, sample, opts, batches ?? sample.map((_, i) => [i])) : extractWords(loaded.model, stories, sample, opts, 0, batches);
   let r = 0;
   const t0 = performance.now();

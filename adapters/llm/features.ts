@@ -125,7 +125,8 @@ export interface ModelFeatureTable extends FeatureTable {
   stop(): Promise<void>;
 }
 
-function modelName(model: string): string {
+/** How results name a model given as `builtin`, `builtin-untrained[:seed]` or a folder. */
+export function modelName(model: string): string {
   return model === 'builtin' ? 'built-in model lockstep-moby-gpt2' : model.startsWith('builtin-untrained') ? `untrained twin of the built-in model (${model})` : path.basename(path.resolve(model));
 }
 

@@ -14,7 +14,8 @@
  * - a word's tokens are those of " word" (of "word" for the first), which equals tokenizing the
  *   whole text for tokenizers that never merge across a space (byte-level BPE such as GPT-2's;
  *   checked when the table opens, refused otherwise);
- * - every word is its own forward pass (batches of one), so the numbers never depend on timing.
+ * - every word is its own forward pass (a batch of one), so the numbers never depend on timing;
+ *   words are computed concurrently on the extraction workers (each pass is independent).
  * Content tags see only the words before (the tagger cannot wait for the rest of the sentence), so
  * a few may differ from an ahead-of-time tagging of the whole text.
  *
@@ -78,7 +79,8 @@ export class LiveFeatureTable implements FeatureTable {
   private readonly rows = new Map<number, Float32Array>();
   private readonly pending = new Map<number, Promise<Float32Array | undefined>>();
   private shouting: boolean | null = null;
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Words being computed (close waits for them). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private failure: unknown = null;
   /** Seconds from `hear` to the word's row, per word (performance.now differences). */
   readonly latenciesSec: number[] = [];
@@ -150,16 +152,20 @@ export class LiveFeatureTable implements FeatureTable {
     h.isContent = this.tagLast(recent);
     if (ids.length === 0) return h.isContent;
     const story = this.storyOf(recent);
-    const result = this.chain.then(() => this.compute(story, index)).then((row) => {
+    const result = this.compute(story, index).then((row) => {
       this.latenciesSec.push((performance.now() - t0) / 1000);
       this.pending.delete(index);
       if (row) this.rows.set(index, row);
       return row;
     });
-    // One word at a time, in order: the numbers never depend on how words were grouped.
-    this.chain = result.catch((e: unknown) => {
-      this.failure ??= e;
-    });
+    const settled = result.then(
+      () => undefined,
+      (e: unknown) => {
+        this.failure ??= e;
+      },
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
     this.pending.set(index, result);
     return h.isContent;
   }
@@ -232,7 +238,7 @@ export class LiveFeatureTable implements FeatureTable {
 
   /** Waits for the words in progress, then releases the model and its workers. */
   async close(): Promise<void> {
-    await this.chain;
+    await Promise.all(this.inFlight);
     await this.session.close();
   }
 }
