@@ -5,8 +5,9 @@
  * Windows run in batches (windowBatches.ts: a fixed partition, so resumed and uninterrupted runs
  * compute the same numbers) on an extraction pool's worker threads (extractionPool.ts) or, without
  * one, in this thread. With a fixed PCA basis (pcaBasis.ts: `sample` fits it on a first pass over
- * a spread sample of windows, `reference` is given) every word is projected as it is computed and
- * handed to `onRows` in stimulus order, so consumers can use features long before the last word.
+ * a spread sample of windows, whose words the main pass then takes instead of recomputing them;
+ * `reference` is given) every word is projected as it is computed and handed to `onRows` in
+ * stimulus order, so consumers can use features long before the last word.
  *
  * Owns: the order of steps and progress accounting (words/s, ETA). Must not: parse texts, tokenize
  * or choose windows (the caller passes `StoryStimulus[]` and `ContextWindow[]`).
@@ -134,32 +135,63 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     job.onProgress?.({ phase, wordsDone: done, wordsTotal: phaseTotal, wordsPerSec: rate, etaSec: rate > 0 ? (phaseTotal - done) / rate : null, elapsedSec: (now - t0) / 1000 });
   };
   let basis: PcaBasis | null = null;
+  /** Raw words of the sampled windows (sample fit): used for those windows in the main pass too. */
+  const sampleRaw = new Map<number, RawWordFeatures[]>();
   try {
     if (fixed) {
       basis = writer.resumed ? readBasis(writer.dir) : null;
       if (!basis && writer.resumed) throw new Error(`activation cache ${writer.dir}: a checkpoint without its PCA basis files; delete the folder to recompute it`);
       if (!basis && fixed.kind === 'reference') basis = fixed.basis;
-      if (!basis) {
-        // The sample pass: the sampled windows' raw activations, then one fit per layer.
-        const list = sample!.map((i) => job.windows[i]!);
+      // The sample pass: the sampled windows' raw activations (in batches of their own, a fixed
+      // partition, so a resumed run that needs them again gets the same bits), then one fit per
+      // layer unless the basis is already on disk.
+      if (sample && (!basis || sample.some((i) => i >= writer.resumeWindow))) {
+        const list = sample.map((i) => job.windows[i]!);
         const nL = key.layers.length;
-        const raw = new Float32Array(sampleWords * nL * H);
+        const raw = basis ? null : new Float32Array(sampleWords * nL * H);
         let r = 0;
         const tSample = performance.now();
-        for await (const { words: got } of windowsOf(list, 0)) {
-          for (const w of got) raw.set(w.activations, (r++) * nL * H);
+        for await (const { windowIndex, words: got } of windowsOf(list, 0)) {
+          if (sample[windowIndex]! >= writer.resumeWindow) sampleRaw.set(sample[windowIndex]!, got);
+          for (const w of got) {
+            raw?.set(w.activations, r * nL * H);
+            r++;
+          }
           progress('pca-sample', r, sampleWords, r, tSample);
           if (job.signal?.aborted) throw new Error('extraction stopped during the PCA sample pass; rerun to start again');
         }
-        basis = await fitBasis(raw, sampleWords, nL, H, key.pca as number, job.backend ?? new ReferenceBackend(), `sample:${sampleWords} words of ${sample!.length} windows spread over the stimulus`);
+        basis ??= await fitBasis(raw!, sampleWords, nL, H, key.pca as number, job.backend ?? new ReferenceBackend(), `sample:${sampleWords} words of ${sample.length} windows spread over the stimulus`);
       }
-      writeBasis(writer.dir, basis);
+      writeBasis(writer.dir, basis!);
       if (resumed > 0) job.onRows?.({ words: rowWords.slice(0, resumed), rows: writer.readBack(resumed) });
     }
     const project = (got: RawWordFeatures[]): RawWordFeatures[] => (basis ? got.map((w) => ({ ...w, activations: projectLayers(basis!.fits, w.activations) })) : got);
+    // The main pass computes the windows outside the sample and takes the sampled ones from the
+    // sample pass. Its batches partition those windows whatever the resume point (same bits).
+    const sampled = new Set(sample ?? []);
+    const rest = job.windows.map((_, i) => i).filter((i) => !sampled.has(i));
+    const restStart = rest.findIndex((i) => i >= writer.resumeWindow);
+    async function* inOrder(): AsyncGenerator<{ windowIndex: number; words: RawWordFeatures[] }> {
+      let next = writer.resumeWindow;
+      const fromSample = function* (until: number) {
+        for (; next < until; next++) {
+          const words = sampleRaw.get(next)!;
+          sampleRaw.delete(next);
+          yield { windowIndex: next, words };
+        }
+      };
+      if (restStart >= 0) {
+        for await (const { windowIndex: p, words } of windowsOf(rest.map((i) => job.windows[i]!), restStart)) {
+          yield* fromSample(rest[p]!);
+          yield { windowIndex: rest[p]!, words };
+          next = rest[p]! + 1;
+        }
+      }
+      yield* fromSample(job.windows.length);
+    }
     const tExtract = performance.now();
     progress('extract', resumed, total, 0, tExtract);
-    for await (const { windowIndex, words: raw } of windowsOf(job.windows, writer.resumeWindow)) {
+    for await (const { windowIndex, words: raw } of inOrder()) {
       const got = project(raw);
       writer.append(windowIndex, got);
       if (basis && job.onRows && got.length > 0) {
