@@ -5,8 +5,8 @@
  *
  * - `sample:N`: fit on a first pass over N words of the stimulus itself, taken from windows spread
  *   evenly over the whole stimulus (all of it when it has ≤ N words: then the basis is the
- *   all-words fit, up to float rounding). The cost is one forward pass per sampled window before
- *   the first word streams.
+ *   all-words fit, up to float rounding). The first word streams once the sampled windows are
+ *   computed; the main pass takes their words from that pass instead of computing them again.
  * - `reference:N`: fit on N words spread over the first 20,000 words of the built-in text (Moby
  *   Dick), read by the same model with the same context, layers and aggregation; computed once per
  *   setting and cached. It needs no word of the stimulus, so it is what a live session whose text
