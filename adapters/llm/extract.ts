@@ -23,7 +23,7 @@ import type { BackendName, LinalgBackend } from '../../src/linalg/backend.js';
 import { createBackend } from '../../src/linalg/select.js';
 import { componentsFor } from '../../src/llm/pca.js';
 import { allLayers, DEFAULT_DEPTHS, describeDuplicates, layersForDepths } from '../../src/llm/depths.js';
-import type { StimulusWord } from '../../src/types.js';
+import type { HiddenStateModel, StimulusWord } from '../../src/types.js';
 import { resolveDevice, type DeviceChoice } from '../onnx/devices.js';
 import { planContextWindows, type ContextPlan } from './contextWindows.js';
 import { ExtractionPool, poolExtractWords } from './extractionPool.js';
@@ -128,6 +128,19 @@ export interface ExtractionSession {
   close(): Promise<void>;
 }
 
+/** A model's sizes and hash without its session (passes run on the workers). */
+function describedOnly(m: HiddenStateModel): HiddenStateModel {
+  const { nBlocks, hiddenSize, vocabSize, modelHash } = m;
+  return {
+    nBlocks,
+    hiddenSize,
+    vocabSize,
+    modelHash,
+    forward: () => Promise.reject(new Error('this model runs on the extraction workers (its session in this thread was released)')),
+    dispose: async () => undefined,
+  };
+}
+
 /** Loads the model and starts the extraction workers. */
 export async function openExtractionSession(o: ComputeOptions & { model: string }): Promise<ExtractionSession> {
   const workers = o.workers;
@@ -135,7 +148,7 @@ export async function openExtractionSession(o: ComputeOptions & { model: string 
   const batchTokens = o.batchTokens ?? DEFAULT_BATCH_TOKENS;
   if (!(Number.isInteger(batchTokens) && batchTokens >= 0)) throw new RangeError(`batchTokens must be a non-negative integer (0: one window per pass), got ${batchTokens}`);
   const inThread = workers === 0;
-  const loaded = await loadLanguageModel(o.model, { allowDownload: o.allowDownload, runner: o.runner, threads: inThread ? o.threads : 1 });
+  let loaded = await loadLanguageModel(o.model, { allowDownload: o.allowDownload, runner: o.runner, threads: inThread ? o.threads : 1 });
   let pool: ExtractionPool | null = null;
   let backend: LinalgBackend | null = null;
   try {
@@ -146,6 +159,11 @@ export async function openExtractionSession(o: ComputeOptions & { model: string 
     await pool?.close();
     await loaded.model.dispose();
     throw e;
+  }
+  if (pool) {
+    // The workers run every pass: this thread's session would only hold a copy of the weights.
+    await loaded.model.dispose();
+    loaded = { ...loaded, model: describedOnly(loaded.model) };
   }
   const batched = batchTokens > 0 && (pool !== null || typeof loaded.model.forwardBatch === 'function');
   const passes = batched ? `batches of ≤ ${batchTokens} padded tokens` : 'one window per pass';
