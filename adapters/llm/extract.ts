@@ -148,11 +148,12 @@ export async function openExtractionSession(o: ComputeOptions & { model: string 
   const batchTokens = o.batchTokens ?? DEFAULT_BATCH_TOKENS;
   if (!(Number.isInteger(batchTokens) && batchTokens >= 0)) throw new RangeError(`batchTokens must be a non-negative integer (0: one window per pass), got ${batchTokens}`);
   const inThread = workers === 0;
-  let loaded = await loadLanguageModel(o.model, { allowDownload: o.allowDownload, runner: o.runner, threads: inThread ? o.threads : 1 });
+  const device = await resolveDevice(o.device ?? 'cpu');
+  // In this thread, the device applies to the transformers.js runner; otherwise to the workers.
+  let loaded = await loadLanguageModel(o.model, { allowDownload: o.allowDownload, runner: o.runner, threads: inThread ? o.threads : 1, device: inThread ? device : 'cpu' });
   let pool: ExtractionPool | null = null;
   let backend: LinalgBackend | null = null;
   try {
-    const device = await resolveDevice(o.device ?? 'cpu');
     if (!inThread && loaded.recipe) pool = await ExtractionPool.start(loaded.recipe, { workers, threads: o.threads, device });
     backend = await createBackend(o.backend ?? 'auto');
   } catch (e) {
