@@ -161,10 +161,14 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
   const content: (boolean | undefined)[] = [];
   const expected: boolean[] = [];
   for (const p of prepared) {
-    offsets.push(content.length);
-    for (const w of p.words) content.push(w.isContent);
-    for (const w of p.words) expected.push(false);
-    for (const i of p.rowWords) expected[offsets.at(-1)! + i] = true;
+    const offset = content.length;
+    offsets.push(offset);
+    for (const w of p.words) {
+      content.push(w.isContent);
+      expected.push(false);
+    }
+    // Words with a row (matched in the text); part k's words follow part k−1's.
+    for (const i of p.rowWords) expected[offset + i] = true;
   }
   const first = prepared[0]!;
   const fitLabel = pcaFit.kind === 'all' ? '' : ` (basis: ${describePcaFit(pcaFit)})`;
