@@ -13,12 +13,12 @@ import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
 import type { Speed } from '../replay/pacedChunks.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { FeatureTable } from '../adapters/llm/features.js';
+import { activationLookup, type FeatureTable, type ModelFeatureTable } from '../adapters/llm/features.js';
 import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
 import { closeSubjectRecordings, openSubjectRecordings } from '../replay/subjectRecordings.js';
 import { bidsSources } from '../replay/subjectSources.js';
 import { InputError } from './errors.js';
-import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
+import { addExtractionOptions, addSubjectOptions, backendOption, extractionCompute, featureSource, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
 import { countOf, fixed } from './format.js';
@@ -80,13 +80,15 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
   const { chunks$, words$, plan, flow, wordsInEvents } = bidsSources(subject, (i) => features.isContent(i), { speed: a.speed, channels: names });
   log(`replay: ${countOf(bundles.length, 'recording')} of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${countOf(names.length, 'MEG channel')} at ${plan.sfreqHz} Hz, ${countOf(plan.nWords, 'word')}; features: ${features.label}`);
+  // A streaming extraction is stopped if the replay fails, so that it does not hold the process.
+  const extraction = 'done' in features ? (features as ModelFeatureTable) : null;
   const r = await runAnalysisSession({
     label: 'replay',
     chunks$,
     words$,
     sfreqHz: plan.sfreqHz,
     nChannels: names.length,
-    activationOf: (w) => features.of(w.wordIndex, w.word),
+    activationOf: activationLookup(features),
     nLayers: features.nLayers,
     nDims: features.nDims,
     depths: features.depths,
@@ -104,8 +106,15 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     totalSec: plan.totalSec,
     flow,
     onSnapshot: a.onSnapshot,
+  }).catch(async (e: unknown) => {
+    await extraction?.stop();
+    throw e;
   });
   await closeSubjectRecordings(subject);
+  // A streaming extraction finishes its last words (past the last decoded one) into the cache,
+  // unless the replay was cut short (Ctrl-C): then it stops, keeping its checkpoint.
+  if (r.sourceSeconds < plan.totalSec - 1) await extraction?.stop();
+  else await extraction?.done;
   const result: ReplayResult = {
     command: 'replay',
     root: a.root,
@@ -138,7 +147,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
     .addOption(new Option('--context-mode <mode>', 'exact: one window per word; chunked: shared windows (50–99 words of context, ~20× fewer tokens)').choices(['exact', 'chunked']).default('exact'))
-    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
+    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)');
+  addExtractionOptions(cmd, 'sample', 'default sample: the replay starts at once and waits only for words not yet extracted')
     .option('--features <source>', 'instead of a model: synthetic[:seed] (the simulator\'s planted features)', featureSource)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
     .addOption(backendOption())
@@ -161,7 +171,7 @@ export function registerReplayCommand(program: Command): void {
           task: o.task,
           run: o.run,
           speed: o.speed,
-          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
+          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, pcaFit: o.pcaFit, stream: true, ...extractionCompute(o), report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
           allWords: Boolean(o.allWords),
           backend: o.backend,
           refitEveryWords: o.refitEvery,

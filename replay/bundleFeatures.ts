@@ -8,8 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ExtractSummary } from '../adapters/llm/extract.js';
-import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../adapters/llm/features.js';
+import { modelFeatures, type ModelFeatureOptions, type ModelFeatureTable } from '../adapters/llm/features.js';
 import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
 import { RecordingQueryError } from './subjectRecordings.js';
 
@@ -17,7 +16,7 @@ import { RecordingQueryError } from './subjectRecordings.js';
  * Features of every recording's events.tsv words, one stimulus part per recording, read against the
  * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
  */
-export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
+export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<ModelFeatureTable> {
   return async (bundles) => {
     if (o.text && o.text.length !== bundles.length) throw new RecordingQueryError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
     const parts = bundles.map((b, k) => {
@@ -26,7 +25,8 @@ export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & {
       return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
     });
     const f = await modelFeatures(parts, o);
-    f.summaries.forEach((s, k) => {
+    // What the extraction will read is known before it runs (a streaming extraction has no summaries yet).
+    f.parts.forEach((s, k) => {
       if (s.words !== bundles[k].words.length) throw new RecordingQueryError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
       const n = s.unmatchedWords.length;
       if (n) o.report?.warn?.(`${bundles[k].entry.key}: ${n} word${n === 1 ? '' : 's'} not found in the text get${n === 1 ? 's' : ''} no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})`);
