@@ -45,21 +45,15 @@ export function syntheticFeatures(seed: number, nDims = 50, nLayers = 9): Featur
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/lockstep-moby-gpt2', import.meta.url));
 
 /**
- * `builtin` → the shipped model's folder; `builtin-untrained[:seed]` → its seeded random-weights
- * twin (same architecture and tokenizer, written once under the cache folder: what an untrained
- * model gives); anything else is a folder or .onnx path as given.
+ * `builtin` → the shipped model's folder, `family:<xs|s|m|l>` → a model of the family
+ * (docs/model-family.md); `<either>-untrained[:seed]` (`builtin-untrained`, `family:s-untrained:2`)
+ * → its seeded random-weights twin (same architecture and tokenizer, written once under the cache
+ * folder: what an untrained model gives); anything else is a folder or .onnx path as given.
+ * The names are parsed in adapters/onnx/builder/modelFamily.ts.
  */
 export async function resolveModel(model: string): Promise<string> {
-  if (model === 'builtin') return BUILTIN_MODEL_DIR;
-  const twin = /^builtin-untrained(?::(\d+))?$/.exec(model);
-  if (!twin) return model;
-  const seed = Number(twin[1] ?? 1);
-  const dir = path.join(path.dirname(defaultActivationCache()), 'models', `lockstep-moby-gpt2-untrained-seed${seed}`);
-  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
-    const { randomTwinFolder } = await import('../../adapters/onnx/builder/builtinModel.js');
-    randomTwinFolder(dir, seed, BUILTIN_MODEL_DIR);
-  }
-  return dir;
+  const { resolveModelName } = await import('../../adapters/onnx/builder/modelFamily.js');
+  return (await resolveModelName(model, path.join(path.dirname(defaultActivationCache()), 'models'))) ?? model;
 }
 
 /** Where extracted activations are cached unless told otherwise. */
