@@ -476,6 +476,10 @@ def main():
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--micro-batch', type=int, default=0,
                     help='run the batch in pieces of this many windows, accumulating gradients (same result, less memory: with long windows one at a time is much faster on a CPU, the attention tensors staying in cache); 0 = whole batch')
+    ap.add_argument('--short-ctx', type=int, default=0,
+                    help='train most steps on windows of this many tokens (same tokens per step: batch·ctx/short-ctx windows), cheaper than full windows (attention grows with the window); 0 = always ctx')
+    ap.add_argument('--long-every', type=int, default=4,
+                    help='with --short-ctx, every this-many-th step (the first included) uses full ctx windows, so that all positions are trained throughout')
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--dropout', type=float, default=0.1)
     ap.add_argument('--tokenizer-only', action='store_true')
@@ -553,7 +557,9 @@ def main():
     rng = np.random.default_rng(args.seed)
     t_train = time.time()
     cpu_train = time.process_time()
-    step, tokens_seen = 0, 0
+    step, tokens_seen, long_steps = 0, 0, 0
+    if args.short_ctx and (args.ctx % args.short_ctx or args.long_every < 1):
+        sys.exit('--short-ctx must divide --ctx, and --long-every must be ≥ 1')
     loss_ema = None
     while True:
         elapsed = time.time() - t_train
@@ -566,16 +572,23 @@ def main():
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
-        starts = rng.integers(0, len(train_ids) - args.ctx - 1, size=args.batch)
-        batch = torch.from_numpy(np.stack([train_ids[s:s + args.ctx + 1] for s in starts]))
+        # A step reads batch × ctx tokens: as `batch` windows of ctx tokens, or (with --short-ctx,
+        # on all steps but every --long-every-th) as batch·ctx/short windows of short tokens.
+        long_step = not args.short_ctx or step % args.long_every == 0
+        win = args.ctx if long_step else args.short_ctx
+        n_win = args.batch if long_step else args.batch * (args.ctx // args.short_ctx)
+        per_part = micro if long_step else micro * (args.ctx // args.short_ctx)
+        starts = rng.integers(0, len(train_ids) - win - 1, size=n_win)
+        batch = torch.from_numpy(np.stack([train_ids[s:s + win + 1] for s in starts]))
+        long_steps += long_step
         model.train()
         opt.zero_grad(set_to_none=True)
         loss = 0.0
-        for part in batch.split(micro):
+        for part in batch.split(per_part):
             logits = model(part[:, :-1])
             part_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), part[:, 1:].reshape(-1))
-            (part_loss * (part.shape[0] / args.batch)).backward()
-            loss += part_loss.detach() * (part.shape[0] / args.batch)
+            (part_loss * (part.shape[0] / n_win)).backward()
+            loss += part_loss.detach() * (part.shape[0] / n_win)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
@@ -634,7 +647,10 @@ def main():
         'tokensPerWord': tpw,
         'tokenizer': os.path.relpath(os.path.abspath(tok_path), REPO) if os.path.abspath(tok_path).startswith(REPO + os.sep) else tok_path,
         'command': '/usr/bin/python3 ' + ' '.join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:]),
-        'steps': step, 'batch': args.batch, 'microBatch': micro, 'context': args.ctx, 'tokensSeen': tokens_seen,
+        'steps': step, 'batch': args.batch, 'microBatch': micro,
+        'windows': ({'shortCtx': args.short_ctx, 'longEvery': args.long_every, 'longSteps': long_steps,
+                     'note': 'steps k with k % longEvery == 0 read batch windows of context tokens, the others batch*context/shortCtx windows of shortCtx tokens'}
+                    if args.short_ctx else {'note': 'every step reads batch windows of context tokens'}), 'context': args.ctx, 'tokensSeen': tokens_seen,
         'epochsOfTrainingTokens': tokens_seen / len(train_ids),
         'finalTrainLossEma': loss_ema, 'trainSeconds': train_sec, 'trainCpuSeconds': train_cpu_sec,
         'loadAverageAtEnd': os.getloadavg()[0], 'totalSeconds': time.time() - t0,
