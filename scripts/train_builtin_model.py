@@ -461,7 +461,8 @@ def main():
     ap.add_argument('--fixtures-dir', default=os.path.join(REPO, 'test', 'fixtures', 'builtin-model'),
                     help='where tokenizer-samples.json and torch-logits.json go (the model family passes its weights dir)')
     ap.add_argument('--minutes', type=float, default=20.0, help='wall-clock budget of the training loop')
-    ap.add_argument('--max-steps', type=int, default=0, help='stop after this many steps (0 = time only)')
+    ap.add_argument('--max-steps', type=int, default=0,
+                    help='stop after this many steps (0 = time only); the learning-rate schedule then runs over max(steps, wall, CPU) fractions, so with generous time budgets it is a function of the step alone and the run does not depend on the machine\'s load')
     ap.add_argument('--cpu-minutes', type=float, default=0.0,
                     help='also stop once the training loop has used this much CPU time (0 = wall clock only); on a busy machine this keeps the amount of training, not the wall time, fixed')
     ap.add_argument('--seed', type=int, default=1234)
@@ -567,6 +568,8 @@ def main():
         frac = elapsed / budget
         if args.cpu_minutes > 0:
             frac = max(frac, cpu_used / (args.cpu_minutes * 60.0))
+        if args.max_steps:
+            frac = max(frac, step / args.max_steps)
         if frac >= 1.0 or (args.max_steps and step >= args.max_steps):
             break
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
@@ -656,7 +659,8 @@ def main():
         'loadAverageAtEnd': os.getloadavg()[0], 'totalSeconds': time.time() - t0,
         'seed': args.seed, 'threads': args.threads, 'wallBudgetMinutes': args.minutes, 'cpuBudgetMinutes': args.cpu_minutes, 'torch': torch.__version__, 'numpy': np.__version__,
         'python': sys.version.split()[0],
-        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine to 10%% over max(wall, CPU) fraction of the budget, clip 1.0, dropout %g' % (args.lr, args.dropout),
+        'maxSteps': args.max_steps,
+        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine to 10%% over the largest of the wall, CPU and step fractions of the budgets, clip 1.0, dropout %g' % (args.lr, args.dropout),
     }
     os.makedirs(args.model_dir, exist_ok=True)
     with open(os.path.join(args.model_dir, 'training.json'), 'w') as f:
