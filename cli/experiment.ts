@@ -312,7 +312,7 @@ export function registerExperimentCommand(program: Command): void {
     .option('--brain-model <m>', 'with --simulate: the model whose layers the simulated MEG encodes', 'builtin')
     .option('--brain-context <words>', 'with --simulate: the context of the brain model', nonNegativeInt, 50)
     .option('--snr <x>', 'with --simulate: evoked amplitude relative to the simulator\'s default', positive, 1)
-    .option('--model <list>', 'models (transformers.js folders, builtin, builtin-untrained[:seed]), comma-separated', commaList, ['builtin'])
+    .option('--model <list>', 'models (transformers.js folders, builtin, family:<xs|s|m|l>, <name>-untrained[:seed]), comma-separated', commaList, ['builtin'])
     .option('--contexts <list>', `context lengths in words (context experiment; default ${PAPER_CONTEXTS.join(',')})`, contextList)
     .option('--context <words>', 'context length for size and predictability experiments', nonNegativeInt, 50)
     .addOption(new Option('--context-mode <mode>', 'exact: each word gets exactly N previous words (the paper); chunked: shared windows (N…2N−1 words, ~20× faster)').choices(['exact', 'chunked']).default('exact'))

@@ -45,7 +45,7 @@ export function registerExtractCommand(program: Command): void {
   const cmd = program
     .command('extract')
     .description('Per-word, per-layer language-model features of a stimulus (mean over each word\'s tokens, PCA per layer), cached on disk. Layer for depth d: hidden state round(d × L), 0 = embedding output (L = blocks). Resumes an interrupted run.')
-    .requiredOption('--model <folder>', '(required) model folder (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx), builtin (the shipped model) or builtin-untrained[:seed] (its random-weights twin)')
+    .requiredOption('--model <folder>', '(required) model folder (config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx), builtin (the shipped model), family:<xs|s|m|l> (the model family) or <name>-untrained[:seed] (a random-weights twin, e.g. family:s-untrained:2)')
     .requiredOption('--text <file>', '(required) stimulus: a UTF-8 text file (=== title === lines split stories), an events.tsv, or "builtin" (Moby Dick)')
     .option('--story-text <files...>', 'with an events.tsv: the original text of each run, in run order')
     .option('--context <words>', 'previous words of context per word (paper: 50)', nonNegativeInt, 50)
@@ -71,9 +71,9 @@ export function registerExtractCommand(program: Command): void {
       const out = path.resolve(opts.out as string);
       if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`--out ${out}: exists and is not a folder; give a folder for the cache`);
       if (opts.text !== 'builtin' && !fs.existsSync(opts.text)) throw new InputError(`--text ${opts.text}: no such file; give a text file, an events.tsv or "builtin"`);
-      // builtin / builtin-untrained[:seed] name the shipped model and its random-weights twin.
+      // builtin, family:<size> and <name>-untrained[:seed] name the shipped models and their random-weights twins.
       opts.model = await resolveModel(opts.model as string);
-      if (!fs.existsSync(opts.model) && !opts.allowDownload) throw new InputError(`--model ${opts.model}: no such folder; give a model folder (config.json, tokenizer.json, onnx/model.onnx), builtin or builtin-untrained`);
+      if (!fs.existsSync(opts.model) && !opts.allowDownload) throw new InputError(`--model ${opts.model}: no such folder; give a model folder (config.json, tokenizer.json, onnx/model.onnx), builtin, family:<size> or <name>-untrained`);
       if (opts.allLayers && opts.depths) throw new InputError('give --depths or --all-layers, not both');
       // Ctrl-C: stop after the current window with a checkpoint, so the same command resumes.
       const stop = new AbortController();

@@ -65,21 +65,15 @@ export function syntheticFeatures(seed: number, nDims = 50, nLayers = 9): Featur
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/lockstep-moby-gpt2', import.meta.url));
 
 /**
- * `builtin` → the shipped model's folder; `builtin-untrained[:seed]` → its seeded random-weights
- * twin (same architecture and tokenizer, written once under the cache folder: what an untrained
- * model gives); anything else is a folder or .onnx path as given.
+ * `builtin` → the shipped model's folder, `family:<xs|s|m|l>` → a model of the family
+ * (docs/model-family.md); `<either>-untrained[:seed]` (`builtin-untrained`, `family:s-untrained:2`)
+ * → its seeded random-weights twin (same architecture and tokenizer, written once under the cache
+ * folder: what an untrained model gives); anything else is a folder or .onnx path as given.
+ * The names are parsed in adapters/onnx/builder/modelFamily.ts.
  */
 export async function resolveModel(model: string): Promise<string> {
-  if (model === 'builtin') return BUILTIN_MODEL_DIR;
-  const twin = /^builtin-untrained(?::(\d+))?$/.exec(model);
-  if (!twin) return model;
-  const seed = Number(twin[1] ?? 1);
-  const dir = path.join(path.dirname(defaultActivationCache()), 'models', `lockstep-moby-gpt2-untrained-seed${seed}`);
-  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
-    const { randomTwinFolder } = await import('../onnx/builder/builtinModel.js');
-    randomTwinFolder(dir, seed, BUILTIN_MODEL_DIR);
-  }
-  return dir;
+  const { resolveModelName } = await import('../onnx/builder/modelFamily.js');
+  return (await resolveModelName(model, path.join(path.dirname(defaultActivationCache()), 'models'))) ?? model;
 }
 
 /** Where extracted activations are cached unless told otherwise. */
@@ -135,9 +129,12 @@ export interface ModelFeatureTable extends FeatureTable {
   stop(): Promise<void>;
 }
 
-/** How results name a model given as `builtin`, `builtin-untrained[:seed]` or a folder. */
+/** How results name a model given as `builtin`, `family:<size>`, `<name>-untrained[:seed]` or a folder. */
 export function modelName(model: string): string {
-  return model === 'builtin' ? 'built-in model lockstep-moby-gpt2' : model.startsWith('builtin-untrained') ? `untrained twin of the built-in model (${model})` : path.basename(path.resolve(model));
+  if (model === 'builtin') return 'built-in model lockstep-moby-gpt2';
+  if (/-untrained(:\d+)?$/.test(model)) return `untrained twin (${model})`;
+  if (model.startsWith('family:')) return `model family ${model.slice('family:'.length)} (lockstep-moby-gpt2-${model.slice('family:'.length)})`;
+  return path.basename(path.resolve(model));
 }
 
 /** Reads a finished cache's rows into the table (part k's words start at `offset`). */
