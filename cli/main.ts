@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerBackendsCommand } from './backends.js';
+import { registerBankCommand } from './bank.js';
+import { registerClosedLoopCommand } from './closedLoop.js';
 import { registerDecodeCommand } from './decode.js';
 import { registerDemoCommand } from './demo.js';
 import { isInputError, oneLine } from './errors.js';
@@ -14,6 +16,7 @@ import { registerInfoCommand } from './info.js';
 import { registerInspectModelCommand } from './inspectModel.js';
 import { registerLiveCommand } from './live.js';
 import { registerLslCommand } from './lsl.js';
+import { registerPresentCommand } from './present.js';
 import { registerPublishCommand } from './publish.js';
 import { registerReplayCommand } from './replay.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -31,6 +34,9 @@ export function buildProgram(): Command {
   registerLiveCommand(program);
   registerPublishCommand(program);
   registerSimulateCommand(program);
+  registerBankCommand(program);
+  registerClosedLoopCommand(program);
+  registerPresentCommand(program);
   registerInfoCommand(program);
   registerExtractCommand(program);
   registerInspectModelCommand(program);

@@ -7,7 +7,7 @@
  * Owns: the composition and the pipeline's counters (what was received, what was excluded and why).
  * Must not: know where the data come from, pace them, print, or serve anything.
  */
-import { defer, filter, map, share, shareReplay, tap, type Observable } from 'rxjs';
+import { connect, defer, filter, groupBy, ignoreElements, map, merge, mergeMap, share, shareReplay, tap, type Observable } from 'rxjs';
 import { epochTimes, PAPER_EPOCH, samplesBetween } from '../src/epochGrid.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { DataGapLog, type DataGap } from '../src/quality/dataGapLog.js';
@@ -48,6 +48,18 @@ export interface AnalysisPipelineOptions {
   /** Called when a refit starts (the words it covers) and when it ends. */
   onRefitStart?: (nWords: number) => void;
   onRefit?: (r: RefitSummary) => void;
+  /**
+   * Per-condition decoding: the conditions a word belongs to (its surprisal quartile, a context
+   * bin, …). Each condition gets a decoder of its own over that condition's words only, fed in the
+   * same pass as the overall decoder, which still gets every word: the paper decodes each
+   * predictability quartile separately. Each decoder holds a full set of statistics (~1.3 GB at
+   * 273 channels × 166 times × 450 targets) and runs in its own worker thread.
+   */
+  conditionsOf?: (w: WordEvent) => readonly string[];
+  /** Cadences of the condition decoders (default: the overall decoder's). */
+  conditionDecoder?: { refitEveryWords?: number; foldBlockWords?: number; snapshotEveryWords?: number };
+  /** Every snapshot of a condition's decoder (they are not in `snapshots$`). */
+  onConditionSnapshot?: (condition: string, s: ScoreSnapshot) => void;
 }
 
 /** What the pipeline has seen so far; read at any time (health, progress, results). */
@@ -100,6 +112,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
   const times = epochTimes(PAPER_EPOCH.tStartSec, PAPER_EPOCH.sfreqHz, nTimes);
   const counters = new PipelineCounters();
   const flow = a.flow ?? new FlowControl();
+  const dims = { nChannels: a.nChannels, nTimes, nLayers: a.nLayers, nDims: a.nDims };
 
   const snapshots$ = defer(() => {
     const chunks$ = a.chunks$.pipe(
@@ -134,36 +147,66 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
           else counters.wordsOutside++;
         },
       }),
-      map((e): WordPair | null => {
+      map((e): { pair: WordPair; word: WordEvent } | null => {
         const activations = a.activationOf(e.word);
         if (!activations) {
           counters.wordsWithoutActivations++;
           return null;
         }
-        return { wordIndex: e.word.wordIndex, onsetSec: e.word.onsetSec, word: e.word.word, epoch: e.epoch, activations };
+        return { pair: { wordIndex: e.word.wordIndex, onsetSec: e.word.onsetSec, word: e.word.word, epoch: e.epoch, activations }, word: e.word };
       }),
-      filter((p): p is WordPair => p !== null),
-      scoreSnapshots({
-        decoder: { dims: { nChannels: a.nChannels, nTimes, nLayers: a.nLayers, nDims: a.nDims }, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
-        backend: a.backend,
-        times,
-        depths: a.depths,
-        refitEveryWords: a.refitEveryWords,
-        snapshotEveryWords: a.snapshotEveryWords,
-        flow,
-        onHost: (h) => {
-          counters.backend = h.backend;
-          a.onHost?.(h);
-        },
-        onRefitStart: (n) => {
-          counters.refitStartedMs = performance.now();
-          a.onRefitStart?.(n);
-        },
-        onRefit: (r) => {
-          counters.refitStartedMs = null;
-          counters.lastRefitSeconds = r.seconds;
-          a.onRefit?.(r);
-        },
+      filter((p): p is { pair: WordPair; word: WordEvent } => p !== null),
+      connect((pairs$) => {
+        const overall$ = pairs$.pipe(
+          map((p) => p.pair),
+          scoreSnapshots({
+            decoder: { dims, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
+            backend: a.backend,
+            times,
+            depths: a.depths,
+            refitEveryWords: a.refitEveryWords,
+            snapshotEveryWords: a.snapshotEveryWords,
+            flow,
+            onHost: (h) => {
+              counters.backend = h.backend;
+              a.onHost?.(h);
+            },
+            onRefitStart: (n) => {
+              counters.refitStartedMs = performance.now();
+              a.onRefitStart?.(n);
+            },
+            onRefit: (r) => {
+              counters.refitStartedMs = null;
+              counters.lastRefitSeconds = r.seconds;
+              a.onRefit?.(r);
+            },
+          }),
+        );
+        const conditionsOf = a.conditionsOf;
+        if (!conditionsOf) return overall$;
+        const c = a.conditionDecoder ?? {};
+        // One decoder per condition, created when its first word comes; their snapshots go to the callback.
+        const conditions$ = pairs$.pipe(
+          mergeMap((p) => conditionsOf(p.word).map((condition) => ({ condition, pair: p.pair }))),
+          groupBy((x) => x.condition),
+          mergeMap((group$) =>
+            group$.pipe(
+              map((x) => x.pair),
+              scoreSnapshots({
+                decoder: { dims, foldPlan: { kind: 'blocks', folds: 5, blockWords: c.foldBlockWords ?? a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
+                backend: a.backend,
+                times,
+                depths: a.depths,
+                refitEveryWords: c.refitEveryWords ?? a.refitEveryWords,
+                snapshotEveryWords: c.snapshotEveryWords ?? a.snapshotEveryWords,
+                flow,
+              }),
+              tap((s) => a.onConditionSnapshot?.(group$.key, s)),
+              ignoreElements(),
+            ),
+          ),
+        );
+        return merge(overall$, conditions$);
       }),
     );
   });
