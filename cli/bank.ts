@@ -29,7 +29,7 @@ export function registerBankCommand(program: Command): void {
     .option('--passage-words <n>', 'words per passage aimed at (cut at paragraph/sentence ends)', positiveInt, 50)
     .option('--max-words <n>', 'only the first n words of the text', positiveInt)
     .option('--voice <name>', 'espeak-ng voice', 'en-us')
-    .option('--rate <wpm>', 'espeak-ng speaking rate, words per minute', positiveInt, 160)
+    .option('--rate <wpm>', 'espeak-ng speaking rate, words per minute', positiveInt, 190)
     .option('--word-gap <s>', 'silence between spoken words, s (punctuation adds its pause)', positive, 0.04)
     .option('--json', 'print one JSON object at the end')
     .option('--quiet', 'no progress on stderr')

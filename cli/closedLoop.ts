@@ -7,7 +7,7 @@
  * Owns: the command line. Must not: run sessions itself.
  */
 import { Option, type Command } from 'commander';
-import { openPassageBank, type PassageBank } from '../adapters/bank/passageBank.js';
+import { openPassageBank, withDims, type PassageBank } from '../adapters/bank/passageBank.js';
 import { simulatedBank } from '../adapters/bank/simulatedBank.js';
 import { defaultActivationCache } from '../adapters/llm/features.js';
 import { networkConfigFromEnv } from '../adapters/lsl/config.js';
@@ -71,7 +71,7 @@ export function registerClosedLoopCommand(program: Command): void {
     .option('--bank-words <n>', '--simulate without --bank: words of the built-in text in the bank', positiveInt, 6000)
     .option('--passage-words <n>', '--simulate without --bank: words per passage', positiveInt, 50)
     .option('--features <source>', '--simulate without --bank: synthetic[:seed] activations instead of the built-in model\'s')
-    .option('--dims <n>', '--simulate with synthetic features: dimensions per layer', positiveInt, 50)
+    .option('--dims <n>', 'decode only the first n dimensions of each layer (a smaller problem: tests, quick runs)', positiveInt)
     .option('--dashboard', 'serve the dashboard')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
     .option('--host <addr>', 'dashboard address', '127.0.0.1')
@@ -96,6 +96,7 @@ export function registerClosedLoopCommand(program: Command): void {
         if (o.features && !synthetic) throw new InputError(`unknown feature source "${o.features}": use synthetic[:seed]`);
         bank = await simulatedBank({ words: o.bankWords, passageWords: o.passageWords, model: 'builtin', cacheRoot: defaultActivationCache(), seed: o.seed, syntheticSeed: synthetic ? Number(synthetic[1] ?? 1) : undefined, syntheticDims: o.dims, report }).finally(() => report.done());
       } else throw new InputError('--bank <dir> is required (or --simulate)');
+      if (o.dims !== undefined) bank = withDims(bank, o.dims);
       const network = networkConfigFromEnv(process.env, o.multicast ? { multicast: true, listenAddress: '0.0.0.0' } : {});
       const common = {
         bank,

@@ -300,6 +300,8 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
       network: a.network,
       signal: abort.signal,
       conditionDecoder: a.conditionDecoder,
+      // A live session cannot wait for the decoders: a refit falling due while one computes runs once after it.
+      refitPolicy: 'coalesce',
       conditionsOf: conditionsOf ? (w) => conditionsOf(w.wordIndex, w.onsetSec) : undefined,
       onConditionSnapshot: (condition, s) => {
         const summary = scoreSummary(s);

@@ -64,6 +64,8 @@ export interface LiveArgs {
   conditionsOf?: AnalysisPipelineOptions['conditionsOf'];
   conditionDecoder?: AnalysisPipelineOptions['conditionDecoder'];
   onConditionSnapshot?: AnalysisPipelineOptions['onConditionSnapshot'];
+  /** Default `every` (as `lockstep live` always did); the closed loop coalesces. */
+  refitPolicy?: AnalysisPipelineOptions['refitPolicy'];
   /** A presenter's passage markers (local clock). */
   onPassageMarker?: (event: 'start' | 'end', passage: string, localSec: number) => void;
   /** Every word marker as it is parsed (local clock), before the pipeline sees it. */
@@ -249,6 +251,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       conditionsOf: a.conditionsOf,
       conditionDecoder: a.conditionDecoder,
       onConditionSnapshot: a.onConditionSnapshot,
+      refitPolicy: a.refitPolicy,
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.

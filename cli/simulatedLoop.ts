@@ -28,7 +28,8 @@ import type { PassageBank } from '../adapters/bank/passageBank.js';
 import type { LslNetworkConfig } from '../adapters/lsl/config.js';
 import type { ConditionEffects } from '../adapters/simulator/conditionEffects.js';
 import { SessionClock } from '../replay/sessionClock.js';
-import { runClosedLoop, type ClosedLoopArgs, type ClosedLoopResult } from './closedLoopSession.js';
+import { writeFileAtomic } from '../adapters/atomicFile.js';
+import { runClosedLoop, sidecarPath, type ClosedLoopArgs, type ClosedLoopResult } from './closedLoopSession.js';
 import { InputError } from './errors.js';
 import type { PresentResult } from './present.js';
 
@@ -133,7 +134,8 @@ export async function runSimulatedLoop(a: SimulatedLoopArgs): Promise<SimulatedL
   try {
     await Promise.race([started, finished.then(() => Promise.reject(failure ?? new Error('the simulated lab ended before it was ready')))]);
     // The controller, on the subject's MEG and the presenter's markers.
-    result = await runClosedLoop({ ...a, meg: `source_id='${ids.meg}'`, words: `source_id='${ids.words}'`, controlSourceId: ids.control, clock });
+    // The result file gets the simulation's report too: written here, not by the controller.
+    result = await runClosedLoop({ ...a, out: undefined, sidecar: sidecarPath(a.out, a.sidecar), meg: `source_id='${ids.meg}'`, words: `source_id='${ids.words}'`, controlSourceId: ids.control, clock });
     lab.postMessage({ kind: 'stop' });
     await Promise.race([finished, new Promise((r) => setTimeout(r, 10_000))]);
   } finally {
@@ -141,7 +143,7 @@ export async function runSimulatedLoop(a: SimulatedLoopArgs): Promise<SimulatedL
   }
   const r = report as LabReport | null;
   if (!r) throw failure ?? new Error('the simulated lab did not report');
-  return {
+  const full: SimulatedLoopResult = {
     ...result,
     simulation: {
       speed: a.speed,
@@ -156,4 +158,6 @@ export async function runSimulatedLoop(a: SimulatedLoopArgs): Promise<SimulatedL
       presenter: r.presenter,
     },
   };
+  if (a.out) writeFileAtomic(a.out, `${JSON.stringify(full)}\n`);
+  return full;
 }

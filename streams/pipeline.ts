@@ -60,6 +60,11 @@ export interface AnalysisPipelineOptions {
   conditionDecoder?: { refitEveryWords?: number; foldBlockWords?: number; snapshotEveryWords?: number };
   /** Every snapshot of a condition's decoder (they are not in `snapshots$`). */
   onConditionSnapshot?: (condition: string, s: ScoreSnapshot) => void;
+  /**
+   * Refits at exactly every N words (`every`, the default: the same numbers at any speed), or at
+   * most one in flight per decoder (`coalesce`: a live session that must keep up; see scoreSnapshots).
+   */
+  refitPolicy?: 'every' | 'coalesce';
 }
 
 /** What the pipeline has seen so far; read at any time (health, progress, results). */
@@ -166,6 +171,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
             depths: a.depths,
             refitEveryWords: a.refitEveryWords,
             snapshotEveryWords: a.snapshotEveryWords,
+            refitPolicy: a.refitPolicy,
             flow,
             onHost: (h) => {
               counters.backend = h.backend;
@@ -199,6 +205,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
                 depths: a.depths,
                 refitEveryWords: c.refitEveryWords ?? a.refitEveryWords,
                 snapshotEveryWords: c.snapshotEveryWords ?? a.snapshotEveryWords,
+                refitPolicy: a.refitPolicy,
                 flow,
               }),
               tap((s) => a.onConditionSnapshot?.(group$.key, s)),

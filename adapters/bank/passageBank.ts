@@ -99,6 +99,21 @@ export function bankFeatures(bank: PassageBank): FeatureTable {
   };
 }
 
+/**
+ * The bank with only the first `nDims` dimensions of each layer's activations (PCA components come
+ * in order of variance, so these are the main ones): a smaller decoding problem, for tests and
+ * quick sessions.
+ */
+export function withDims(bank: PassageBank, nDims: number): PassageBank {
+  if (!(Number.isInteger(nDims) && nDims >= 1)) throw new RangeError(`dims must be a positive integer, got ${nDims}`);
+  if (nDims >= bank.nDims) return bank;
+  const W = bank.summary.words.length;
+  const L = bank.nLayers;
+  const activations = new Float32Array(W * L * nDims);
+  for (let w = 0; w < W; w++) for (let l = 0; l < L; l++) activations.set(bank.activations.subarray((w * L + l) * bank.nDims, (w * L + l) * bank.nDims + nDims), (w * L + l) * nDims);
+  return { ...bank, nDims, activations, featuresLabel: `${bank.featuresLabel}, first ${nDims} dims` };
+}
+
 /** The passage whose id is `id`, or undefined. */
 export function passageById(bank: PassageBank, id: string): BankPassage | undefined {
   return bank.summary.passages.find((p) => p.id === id);

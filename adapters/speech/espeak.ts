@@ -14,7 +14,7 @@ import { readWavPcm16 } from '../../src/audio/wav.js';
 export interface EspeakOptions {
   /** espeak-ng voice (default en-us). */
   voice?: string;
-  /** Speaking rate, words per minute (default 160). */
+  /** Speaking rate, words per minute (default 190: isolated words are spoken slower than running speech). */
   wordsPerMinute?: number;
   /** Synthesis processes run at once (default 2). */
   concurrency?: number;
@@ -46,7 +46,7 @@ export class EspeakSynthesizer {
 
   constructor(o: EspeakOptions = {}) {
     this.voice = o.voice ?? 'en-us';
-    this.wordsPerMinute = o.wordsPerMinute ?? 160;
+    this.wordsPerMinute = o.wordsPerMinute ?? 190;
     this.binary = o.binary ?? 'espeak-ng';
     this.concurrency = Math.max(1, o.concurrency ?? 2);
   }
