@@ -266,9 +266,25 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
       },
     });
 
+  /** The dashboard's closed-loop panel: published at each decision and once a second (the scores move). */
   const publishPanel = () => {
-    void dashboard;
+    if (!dashboard) return;
+    const lastState = decisions.at(-1)?.state ?? null;
+    const conditionRows = (policy.conditions ?? []).map((c) => {
+      const s = conditionLatest.get(c);
+      return { condition: c, words: s?.nWords ?? 0, temporalScore: s?.temporalScore ?? null, source: s?.source ?? null, ci: s?.ci ?? null, alignmentScore: s?.alignmentScore ?? null };
+    });
+    dashboard.publishClosedLoop({
+      policy: { name: policy.name, parameters },
+      state: lastState,
+      decisions: decisions.slice(-200).map((d) => ({ seq: d.seq, action: d.action, passage: d.passage, label: d.label, reason: d.reason, detail: d.detail, atSec: d.atSec, latencySec: d.latencySec })),
+      conditions: conditionRows,
+      elapsedSec: stopped ? (stopped as ClosedLoopResult['stopped']).atSec : elapsed(),
+      stopped,
+    });
   };
+  const panelTimer = setInterval(publishPanel, 1000);
+  panelTimer.unref();
 
   /** Waits until both inlets are live, the MEG covers an epoch's baseline, and the presenter listens; then the first decision. */
   const begin = async (inlets: { meg: StreamInlet; words: StreamInlet }) => {
@@ -307,7 +323,6 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
         const summary = scoreSummary(s);
         conditionLatest.set(condition, summary);
         events$.next({ kind: 'scores', decoder: condition, summary });
-        publishPanel();
       },
       onSnapshot: (s) => {
         events$.next({ kind: 'scores', decoder: ALL_WORDS, summary: scoreSummary(s) });
@@ -345,8 +360,11 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
         dashboard = d;
         a.onDashboard?.(d);
       },
+      // The final per-condition scores (after the decoders' last refits) reach the page before it closes.
+      beforeClose: async () => publishPanel(),
     });
   } finally {
+    clearInterval(panelTimer);
     a.signal?.removeEventListener('abort', onOuterAbort);
     events$.complete();
     decisionSub.unsubscribe();

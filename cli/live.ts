@@ -76,6 +76,8 @@ export interface LiveArgs {
   onInlets?: (inlets: { meg: StreamInlet; words: StreamInlet; sfreqHz: number }) => void;
   /** Aborting ends the session as Ctrl-C does (the last snapshot stands). */
   signal?: AbortSignal;
+  /** Awaited after the last snapshot, before the dashboard closes. */
+  beforeClose?: () => Promise<void>;
 }
 
 export interface LiveResult {
@@ -252,6 +254,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       conditionDecoder: a.conditionDecoder,
       onConditionSnapshot: a.onConditionSnapshot,
       refitPolicy: a.refitPolicy,
+      beforeClose: a.beforeClose,
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.

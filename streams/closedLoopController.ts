@@ -17,8 +17,9 @@
  * Owns: waiting, the time limit, and the history the policy reads. Must not: know about LSL,
  * files or the dashboard (the command wires them), or hold policy logic (src/closedLoop).
  */
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ClosedLoopPolicy, PlayedPassage, PolicyDecision, PolicyInput, ScoreSummary } from '../src/closedLoop/policy.js';
+import { operate } from './operate.js';
 
 /** The overall decoder's name among the decoders (conditions have their own names). */
 export const ALL_WORDS = 'all';
@@ -74,84 +75,77 @@ export interface ClosedLoopControllerOptions {
 export function closedLoopController(o: ClosedLoopControllerOptions): OperatorFunction<ControllerEvent, ClosedLoopDecision> {
   const wall = o.wallSec ?? (() => performance.now() / 1000);
   const scheduler = o.scheduler ?? asyncScheduler;
-  return (source) =>
-    new Observable<ClosedLoopDecision>((subscriber) => {
-      const latest = new Map<string, ScoreSummary>();
-      const played: PlayedPassage[] = [];
-      let seq = 0;
-      let stopped = false;
-      let pending: { event: Extract<ControllerEvent, { kind: 'passage-complete' }>; timer: Subscription } | null = null;
+  return operate<ControllerEvent, ClosedLoopDecision>((subscriber) => {
+    const latest = new Map<string, ScoreSummary>();
+    const played: PlayedPassage[] = [];
+    let seq = 0;
+    let stopped = false;
+    let pending: { event: Extract<ControllerEvent, { kind: 'passage-complete' }>; timer: Subscription } | null = null;
 
-      const missing = (awaited: Record<string, number>): string[] =>
-        Object.entries(awaited)
-          .filter(([d, onset]) => (latest.get(d)?.lastOnsetSec ?? -Infinity) < onset - 1e-9)
-          .map(([d]) => d);
+    const missing = (awaited: Record<string, number>): string[] =>
+      Object.entries(awaited)
+        .filter(([d, onset]) => (latest.get(d)?.lastOnsetSec ?? -Infinity) < onset - 1e-9)
+        .map(([d]) => d);
 
-      const decide = (after: ControllerEvent & { kind: 'begin' | 'passage-complete' }): void => {
-        if (stopped) return;
-        const conditions: Record<string, ScoreSummary> = {};
-        for (const [d, s] of latest) if (d !== ALL_WORDS) conditions[d] = { ...s, ci: s.ci && { ...s.ci } };
-        const all = latest.get(ALL_WORDS);
-        const elapsed = Math.max(0, o.elapsedSec());
-        const input: PolicyInput = { elapsedSec: elapsed, played: played.map((p) => ({ ...p })), scores: { all: all ? { ...all, ci: all.ci && { ...all.ci } } : null, conditions } };
-        let decision = o.policy.decide(input);
-        if (decision.action === 'play' && o.maxSec !== undefined) {
-          const ends = elapsed + (o.durationOf?.(decision.passage) ?? 0);
-          if (ends > o.maxSec) {
-            decision = { action: 'stop', reason: 'max-minutes', detail: `${decision.passage} would end at ${(ends / 60).toFixed(2)} min, after the limit of ${(o.maxSec / 60).toFixed(2)} min`, state: decision.state };
-          }
+    const decide = (after: ControllerEvent & { kind: 'begin' | 'passage-complete' }): void => {
+      if (stopped) return;
+      const conditions: Record<string, ScoreSummary> = {};
+      for (const [d, s] of latest) if (d !== ALL_WORDS) conditions[d] = { ...s, ci: s.ci && { ...s.ci } };
+      const all = latest.get(ALL_WORDS);
+      const elapsed = Math.max(0, o.elapsedSec());
+      const input: PolicyInput = { elapsedSec: elapsed, played: played.map((p) => ({ ...p })), scores: { all: all ? { ...all, ci: all.ci && { ...all.ci } } : null, conditions } };
+      let decision = o.policy.decide(input);
+      if (decision.action === 'play' && o.maxSec !== undefined) {
+        const ends = elapsed + (o.durationOf?.(decision.passage) ?? 0);
+        if (ends > o.maxSec) {
+          decision = { action: 'stop', reason: 'max-minutes', detail: `${decision.passage} would end at ${(ends / 60).toFixed(2)} min, after the limit of ${(o.maxSec / 60).toFixed(2)} min`, state: decision.state };
         }
-        if (decision.action === 'play') played.push({ passage: decision.passage, ordinal: o.ordinalOf(decision.passage), ...(decision.label !== undefined ? { label: decision.label } : {}) });
-        else stopped = true;
-        subscriber.next({
-          seq: ++seq,
-          decision,
-          after: after.kind === 'passage-complete' ? after.passage : null,
-          input,
-          atSec: elapsed,
-          completeWallSec: after.kind === 'passage-complete' ? after.completeWallSec : null,
-          decidedWallSec: wall(),
-          notUpToDate: after.kind === 'passage-complete' ? missing(after.awaited) : [],
-        });
-      };
-
-      const settle = (force: boolean): void => {
-        if (!pending) return;
-        if (!force && missing(pending.event.awaited).length > 0) return;
-        const { event, timer } = pending;
-        pending = null;
-        timer.unsubscribe();
-        decide(event);
-      };
-
-      const sub = source.subscribe({
-        next: (e) => {
-          try {
-            if (e.kind === 'scores') {
-              latest.set(e.decoder, e.summary);
-              settle(false);
-            } else if (e.kind === 'begin') {
-              decide(e);
-            } else {
-              settle(true);
-              // The budget counts from the moment the data were complete, not from when the event got here.
-              const waitSec = Math.max(0, e.completeWallSec + o.budgetSec - wall());
-              pending = { event: e, timer: scheduler.schedule(() => settle(true), waitSec * 1000) };
-              settle(false);
-            }
-          } catch (err) {
-            subscriber.error(err);
-          }
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => {
-          pending?.timer.unsubscribe();
-          subscriber.complete();
-        },
+      }
+      if (decision.action === 'play') played.push({ passage: decision.passage, ordinal: o.ordinalOf(decision.passage), ...(decision.label !== undefined ? { label: decision.label } : {}) });
+      else stopped = true;
+      subscriber.next({
+        seq: ++seq,
+        decision,
+        after: after.kind === 'passage-complete' ? after.passage : null,
+        input,
+        atSec: elapsed,
+        completeWallSec: after.kind === 'passage-complete' ? after.completeWallSec : null,
+        decidedWallSec: wall(),
+        notUpToDate: after.kind === 'passage-complete' ? missing(after.awaited) : [],
       });
-      return () => {
-        pending?.timer.unsubscribe();
-        sub.unsubscribe();
-      };
-    });
+    };
+
+    /** Decides the pending passage if every awaited decoder has it (or `force`: the budget ran out). */
+    const settle = (force: boolean): void => {
+      if (!pending) return;
+      if (!force && missing(pending.event.awaited).length > 0) return;
+      const { event, timer } = pending;
+      pending = null;
+      timer.unsubscribe();
+      // A throw in the policy (on the timer) must end the stream, not vanish in the scheduler.
+      try {
+        decide(event);
+      } catch (e) {
+        subscriber.error(e);
+      }
+    };
+
+    return {
+      next: (e) => {
+        if (e.kind === 'scores') {
+          latest.set(e.decoder, e.summary);
+          settle(false);
+        } else if (e.kind === 'begin') {
+          decide(e);
+        } else {
+          settle(true);
+          // The budget counts from the moment the data were complete, not from when the event got here.
+          const waitSec = Math.max(0, e.completeWallSec + o.budgetSec - wall());
+          pending = { event: e, timer: scheduler.schedule(() => settle(true), waitSec * 1000) };
+          settle(false);
+        }
+      },
+      finalize: () => pending?.timer.unsubscribe(),
+    };
+  });
 }
