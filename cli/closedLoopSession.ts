@@ -93,6 +93,8 @@ export interface DecisionRecord {
   after: string | null;
   /** Decoders that did not yet include the passage's words when the budget ran out. */
   notUpToDate: string[];
+  /** Whether the overall decoder was refitting when the decision was taken. */
+  duringRefit: boolean;
   state: Record<string, unknown> | null;
   input: ClosedLoopDecision['input'];
 }
@@ -115,6 +117,8 @@ export interface ClosedLoopResult {
   /** Per condition of the policy: words decoded and scores (exact when available, else rolling). */
   conditions: Record<string, ConditionResult>;
   decisionLatencySec: { p50: number | null; p99: number | null; max: number | null; n: number };
+  /** The overall decoder's refits: how many, how long, and how many decisions came while one ran. */
+  refits: { count: number; p50Sec: number | null; maxSec: number | null; decisionsDuring: number };
   wordsHeard: number;
   wordsDecoded: number;
   wordsExcluded: Record<string, number>;
@@ -174,6 +178,8 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
   let stopped: ClosedLoopResult['stopped'] | null = null;
   let dashboard: Dashboard | undefined;
   let wordsHeard = 0;
+  let refitRunning = false;
+  const refitSeconds: number[] = [];
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
   a.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -245,6 +251,7 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
           latencySec: d.completeWallSec === null ? null : publishedWall - d.completeWallSec,
           after: d.after,
           notUpToDate: d.notUpToDate,
+          duringRefit: refitRunning,
           state: dec.state ?? null,
           input: d.input,
         };
@@ -327,6 +334,11 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
       onSnapshot: (s) => {
         events$.next({ kind: 'scores', decoder: ALL_WORDS, summary: scoreSummary(s) });
       },
+      onRefitStart: () => (refitRunning = true),
+      onRefit: (r) => {
+        refitRunning = false;
+        refitSeconds.push(r.seconds);
+      },
       onInlets: (inlets) => {
         tracker = new PassageTracker(PAPER_EPOCH.tEndSec, preprocessDelaySec(paperPreprocessing(), inlets.sfreqHz));
         void begin(inlets);
@@ -387,6 +399,7 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
     decisions: decisions.map(({ input: _input, state: _state, ...d }) => d),
     conditions,
     decisionLatencySec: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? null, n: latencies.length },
+    refits: { count: refitSeconds.length, p50Sec: quantile([...refitSeconds].sort((x, y) => x - y), 0.5), maxSec: refitSeconds.length ? Math.max(...refitSeconds) : null, decisionsDuring: decisions.filter((d) => d.duringRefit).length },
     wordsHeard,
     wordsDecoded: live.wordsDecoded,
     wordsExcluded: live.wordsExcluded,

@@ -78,6 +78,9 @@ export interface LiveArgs {
   signal?: AbortSignal;
   /** Awaited after the last snapshot, before the dashboard closes. */
   beforeClose?: () => Promise<void>;
+  /** The overall decoder's refits: when one starts (the words it covers) and when it ends. */
+  onRefitStart?: AnalysisPipelineOptions['onRefitStart'];
+  onRefit?: AnalysisPipelineOptions['onRefit'];
 }
 
 export interface LiveResult {
@@ -255,6 +258,8 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       onConditionSnapshot: a.onConditionSnapshot,
       refitPolicy: a.refitPolicy,
       beforeClose: a.beforeClose,
+      onRefitStart: a.onRefitStart,
+      onRefit: a.onRefit,
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.
