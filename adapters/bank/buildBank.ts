@@ -190,7 +190,7 @@ export async function buildBank(o: BuildBankOptions): Promise<BuildBankResult> {
 
   // Audio: the recordings as they are, or espeak-ng word by word.
   const tts = o.text ? new EspeakSynthesizer({ voice: o.voice, wordsPerMinute: o.wordsPerMinute }) : null;
-  const audioDetail = tts ? `${await tts.version()}, voice ${tts.voice}, ${tts.wordsPerMinute} words/min, word by word` : `recordings from ${path.resolve(o.recordings!)}`;
+  const audioDetail = tts ? `${await tts.version()}, voice ${tts.voice}, ${tts.wordsPerMinute} words/min, word by word` : `recordings from ${path.basename(path.resolve(o.recordings!))}/, copied as they are`;
   const manifestPassages: BankManifestPassage[] = [];
   let first = 0;
   let total = 0;

@@ -54,7 +54,8 @@ export class EspeakSynthesizer {
   /** `espeak-ng --version`'s line (recorded in the bank's manifest). @throws EspeakError when it does not run */
   async version(): Promise<string> {
     const out = await this.run(['--version']);
-    return out.toString('utf8').trim().split('\n')[0];
+    // "eSpeak NG text-to-speech: 1.51  Data at: /usr/lib/…": the version, not this machine's paths.
+    return out.toString('utf8').trim().split('\n')[0].replace(/\s+Data at:.*$/, '');
   }
 
   /** One word's speech (cached by its spelling). */
