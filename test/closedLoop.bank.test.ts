@@ -2,7 +2,7 @@
  * Passage banks end to end with the real tools: `lockstep bank build` on a text (Debian's espeak-ng
  * speaking word by word, the built-in model annotating), every word's onset checked against its
  * own synthesised audio sample by sample; a bank rebuilt from those files as "your own recordings"
- * keeps them as they are; and damaged banks (a missing WAV, a words TSV that does not match its
+ * keeps them as they are; a bank drives a short simulated session over LSL; and damaged banks (a missing WAV, a words TSV that does not match its
  * text) or an unknown policy are refused before any session starts, naming the file and the line.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { EspeakSynthesizer } from '../adapters/speech/espeak.js';
 import { builtinText, splitWords } from '../adapters/text/builtinText.js';
 import { readNpyFile } from '../adapters/npyFile.js';
 import { readWavPcm16 } from '../src/audio/wav.js';
+import { checkLoop, checkReplay, loop } from './helpers/closedLoopRuns.js';
 import { CLI, tempDir } from './helpers/paths.js';
 
 const run = promisify(execFile);
@@ -101,6 +102,20 @@ describe('passage bank', () => {
     assert.equal(again.summary.passages.length, 3);
     for (const p of again.summary.passages) assert.deepEqual(fs.readFileSync(again.audioPath(p.ordinal)!), fs.readFileSync(path.join(rec, `${p.id}.wav`)), 'WAV copied byte for byte');
     assert.deepEqual(again.summary.words.map((w) => [w.word, w.onsetSec]), bank.summary.words.slice(0, again.summary.words.length).map((w) => [w.word, Number(w.onsetSec.toFixed(6))]));
+  });
+
+  it('drives a simulated session: balance-surprisal keeps the quartiles balanced and reports a score per quartile', async () => {
+    const bank = openPassageBank(bankDir);
+    const out = path.join(root, 'balance.json');
+    const r = await loop(['--bank', bankDir, '--policy', 'balance-surprisal', '--max-minutes', '1.5', '--seed', '5', '--all-words', '--dims', '5', '--condition-fold-block', '3', '--condition-refit-every', '20'], out);
+    assert.deepEqual(Object.keys(r.conditions), ['q1', 'q2', 'q3', 'q4']);
+    const decoded = Object.values(r.conditions).map((c) => c.words);
+    assert.ok(decoded.every((n) => n > 0), `words per quartile ${decoded}`);
+    const plays = r.decisions.filter((d) => d.action === 'play');
+    assert.equal(new Set(plays.map((d) => d.passage)).size, plays.length, 'no passage twice');
+    assert.equal(r.bank.manifestSha256, bank.manifestSha256);
+    checkLoop(r, bank);
+    checkReplay(r.sidecar, bank);
   });
 
   describe('refused before the session starts, with the file and the line', () => {
