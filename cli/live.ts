@@ -37,6 +37,7 @@ import { addExtractionOptions, backendOption, extractionCompute, featureSource, 
 import { extractReport } from './progress.js';
 import { runAnalysisSession } from './session.js';
 import { countOf, fixed } from './format.js';
+import type { AnalysisPipelineOptions } from '../streams/pipeline.js';
 
 
 export interface LiveArgs {
@@ -61,6 +62,29 @@ export interface LiveArgs {
   /** When the received MEG first covers a word's epoch (performance.now() seconds; benchmarks). */
   onWordReady?: (wordIndex: number, atSec: number) => void;
   onDashboard?: (d: Dashboard) => void;
+  /** Terminal label (default "live"; the closed loop runs a live session too). */
+  label?: string;
+  /** Per-condition decoding (see AnalysisPipelineOptions.conditionsOf) and its snapshots. */
+  conditionsOf?: AnalysisPipelineOptions['conditionsOf'];
+  conditionDecoder?: AnalysisPipelineOptions['conditionDecoder'];
+  onConditionSnapshot?: AnalysisPipelineOptions['onConditionSnapshot'];
+  /** Default `every` (as `lockstep live` always did); the closed loop coalesces. */
+  refitPolicy?: AnalysisPipelineOptions['refitPolicy'];
+  /** A presenter's passage markers (local clock). */
+  onPassageMarker?: (event: 'start' | 'end', passage: string, localSec: number) => void;
+  /** Every word marker as it is parsed (local clock), before the pipeline sees it. */
+  onWord?: (w: WordEvent) => void;
+  /** After each MEG chunk arrives: the local time its last sample covers, and its first sample's. */
+  onMegTime?: (lastSampleSec: number, chunkStartSec: number) => void;
+  /** Both inlets, once created (callers that must know when they are live), and the MEG rate. */
+  onInlets?: (inlets: { meg: StreamInlet; words: StreamInlet; sfreqHz: number }) => void;
+  /** Aborting ends the session as Ctrl-C does (the last snapshot stands). */
+  signal?: AbortSignal;
+  /** Awaited after the last snapshot, before the dashboard closes. */
+  beforeClose?: () => Promise<void>;
+  /** The overall decoder's refits: when one starts (the words it covers) and when it ends. */
+  onRefitStart?: AnalysisPipelineOptions['onRefitStart'];
+  onRefit?: AnalysisPipelineOptions['onRefit'];
 }
 
 export interface LiveResult {
@@ -118,6 +142,7 @@ function quantile(sorted: number[], q: number): number | null {
 }
 
 export async function runLive(a: LiveArgs): Promise<LiveResult> {
+  const label = a.label ?? 'live';
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   const config = a.network;
   const [megInfo, wordsInfo] = await Promise.all([resolveOne(a.meg, 'MEG', a.resolveTimeoutSec, config), resolveOne(a.words, 'word-marker', a.resolveTimeoutSec, config)]);
@@ -127,7 +152,8 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   const wordsInlet = new StreamInlet(wordsInfo, { recover: true, config });
   const full = await megInlet.info();
   const picks = megChannelPicks(full);
-  log(`live: MEG "${full.name}" (${countOf(full.channelCount, 'channel')}, ${picks.length} MEG, ${full.nominalSrate} Hz, ${full.hostname}); words "${wordsInfo.name}"; features: ${a.features.label}`);
+  a.onInlets?.({ meg: megInlet, words: wordsInlet, sfreqHz: full.nominalSrate });
+  log(`${label}: MEG "${full.name}" (${countOf(full.channelCount, 'channel')}, ${picks.length} MEG, ${full.nominalSrate} Hz, ${full.hostname}); words "${wordsInfo.name}"; features: ${a.features.label}`);
 
   const states: string[] = [];
   let megState: ConnectionState = 'connecting';
@@ -154,11 +180,12 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       nChannels: full.channelCount,
       onGap: (g, n) => {
         gaps.push({ spanSec: g.spanSec, insertedSamples: n });
-        log(`\nlive: MEG outage of ${g.spanSec.toFixed(3)} s (${countOf(n, 'sample')} filled as missing); the accumulated statistics are kept`);
+        log(`\n${label}: MEG outage of ${g.spanSec.toFixed(3)} s (${countOf(n, 'sample')} filled as missing); the accumulated statistics are kept`);
       },
       onChunk: (c) => {
         samplesReceived += c.nSamples;
         lastSampleSec = c.tStartSec + c.nSamples / c.sfreqHz;
+        a.onMegTime?.(lastSampleSec, c.tStartSec);
         const now = performance.now() / 1000;
         for (const w of words) {
           if (!measured.has(w.wordIndex) && !epochCompleteAt.has(w.wordIndex) && w.onsetSec + 3.0 + delaySec <= lastSampleSec) {
@@ -190,8 +217,9 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       },
       onBadMarker: (text, why) => {
         badMarkers++;
-        log(`\nlive: skipped a marker: ${why}`);
+        log(`\n${label}: skipped a marker: ${why}`);
       },
+      onPassage: a.onPassageMarker,
     }),
     // Words whose text was not known: the model reads each as it arrives, which also tags it.
     tap((w) => live?.hear(w.wordIndex, w.word)),
@@ -200,6 +228,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     shareReplay({ refCount: true }),
   );
   words$.subscribe((w) => {
+    a.onWord?.(w);
     wordsReceived++;
     words.push(w);
     if (words.length > 64) words.shift();
@@ -207,10 +236,12 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
 
   const onSigint = () => stop$.next();
   process.once('SIGINT', onSigint);
+  const onAbort = () => stop$.next();
+  a.signal?.addEventListener('abort', onAbort, { once: true });
   let r;
   try {
     r = await runAnalysisSession({
-      label: 'live',
+      label,
       chunks$,
       words$,
       sfreqHz: fs_,
@@ -232,6 +263,13 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       activationsLabel: a.features.label,
       extraHealth: () => ({ state: megState === 'live' ? 'live' : megState === 'stalled' ? 'stalled' : megState === 'lost' ? 'ended' : 'starting' }),
       onDashboard: a.onDashboard,
+      conditionsOf: a.conditionsOf,
+      conditionDecoder: a.conditionDecoder,
+      onConditionSnapshot: a.onConditionSnapshot,
+      refitPolicy: a.refitPolicy,
+      beforeClose: a.beforeClose,
+      onRefitStart: a.onRefitStart,
+      onRefit: a.onRefit,
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.
@@ -247,6 +285,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     });
   } finally {
     process.off('SIGINT', onSigint);
+    a.signal?.removeEventListener('abort', onAbort);
     megInlet.close();
     wordsInlet.close();
   }

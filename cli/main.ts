@@ -6,6 +6,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerBackendsCommand } from './backends.js';
+import { registerBankCommand } from './bank.js';
+import { registerClosedLoopCommand } from './closedLoop.js';
 import { registerDecodeCommand } from './decode.js';
 import { registerDemoCommand } from './demo.js';
 import { isInputError, oneLine } from './errors.js';
@@ -15,6 +17,7 @@ import { registerInfoCommand } from './info.js';
 import { registerInspectModelCommand } from './inspectModel.js';
 import { registerLiveCommand } from './live.js';
 import { registerLslCommand } from './lsl.js';
+import { registerPresentCommand } from './present.js';
 import { registerPublishCommand } from './publish.js';
 import { registerReplayCommand } from './replay.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -35,6 +38,9 @@ export function buildProgram(): Command {
   registerSimulateCommand(program);
   registerExperimentCommand(program);
   registerWorkerCommand(program);
+  registerBankCommand(program);
+  registerClosedLoopCommand(program);
+  registerPresentCommand(program);
   registerInfoCommand(program);
   registerExtractCommand(program);
   registerInspectModelCommand(program);

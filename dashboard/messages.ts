@@ -1,5 +1,5 @@
 /**
- * The dashboard's wire format: the three JSON messages the server pushes to every WebSocket client
+ * The dashboard's wire format: the JSON messages the server pushes to every WebSocket client
  * (README "Messages" documents them) and the stream-health record the pipeline reports.
  * Owns the shapes only; must not compute scores or hold state.
  */
@@ -58,13 +58,39 @@ export interface ScoreHistory {
   exact: (number | null)[];
 }
 
+/** A closed-loop session's state (`lockstep closed-loop`): the policy, its decisions and the per-condition scores. */
+export interface ClosedLoopPanel {
+  policy: { name: string; parameters: Record<string, unknown> };
+  /** The policy's own report of its state at the latest decision (small JSON), or null before any. */
+  state: Record<string, unknown> | null;
+  /** Decisions so far, oldest first (at most the last 200), on the recording's time axis. */
+  decisions: Array<{
+    seq: number;
+    action: 'play' | 'stop';
+    passage: string | null;
+    label: string | null;
+    reason: string;
+    detail: string;
+    /** Recording time, s since the first MEG sample. */
+    atSec: number;
+    /** From the passage's last epoch being complete to the decision on the control stream, s (null for the first). */
+    latencySec: number | null;
+  }>;
+  /** Per condition of the policy (in its order): its decoder's words and scores (exact when there is one, else rolling). */
+  conditions: Array<{ condition: string; words: number; temporalScore: number | null; source: 'exact' | 'rolling' | null; ci: { method: string; level: number; low: number; high: number } | null; alignmentScore: number | null }>;
+  /** Recording time now, s (the timeline's right end). */
+  elapsedSec: number;
+  stopped: { reason: string; atSec: number; detail: string } | null;
+}
+
 export type DashboardMessage =
   | { type: 'snapshot'; snapshot: ScoreSnapshot }
   | { type: 'health'; health: StreamHealth }
   | { type: 'words'; words: WordsUpdate }
-  | { type: 'history'; history: ScoreHistory };
+  | { type: 'history'; history: ScoreHistory }
+  | { type: 'closedLoop'; closedLoop: ClosedLoopPanel };
 
 export type DashboardMessageType = DashboardMessage['type'];
 
 /** The order in which a newly connected client receives the latest state. */
-export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'history', 'snapshot'];
+export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'history', 'snapshot', 'closedLoop'];

@@ -19,10 +19,10 @@ import { SNAPSHOT_SCHEMA, type ScoreSnapshot } from '../src/snapshot.js';
 import { checkAccess, chooseProtocol, generateToken, isLoopbackHost, tokenCookie, tokenCookieName, type AccessPolicy } from './access.js';
 import { CoalescingSender, type SendCounters } from './coalescingSender.js';
 import { emptyHistory, recordHistory } from './emergenceHistory.js';
-import { MESSAGE_TYPES, type DashboardMessage, type DashboardMessageType, type StreamHealth, type WordsUpdate } from './messages.js';
+import { MESSAGE_TYPES, type ClosedLoopPanel, type DashboardMessage, type DashboardMessageType, type StreamHealth, type WordsUpdate } from './messages.js';
 import { serveStatic, staticRoutes } from './staticFiles.js';
 
-export type { DashboardMessage, ScoreHistory, StreamHealth, WordsUpdate } from './messages.js';
+export type { ClosedLoopPanel, DashboardMessage, ScoreHistory, StreamHealth, WordsUpdate } from './messages.js';
 
 export interface DashboardOptions {
   /**
@@ -54,6 +54,8 @@ export interface Dashboard {
   publishSnapshot(s: ScoreSnapshot): void;
   publishHealth(h: StreamHealth): void;
   publishWords(w: WordsUpdate): void;
+  /** A closed-loop session's panel (policy, decisions, per-condition scores); the page shows the card once one arrives. */
+  publishClosedLoop(p: ClosedLoopPanel): void;
   clientCount(): number;
   stats(): DashboardStats;
   close(): Promise<void>;
@@ -236,6 +238,9 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     },
     publishWords(w) {
       publish({ type: 'words', words: w });
+    },
+    publishClosedLoop(p) {
+      publish({ type: 'closedLoop', closedLoop: p });
     },
     clientCount: () => clients.size,
     stats: () => ({ clients: clients.size, sent: counters.sent, coalesced: counters.coalesced, bufferedBytesMax: counters.bufferedBytesMax }),

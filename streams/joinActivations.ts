@@ -28,15 +28,27 @@ export interface JoinActivationsOptions {
   onMissing?: (w: WordEvent) => void;
 }
 
+/** The decoder's pair for an epoch and its word's activations. */
+const toPair = (e: WordEpoch, activations: Float32Array): WordPair => ({ wordIndex: e.word.wordIndex, onsetSec: e.word.onsetSec, word: e.word.word, epoch: e.epoch, activations });
+
 export function joinActivations(activationOf: ActivationLookup, o: JoinActivationsOptions = {}): OperatorFunction<WordEpoch, WordPair> {
-  return operate<WordEpoch, WordPair>((subscriber) => {
+  return joinActivationsAs(activationOf, toPair, o);
+}
+
+/** The decoder's pair and the word event it came from (per-condition decoding reads the event). */
+export function joinActivationsWithWords(activationOf: ActivationLookup, o: JoinActivationsOptions = {}): OperatorFunction<WordEpoch, { pair: WordPair; word: WordEvent }> {
+  return joinActivationsAs(activationOf, (e, activations) => ({ pair: toPair(e, activations), word: e.word }), o);
+}
+
+function joinActivationsAs<T>(activationOf: ActivationLookup, make: (e: WordEpoch, activations: Float32Array) => T, o: JoinActivationsOptions): OperatorFunction<WordEpoch, T> {
+  return operate<WordEpoch, T>((subscriber) => {
     /** Epochs not yet passed on, oldest first; `value` is set once their activations are known. */
     const queue: { e: WordEpoch; settled: boolean; value: Float32Array | undefined }[] = [];
     let sourceDone = false;
     let ended = false;
     const emit = (e: WordEpoch, activations: Float32Array | undefined) => {
       if (!activations) o.onMissing?.(e.word);
-      else subscriber.next({ wordIndex: e.word.wordIndex, onsetSec: e.word.onsetSec, word: e.word.word, epoch: e.epoch, activations });
+      else subscriber.next(make(e, activations));
     };
     /** Passes on every settled epoch at the head of the queue. */
     const drain = () => {

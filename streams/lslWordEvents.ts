@@ -2,7 +2,8 @@
  * `lslWordEvents`: a word-marker inlet (`fromInlet` on a string stream) as WordEvents on the local
  * clock (marker timestamp + that inlet's time correction), the same clock `lslSampleChunks` puts the
  * MEG on. Markers may arrive before or after the MEG that covers them (the epochs operator waits).
- * The `#end` marker completes the stream.
+ * The `#end` marker completes the stream; passage markers (`#passage-start|end`, from a closed-loop
+ * presenter) go to `onPassage` and are not words.
  *
  * Owns: parsing markers into words. Must not: decide content words (the feature table's tags do).
  */
@@ -20,6 +21,8 @@ export interface LslWordEventsOptions {
   onEnd?: (localSec: number) => void;
   /** Markers that could not be parsed (reported, skipped). */
   onBadMarker?: (text: string, why: string) => void;
+  /** A presenter's passage start/end markers, with their local time (default: ignored). */
+  onPassage?: (event: 'start' | 'end', passage: string, localSec: number) => void;
   /** As lslSampleChunks: 'none' when the marker sender runs on this machine (same clock). */
   correction?: 'measured' | 'none';
 }
@@ -44,6 +47,10 @@ export function lslWordEvents(o: LslWordEventsOptions = {}): OperatorFunction<In
           o.onEnd?.(at);
           subscriber.complete();
           return;
+        }
+        if (m.kind === 'passage') {
+          o.onPassage?.(m.event, m.passage, at);
+          continue;
         }
         subscriber.next({ wordIndex: m.index, word: m.word, onsetSec: at, isContent: o.isContent?.(m.index) });
       }

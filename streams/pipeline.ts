@@ -7,7 +7,7 @@
  * Owns: the composition and the pipeline's counters (what was received, what was excluded and why).
  * Must not: know where the data come from, pace them, print, or serve anything.
  */
-import { defer, filter, share, shareReplay, tap, type Observable } from 'rxjs';
+import { connect, defer, filter, groupBy, ignoreElements, map, merge, mergeMap, share, shareReplay, tap, type Observable } from 'rxjs';
 import { epochTimes, PAPER_EPOCH, samplesBetween } from '../src/epochGrid.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { DataGapLog, type DataGap } from '../src/quality/dataGapLog.js';
@@ -16,7 +16,7 @@ import type { SampleChunk, WordEvent } from '../src/types.js';
 import type { DecoderHost } from './decoderHost.js';
 import type { RefitSummary } from './decoderSession.js';
 import { FlowControl } from './flowControl.js';
-import { joinActivations, type ActivationLookup } from './joinActivations.js';
+import { joinActivationsWithWords, type ActivationLookup } from './joinActivations.js';
 import type { PreprocessOptions } from './preprocess.js';
 import { scoreSnapshots } from './scoreSnapshots.js';
 import { segmentedEpochs } from './segmentedEpochs.js';
@@ -52,6 +52,23 @@ export interface AnalysisPipelineOptions {
   /** Called when a refit starts (the words it covers) and when it ends. */
   onRefitStart?: (nWords: number) => void;
   onRefit?: (r: RefitSummary) => void;
+  /**
+   * Per-condition decoding: the conditions a word belongs to (its surprisal quartile, a context
+   * bin, …). Each condition gets a decoder of its own over that condition's words only, fed in the
+   * same pass as the overall decoder, which still gets every word: the paper decodes each
+   * predictability quartile separately. Each decoder holds a full set of statistics (~1.3 GB at
+   * 273 channels × 166 times × 450 targets) and runs in its own worker thread.
+   */
+  conditionsOf?: (w: WordEvent) => readonly string[];
+  /** Cadences of the condition decoders (default: the overall decoder's). */
+  conditionDecoder?: { refitEveryWords?: number; foldBlockWords?: number; snapshotEveryWords?: number };
+  /** Every snapshot of a condition's decoder (they are not in `snapshots$`). */
+  onConditionSnapshot?: (condition: string, s: ScoreSnapshot) => void;
+  /**
+   * Refits at exactly every N words (`every`, the default: the same numbers at any speed), or at
+   * most one in flight per decoder (`coalesce`: a live session that must keep up; see scoreSnapshots).
+   */
+  refitPolicy?: 'every' | 'coalesce';
 }
 
 /** What the pipeline has seen so far; read at any time (health, progress, results). */
@@ -104,6 +121,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
   const times = epochTimes(PAPER_EPOCH.tStartSec, PAPER_EPOCH.sfreqHz, nTimes);
   const counters = new PipelineCounters();
   const flow = a.flow ?? new FlowControl();
+  const dims = { nChannels: a.nChannels, nTimes, nLayers: a.nLayers, nDims: a.nDims };
 
   const snapshots$ = defer(() => {
     const chunks$ = a.chunks$.pipe(
@@ -138,28 +156,60 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
           else counters.wordsOutside++;
         },
       }),
-      joinActivations(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
-      scoreSnapshots({
-        decoder: { dims: { nChannels: a.nChannels, nTimes, nLayers: a.nLayers, nDims: a.nDims }, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
-        backend: a.backend,
-        times,
-        depths: a.depths,
-        refitEveryWords: a.refitEveryWords,
-        snapshotEveryWords: a.snapshotEveryWords,
-        flow,
-        onHost: (h) => {
-          counters.backend = h.backend;
-          a.onHost?.(h);
-        },
-        onRefitStart: (n) => {
-          counters.refitStartedMs = performance.now();
-          a.onRefitStart?.(n);
-        },
-        onRefit: (r) => {
-          counters.refitStartedMs = null;
-          counters.lastRefitSeconds = r.seconds;
-          a.onRefit?.(r);
-        },
+      joinActivationsWithWords(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
+      connect((pairs$) => {
+        const overall$ = pairs$.pipe(
+          map((p) => p.pair),
+          scoreSnapshots({
+            decoder: { dims, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
+            backend: a.backend,
+            times,
+            depths: a.depths,
+            refitEveryWords: a.refitEveryWords,
+            snapshotEveryWords: a.snapshotEveryWords,
+            refitPolicy: a.refitPolicy,
+            flow,
+            onHost: (h) => {
+              counters.backend = h.backend;
+              a.onHost?.(h);
+            },
+            onRefitStart: (n) => {
+              counters.refitStartedMs = performance.now();
+              a.onRefitStart?.(n);
+            },
+            onRefit: (r) => {
+              counters.refitStartedMs = null;
+              counters.lastRefitSeconds = r.seconds;
+              a.onRefit?.(r);
+            },
+          }),
+        );
+        const conditionsOf = a.conditionsOf;
+        if (!conditionsOf) return overall$;
+        const c = a.conditionDecoder ?? {};
+        // One decoder per condition, created when its first word comes; their snapshots go to the callback.
+        const conditions$ = pairs$.pipe(
+          mergeMap((p) => conditionsOf(p.word).map((condition) => ({ condition, pair: p.pair }))),
+          groupBy((x) => x.condition),
+          mergeMap((group$) =>
+            group$.pipe(
+              map((x) => x.pair),
+              scoreSnapshots({
+                decoder: { dims, foldPlan: { kind: 'blocks', folds: 5, blockWords: c.foldBlockWords ?? a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
+                backend: a.backend,
+                times,
+                depths: a.depths,
+                refitEveryWords: c.refitEveryWords ?? a.refitEveryWords,
+                snapshotEveryWords: c.snapshotEveryWords ?? a.snapshotEveryWords,
+                refitPolicy: a.refitPolicy,
+                flow,
+              }),
+              tap((s) => a.onConditionSnapshot?.(group$.key, s)),
+              ignoreElements(),
+            ),
+          ),
+        );
+        return merge(overall$, conditions$);
       }),
     );
   });

@@ -106,6 +106,9 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
     // after it (once), so a slow machine refits less often instead of queueing refits.
     let refitRunning = false;
     let refitWanted = false;
+    // Set once the source completes: its final refit covers everything, and a coalesced refit
+    // must not be queued behind the worker's close.
+    let completing = false;
     const requestRefit = () => {
       flushBatch();
       if (refitRunning) {
@@ -119,7 +122,7 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         return h.refit().then((r) => {
           refitRunning = false;
           opts.onRefit?.(r);
-          if (refitWanted && !closed) {
+          if (refitWanted && !closed && !completing) {
             refitWanted = false;
             requestRefit();
           }
@@ -155,6 +158,7 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       },
       error: (e) => fail(e),
       complete: () => {
+        completing = true;
         flushBatch();
         if (opts.finalRefit ?? true) {
           const at = words;

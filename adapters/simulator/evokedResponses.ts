@@ -69,6 +69,17 @@ export interface CouplingOptions {
   snr?: number;
   /** Latent sources per layer (default 3). */
   nSources?: number;
+  /**
+   * Hook for condition effects (conditionEffects.ts): a factor on word w's evoked response (its
+   * z-scored weights), e.g. weaker for surprising words. Default: none (every word at 1).
+   */
+  gainOf?: (w: WordEvent) => number;
+  /**
+   * Hook for a listener who hears words one at a time (listeningSubject.ts): the words whose
+   * projections set the z-scoring, instead of the first 512 of `words`, so that the scale does not
+   * change as words arrive. Default: the first 512 of `words`.
+   */
+  calibrationWords?: readonly WordEvent[];
 }
 
 /** The default latency at relative depth d: 0.30 + (d − 0.1)·0.35/0.8 s (0.30 s at 0.1, 0.65 s at 0.9). */
@@ -96,6 +107,7 @@ export class EvokedResponses implements LatentGenerator {
   private readonly nDims: number;
   private readonly lowRateHz: number;
   private readonly activation: CouplingOptions['activation'];
+  private readonly gainOf: CouplingOptions['gainOf'];
   private readonly onsets: Float64Array;
   /** Peak amplitude of a unit weight, tesla (0 under 'null' or at snr 0: nothing is generated). */
   private readonly amplitudeT: number;
@@ -131,6 +143,7 @@ export class EvokedResponses implements LatentGenerator {
     this.nLatent = L * S;
     this.control = control;
     this.activation = opts.activation;
+    this.gainOf = opts.gainOf;
     this.lowRateHz = grid.lowRateHz;
 
     // Words in onset order, so a block finds its words by binary search.
@@ -180,7 +193,7 @@ export class EvokedResponses implements LatentGenerator {
     this.projInvSd = new Float64Array(L * S).fill(1);
     this.weights = new Float32Array(words.length * L * S);
     this.weightReady = new Uint8Array(words.length);
-    this.calibrateProjections();
+    this.calibrateProjections(opts.calibrationWords ?? this.words);
 
     // Field patterns.
     const C = positions.length;
@@ -207,6 +220,10 @@ export class EvokedResponses implements LatentGenerator {
       const w = this.words[i];
       const raw = this.project(w);
       for (let k = 0; k < LS; k++) this.weights[i * LS + k] = (raw[k] - this.projMean[k]) * this.projInvSd[k];
+      if (this.gainOf) {
+        const gain = this.gainOf(w);
+        for (let k = 0; k < LS; k++) this.weights[i * LS + k] *= gain;
+      }
       this.weightReady[i] = 1;
     }
     return this.weights.subarray(i * LS, (i + 1) * LS);
@@ -271,14 +288,14 @@ export class EvokedResponses implements LatentGenerator {
    * z-scoring of the projections, estimated on the first 512 words (all of them if fewer): any
    * activation scale (synthetic unit variance, or a real model's) gives the same evoked size.
    */
-  private calibrateProjections(): void {
+  private calibrateProjections(words: readonly WordEvent[]): void {
     const LS = this.nLayers * this.nSources;
-    const n = Math.min(CALIBRATION_WORDS, this.words.length);
+    const n = Math.min(CALIBRATION_WORDS, words.length);
     if (n < 2) return;
     const sum = new Float64Array(LS);
     const sum2 = new Float64Array(LS);
     for (let i = 0; i < n; i++) {
-      const raw = this.project(this.words[i]);
+      const raw = this.project(words[i]);
       for (let k = 0; k < LS; k++) {
         sum[k] += raw[k];
         sum2[k] += raw[k] * raw[k];

@@ -1,6 +1,6 @@
 /*
  * lockstep dashboard page. Owns: the WebSocket connection to /ws (reconnecting with backoff), the
- * latest snapshot / health / words the server pushed, the emergence history between the server's
+ * latest snapshot / health / words (and, in closed-loop sessions, the closed-loop panel) the server pushed, the emergence history between the server's
  * history messages, and drawing all of it at most once per animation frame (uPlot charts are created
  * once and fed with setData). Must not compute scores: every number shown comes from the server's
  * messages (the Tmax-vs-depth line is a least-squares fit drawn for the eye; r, p and CI are the
@@ -43,13 +43,15 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
   const $ = (id) => document.getElementById(id);
 
   /** What tests and the screenshot tool read. */
-  const exposed = { lastSnapshotSeq: -1, lastTemporalScore: null, connected: false, drawCount: 0, plantedPoints: 0, tickLabels: {} };
+  const exposed = { lastSnapshotSeq: -1, lastTemporalScore: null, connected: false, drawCount: 0, plantedPoints: 0, tickLabels: {}, closedLoopDecisions: 0 };
   window.lockstep = exposed;
 
   const state = {
     snapshot: null,
     health: null,
     words: null,
+    /** The closed-loop panel (lockstep closed-loop only), or null: the card stays hidden. */
+    closedLoop: null,
     /** 'exact' | 'rolling': what the user asked for; exact falls back to rolling when absent. */
     mode: 'exact',
     /** 'connecting' (never connected yet) | 'connected' | 'disconnected' */
@@ -63,7 +65,7 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     plantedKey: 'none',
     schemaWarning: null,
   };
-  const dirty = { banner: true, health: false, words: false, snapshot: false, history: false, layout: false };
+  const dirty = { banner: true, health: false, words: false, snapshot: false, history: false, layout: false, closedLoop: false };
   let rafPending = false;
 
   function schedule() {
@@ -248,6 +250,9 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     } else if (msg.type === 'words') {
       state.words = msg.words;
       dirty.words = true;
+    } else if (msg.type === 'closedLoop') {
+      state.closedLoop = msg.closedLoop;
+      dirty.closedLoop = true;
     } else if (msg.type === 'history') {
       // The server's history of the recording so far (sent on connect): it replaces ours.
       const h = msg.history;
@@ -783,6 +788,7 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     fit(charts.tmax, 'chart-tmax');
     fit(charts.emergence, 'chart-emergence');
     if (state.snapshot) dirty.snapshot = true;
+    if (state.closedLoop) dirty.closedLoop = true;
   }
 
   function render() {
@@ -813,7 +819,110 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
       dirty.history = false;
       renderHistory();
     }
+    if (dirty.closedLoop) {
+      dirty.closedLoop = false;
+      renderClosedLoop();
+    }
     exposed.drawCount++;
+  }
+
+  // ---------------------------------------------------------------- closed loop
+
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  function svgEl(name, attrs, text) {
+    const el = document.createElementNS(SVG_NS, name);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+  /** A short, rounded rendering of a policy's state value (numbers to 3 decimals). */
+  function stateText(v) {
+    return JSON.stringify(v, (_k, x) => (isNum(x) && !Number.isInteger(x) ? Number(x.toFixed(3)) : x));
+  }
+  const decisionText = (d) => `${d.action === 'play' ? `play ${d.passage}${d.label ? ` (${d.label})` : ''}` : 'stop'} · ${d.reason}`;
+
+  /** The decisions on the recording's time axis (0 … now), one mark each, its reason in the tooltip. */
+  function drawTimeline(svg, p) {
+    const width = svg.clientWidth || 600;
+    const height = 64;
+    svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+    const end = Math.max(p.elapsedSec || 0, ...p.decisions.map((d) => d.atSec), 1);
+    const x = (t) => 8 + ((width - 16) * t) / end;
+    const y = 26;
+    const nodes = [svgEl('line', { class: 'axis', x1: x(0), x2: x(end), y1: y, y2: y })];
+    // Ticks at a round step giving about six labels.
+    const step = [5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600].find((s) => end / s <= 6) || 7200;
+    for (let t = 0; t <= end + 1e-9; t += step) {
+      nodes.push(svgEl('line', { class: 'axis', x1: x(t), x2: x(t), y1: y + 4, y2: y + 8 }));
+      nodes.push(svgEl('text', { x: x(t), y: y + 20, 'text-anchor': 'middle' }, fmtClock(t)));
+    }
+    for (const d of p.decisions) {
+      const cx = x(d.atSec);
+      const mark = d.action === 'stop' ? svgEl('rect', { class: 'stop', x: cx - 5, y: y - 14, width: 10, height: 10 }) : svgEl('path', { class: 'play', d: `M${cx - 5},${y - 4} L${cx + 5},${y - 4} L${cx},${y - 14} Z` });
+      const latency = isNum(d.latencySec) ? ` · decided ${fmt(d.latencySec * 1000, 0)} ms after the passage's data` : '';
+      mark.appendChild(svgEl('title', {}, `#${d.seq} at ${fmtClock(d.atSec)}: ${decisionText(d)} — ${d.detail}${latency}`));
+      nodes.push(mark);
+    }
+    if (!p.stopped) nodes.push(svgEl('line', { class: 'now', x1: x(p.elapsedSec), x2: x(p.elapsedSec), y1: 4, y2: y + 4 }));
+    svg.replaceChildren(...nodes);
+  }
+
+  function renderClosedLoop() {
+    const p = state.closedLoop;
+    if (!p) return;
+    $('closed-loop-card').hidden = false;
+    const params = Object.entries(p.policy.parameters || {}).map(([k, v]) => `${k} ${stateText(v)}`).join(', ');
+    $('cl-policy').textContent = `policy ${p.policy.name}${params ? ` (${params})` : ''}`;
+    const last = p.decisions[p.decisions.length - 1];
+    const plays = p.decisions.filter((d) => d.action === 'play').length;
+    $('cl-status').textContent = p.stopped
+      ? `stopped at ${fmtClock(p.stopped.atSec)} (${p.stopped.reason}): ${p.stopped.detail} · ${countOf(plays, 'passage')} played`
+      : `${countOf(plays, 'passage')} chosen so far${last && isNum(last.latencySec) ? ` · last decision ${fmt(last.latencySec * 1000, 0)} ms after its passage's data were complete` : ''}`;
+    drawTimeline($('cl-timeline'), p);
+    const items = p.decisions.slice(-8).reverse().map((d) => {
+      const li = document.createElement('li');
+      const when = document.createElement('span');
+      when.className = 'when';
+      when.textContent = fmtClock(d.atSec);
+      const what = document.createElement('span');
+      if (d.action === 'stop') what.className = 'stop';
+      what.textContent = `${decisionText(d)} — ${d.detail}`;
+      li.append(when, what);
+      return li;
+    });
+    $('cl-decisions').replaceChildren(...items);
+    const table = $('cl-conditions');
+    if (p.conditions.length === 0) {
+      table.replaceChildren();
+      const row = table.insertRow();
+      row.insertCell().textContent = 'this policy decodes all words together (no conditions)';
+    } else {
+      const head = document.createElement('tr');
+      for (const h of ['condition', 'words', 'temporal score', 'interval', 'peak R']) {
+        const th = document.createElement('th');
+        th.textContent = h;
+        head.appendChild(th);
+      }
+      const rows = p.conditions.map((c) => {
+        const tr = document.createElement('tr');
+        const cells = [c.condition, count(c.words), isNum(c.temporalScore) ? `${fmt(c.temporalScore, 3)} ${c.source === 'rolling' ? '(rolling)' : ''}` : '—', c.ci ? `${fmt(c.ci.low, 2)}…${fmt(c.ci.high, 2)}` : '—', fmt(c.alignmentScore, 3)];
+        cells.forEach((text, i) => {
+          const td = document.createElement('td');
+          td.textContent = text;
+          if (i === 2 && isNum(c.temporalScore) && c.temporalScore > 0) {
+            const bar = document.createElement('span');
+            bar.className = 'bar';
+            bar.style.width = `${Math.round(40 * Math.min(1, c.temporalScore))}px`;
+            td.appendChild(bar);
+          }
+          tr.appendChild(td);
+        });
+        return tr;
+      });
+      table.replaceChildren(head, ...rows);
+    }
+    setDetails($('cl-state'), Object.entries(p.state || {}).map(([k, v]) => [k, typeof v === 'string' ? v : stateText(v)]));
+    exposed.closedLoopDecisions = p.decisions.length;
   }
 
   // ---------------------------------------------------------------- start
