@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { errorText } from '../errorText.js';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
+import { checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { buildMatmulModel, type MatmulGraphKind } from './onnxGraph.js';
 import { symEigLoops } from './reference.js';
 
@@ -21,6 +21,8 @@ export const DEFAULT_MAX_RUN_INPUT_BYTES = 256 * 1024 * 1024;
 export interface OrtOptions {
   /** Split batches so one run's float32 inputs stay under this many bytes (default 256 MiB). */
   maxRunInputBytes?: number;
+  /** onnxruntime intra-op threads (default: all cores; 1 in each worker of a compute pool). */
+  threads?: number;
 }
 
 /** Loads onnxruntime-node; returns why not instead of throwing, so selection can fall back. */
@@ -45,7 +47,7 @@ export class OrtBackend implements LinalgBackend {
   readonly name = 'ort' as const;
   readonly precision = 'float32' as const;
   readonly detail: string;
-  private readonly threads = availableParallelism();
+  private readonly threads: number;
   private readonly sessions = new Map<MatmulGraphKind, Promise<InferenceSession>>();
   private readonly maxRunInputBytes: number;
   /**
@@ -62,6 +64,7 @@ export class OrtBackend implements LinalgBackend {
     opts: OrtOptions = {},
   ) {
     this.maxRunInputBytes = opts.maxRunInputBytes ?? DEFAULT_MAX_RUN_INPUT_BYTES;
+    this.threads = opts.threads ?? availableParallelism();
     this.detail = `ort (onnxruntime-node ${ort.env.versions.common ?? '?'}, cpu, ${this.threads} threads, float32)`;
   }
 
@@ -82,8 +85,13 @@ export class OrtBackend implements LinalgBackend {
     return s;
   }
 
-  async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array): Promise<void> {
+  async accumulateCross(aIn: Float32Array | Float64Array, bIn: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions = {}): Promise<void> {
     const { batch, m, n, k } = shape;
+    // Strided operands are gathered into contiguous copies; `lowerOnly` is a permission (the full square is added).
+    checkLayout('accumulateCross', 'A', aIn, batch, k, m, opts.aLayout);
+    checkLayout('accumulateCross', 'B', bIn, batch, k, n, opts.bLayout);
+    const a = gatherRows(aIn, batch, k, m, opts.aLayout);
+    const b = aIn === bIn && opts.aLayout === opts.bLayout ? a : gatherRows(bIn, batch, k, n, opts.bLayout);
     checkLength('accumulateCross', 'A', a, batch * k * m);
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
@@ -102,11 +110,13 @@ export class OrtBackend implements LinalgBackend {
     });
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
+  async matmul(aIn: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     const { batch, m, n, k } = shape;
     const transA = opts.transA ?? false;
     const bBatched = opts.bBatched ?? true;
-    checkLength('matmul', 'A', a, batch * m * k);
+    if (opts.aLayout && transA) throw new RangeError('matmul: aLayout is for a non-transposed A');
+    checkLayout('matmul', 'A', aIn, batch, m, k, opts.aLayout);
+    const a = gatherRows(aIn, batch, m, k, opts.aLayout);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
     const result = matmulOutput(opts.out, batch * m * n);
     if (result.length === 0 || k === 0) return result.fill(0);
