@@ -17,7 +17,8 @@ import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomicFile.js';
 import fs from 'node:fs';
 import type { Decoder } from '../src/decoder.js';
-import { decoderArrays, decoderForRestore, decoderHeader, type DecoderStateHeader, type StateArray } from '../src/decoderState.js';
+import { decoderArrays, decoderForRestore, decoderHeader, type ArrivalState, type DecoderStateHeader, type StateArray } from '../src/decoderState.js';
+import type { ArrayMemory } from '../src/stats/sufficientStats.js';
 
 const MAGIC = Buffer.from('LOCKSTEP-CKPT\0\0\0', 'latin1');
 export const CHECKPOINT_VERSION = 1;
@@ -56,9 +57,13 @@ export class CheckpointError extends Error {
   }
 }
 
-/** Writes the decoder's state to `path` atomically. Returns the number of bytes written. */
-export function writeCheckpoint(path: string, decoder: Decoder): number {
-  const arrays = decoderArrays(decoder);
+/**
+ * Writes the decoder's state to `path` atomically. Returns the number of bytes written. With no
+ * jobs in motion the state is the decoder's as it stands; `at` (captured when the checkpoint was
+ * asked for, written from `decoder.afterJobs`) gives the words-arrived part of another moment.
+ */
+export function writeCheckpoint(path: string, decoder: Decoder, at?: ArrivalState): number {
+  const arrays = decoderArrays(decoder, at);
   // The directory's offsets depend on the header length, which depends on the offsets' digits:
   // lay out with a generous fixed header size, padded with spaces.
   const draft = (base: number): FileHeader => {
@@ -68,7 +73,7 @@ export function writeCheckpoint(path: string, decoder: Decoder): number {
       offset = align8(offset + array.byteLength);
       return e;
     });
-    return { format: 'lockstep-checkpoint', createdAt: new Date().toISOString(), decoder: decoderHeader(decoder), arrays: dir };
+    return { format: 'lockstep-checkpoint', createdAt: new Date().toISOString(), decoder: decoderHeader(decoder, at), arrays: dir };
   };
   let headerLen = align8(Buffer.byteLength(JSON.stringify(draft(0))) + 256);
   let header = Buffer.from(JSON.stringify(draft(24 + headerLen)));
@@ -103,8 +108,11 @@ export function writeCheckpoint(path: string, decoder: Decoder): number {
   return pos;
 }
 
-/** Reads and verifies a checkpoint; the result continues exactly where the saved decoder stopped. */
-export function readCheckpoint(path: string): Decoder {
+/**
+ * Reads and verifies a checkpoint; the result continues exactly where the saved decoder stopped.
+ * `memory: 'shared'` puts its arrays in shared memory (for a compute pool).
+ */
+export function readCheckpoint(path: string, memory: ArrayMemory = 'local'): Decoder {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -142,7 +150,7 @@ export function readCheckpoint(path: string): Decoder {
       throw new CheckpointError(path, 24, `header is not valid JSON (${(e as Error).message}); the file is corrupted`);
     }
     if (header.format !== 'lockstep-checkpoint' || !Array.isArray(header.arrays)) throw new CheckpointError(path, 24, 'header does not describe a lockstep checkpoint');
-    const decoder = decoderForRestore(header.decoder);
+    const decoder = decoderForRestore(header.decoder, memory);
     const targets = new Map(decoderArrays(decoder).map((a) => [a.name, a.array]));
     let pos = 24 + headerLen;
     for (const entry of header.arrays) {

@@ -71,7 +71,7 @@ export interface LiveResult {
    * From the moment the received MEG covers a word's epoch (onset + 3.0 s + the filters' delay) to the
    * snapshot that includes it, seconds (p50, p99 over the words; the dashboard send adds ~1 ms).
    */
-  latencySec: { p50: number | null; p99: number | null; n: number };
+  latencySec: { p50: number | null; p90: number | null; p99: number | null; max: number | null; n: number };
   final: ScoreSnapshot | null;
 }
 
@@ -211,6 +211,8 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       contentWordsOnly: !a.allWords,
       backend: a.backend,
       refitEveryWords: a.refitEveryWords,
+      // A live source cannot wait: refits compute beside scoring, and every word's snapshot goes out at once.
+      refits: 'concurrent',
       snapshotEveryWords: a.snapshotEveryWords,
       foldBlockWords: a.foldBlockWords,
       halfLifeWords: a.halfLifeWords,
@@ -249,7 +251,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     wordsExcluded: { 'outside-recording': 0, 'overlaps-data-gap': 0, 'no-activations': 0, 'function-word': 0, ...r.wordsExcluded },
     sourceSeconds: r.sourceSeconds,
     wallSeconds: r.wallSeconds,
-    latencySec: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length },
+    latencySec: { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? null, n: latencies.length },
     final: r.last,
   };
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);

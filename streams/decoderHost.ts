@@ -1,7 +1,7 @@
 /**
  * Where the decoder runs: `WorkerDecoderHost` (a worker thread; the default for streams, so the
- * main event loop never waits on a refit) or `InProcessDecoderHost` (same thread; for batch
- * commands such as `lockstep decode` and for tests). Both expose the same async requests.
+ * main event loop never waits on a refit) or `InProcessDecoderHost` (same thread; for tests).
+ * Both expose the same async requests, answered as the session's mode says (decoderSession.ts).
  */
 import { Worker } from 'node:worker_threads';
 import type { ScoreSnapshot } from '../src/snapshot.js';
@@ -31,20 +31,17 @@ export interface DecoderHost {
 
 export class InProcessDecoderHost implements DecoderHost {
   inFlight = 0;
-  private queue: Promise<unknown> = Promise.resolve();
   private constructor(readonly session: DecoderSession) {}
   static async start(options: DecoderSessionOptions): Promise<InProcessDecoderHost> {
     return new InProcessDecoderHost(await DecoderSession.create(options));
   }
   get backend(): string {
-    return this.session.backend.detail;
+    return this.session.backendDetail;
   }
-  /** Runs requests one after another, like the worker does, so callers may fire without awaiting. */
-  private run<T>(op: () => T | Promise<T>): Promise<T> {
+  /** Counts requests in flight; the session keeps their order, so callers may fire without awaiting. */
+  private run<T>(op: () => Promise<T>): Promise<T> {
     this.inFlight += 1;
-    const next = this.queue.then(op).finally(() => (this.inFlight -= 1));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return op().finally(() => (this.inFlight -= 1));
   }
   add(words: WordPair[]): Promise<AddSummary> {
     return this.run(() => this.session.add(words));

@@ -14,7 +14,7 @@ import { DataGapLog, type DataGap } from '../src/quality/dataGapLog.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { SampleChunk, WordEvent, WordPair } from '../src/types.js';
 import type { DecoderHost } from './decoderHost.js';
-import type { RefitSummary } from './decoderSession.js';
+import type { RefitMode, RefitSummary } from './decoderSession.js';
 import { FlowControl } from './flowControl.js';
 import type { PreprocessOptions } from './preprocess.js';
 import { scoreSnapshots } from './scoreSnapshots.js';
@@ -43,6 +43,8 @@ export interface AnalysisPipelineOptions {
   halfLifeWords: number | null;
   /** The flow gate the source should wait on (bounded memory whatever the speed). */
   flow?: FlowControl;
+  /** `concurrent` for live sources: refits compute beside scoring and snapshots (default `blocking`, see decoderSession.ts). */
+  refits?: RefitMode;
   onGap?: (gap: DataGap) => void;
   onHost?: (host: DecoderHost) => void;
   /** Called when a refit starts (the words it covers) and when it ends. */
@@ -150,6 +152,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
         depths: a.depths,
         refitEveryWords: a.refitEveryWords,
         snapshotEveryWords: a.snapshotEveryWords,
+        refits: a.refits,
         flow,
         onHost: (h) => {
           counters.backend = h.backend;

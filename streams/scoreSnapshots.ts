@@ -5,8 +5,10 @@
  *
  * The decoder lives in a worker thread by default: this operator only forwards words and asks for
  * refits and snapshots, so its subscriber's event loop is never held by linear algebra.
- * Ordering hazard: requests are answered strictly in the order sent, which is what makes a snapshot
- * requested right after a refit include that refit.
+ * Ordering hazard: with `refits: 'blocking'` (default) requests are answered strictly in the order
+ * sent, which is what makes a snapshot requested right after a refit include that refit. With
+ * `refits: 'concurrent'` (live) a snapshot is answered at once with the latest finished refit;
+ * only the final snapshot waits for the final refit.
  */
 import type { OperatorFunction } from 'rxjs';
 import type { ScoreSnapshot } from '../src/snapshot.js';
@@ -70,7 +72,15 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
     // Everything that talks to the host goes through this chain so that the host is ready and
     // failures surface once, as a stream error.
     // Only the session's own options cross into the worker (callbacks and flow stay here).
-    const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom };
+    const session: DecoderSessionOptions = {
+      decoder: opts.decoder,
+      backend: opts.backend,
+      times: opts.times,
+      depths: opts.depths,
+      resumeFrom: opts.resumeFrom,
+      refits: opts.refits,
+      computeWorkers: opts.computeWorkers,
+    };
     let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
       host = h;
       opts.onHost?.(h);
@@ -79,12 +89,13 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       if (!closed) subscriber.error(e);
       closed = true;
     };
-    const enqueue = (op: (h: DecoderHost) => Promise<unknown>) => {
+    const enqueue = (op: (h: DecoderHost) => Promise<unknown>, awaitAnswer = false) => {
       // Requests are fired as soon as the host exists (not awaited one by one); the host keeps order.
+      // `awaitAnswer` holds the requests after this one until it is answered.
       chain = chain.then(() => {
         const p = op(host!);
         p.catch(fail);
-        return undefined;
+        return awaitAnswer ? p.catch(() => undefined) : undefined;
       });
       chain.catch(fail);
     };
@@ -158,10 +169,11 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         flushBatch();
         if (opts.finalRefit ?? true) {
           const at = words;
+          // The final snapshot carries the final refit, whatever the mode.
           enqueue((h) => {
             opts.onRefitStart?.(at);
             return h.refit().then((r) => opts.onRefit?.(r));
-          });
+          }, true);
         }
         if (opts.checkpointPath) {
           const path = opts.checkpointPath;

@@ -60,7 +60,7 @@ export function fakeSnapshot(seq: number, opts: FakeSnapshotOptions = {}): Score
     alphaSelection: 'per-target GCV',
     alphas: [1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, 1e5],
     folds: '5 folds from contiguous blocks of 20 words, assigned round-robin',
-    rolling: { ...fakeCurves(seq, times, depths, 0.1 + 0.8 * hash01(seq, 3), 7), nScored: nWords - 20, halfLifeWords: null },
+    rolling: { ...fakeCurves(seq, times, depths, 0.1 + 0.8 * hash01(seq, 3), 7), nScored: nWords - 20, halfLifeWords: null, scoring: 'batch', scoredBy: [{ fromWord: 21, toWord: nWords, modelAtWords: 20 }] },
     exact: opts.noExact
       ? null
       : {
