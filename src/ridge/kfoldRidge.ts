@@ -103,9 +103,12 @@ class Workspace {
   readonly chosen: Uint8Array;
   /** Per fold, this chunk's Σxxᵀ as full squares: [fold] → [t − t0][C][C]. */
   readonly foldSxx: Float64Array[];
+  /** The chunk's totals over folds. */
+  readonly totals: { sx: Float64Array; sxx: Float64Array; sy: Float64Array; syy: Float64Array; sxy: Float64Array };
 
   constructor(C: number, P: number, J: number, K: number, chunk: number) {
     this.foldSxx = Array.from({ length: K }, () => new Float64Array(chunk * C * C));
+    this.totals = { sx: new Float64Array(chunk * C), sxx: new Float64Array(chunk * C * C), sy: new Float64Array(P), syy: new Float64Array(P), sxy: new Float64Array(chunk * C * P) };
     this.S = new Float64Array(J * C * C);
     this.Sxy = new Float64Array(J * C * P);
     this.Syy = new Float64Array(J * P);
@@ -229,12 +232,12 @@ export async function kfoldRidgeTimes(folds: readonly SufficientStats[], backend
     const t1 = Math.min(tEnd, t0 + chunk);
     // Each fold's Σxxᵀ keeps one triangle: mirror this chunk's matrices once, then read full squares.
     const sxxOf = mirrorChunk(folds, t0, t1, ws.foldSxx);
-    const totals = chunkTotals(folds, t0, t1, sxxOf);
+    const totals = chunkTotals(folds, t0, t1, sxxOf, ws.totals);
+    // Held-out jobs first, then the full model's: the held-out weights are then one contiguous block.
     const jobs: Job[] = [];
-    for (let t = t0; t < t1; t++) {
-      for (let f = 0; evaluate && f < K; f++) jobs.push({ t, fold: f });
-      if (full) jobs.push({ t, fold: -1 });
-    }
+    for (let t = t0; t < t1; t++) for (let f = 0; evaluate && f < K; f++) jobs.push({ t, fold: f });
+    const H = jobs.length;
+    for (let t = t0; full && t < t1; t++) jobs.push({ t, fold: -1 });
     const J = jobs.length;
     const S = ws.S.subarray(0, J * C * C);
     const Sxy = ws.Sxy.subarray(0, J * C * P);
@@ -265,32 +268,24 @@ export async function kfoldRidgeTimes(folds: readonly SufficientStats[], backend
     }
     const Wz = await backend.matmul(eig.vectors, Z, { batch: J, m: C, k: C, n: P }, { out: ws.Wz.subarray(0, J * C * P) });
 
-    // Held-out evaluation of the outer folds. Their scatter goes where the training scatter was
-    // (the eigendecomposition has consumed it) and their weights are gathered into Z's space.
-    const heldJobs = jobs.map((job, j) => ({ job, j })).filter(({ job }) => job.fold >= 0);
-    const H = heldJobs.length;
+    // Held-out evaluation of the outer folds (jobs 0…H−1). Their scatter goes where the training
+    // scatter was (the eigendecomposition has consumed it).
     if (H > 0) {
       const Bz = ws.S.subarray(0, H * C * C);
-      const Wh = ws.Z.subarray(0, H * C * P);
-      for (let h = 0; h < H; h++) {
-        const { job, j } = heldJobs[h];
-        heldOutScatter(folds[job.fold], sxxOf(job.fold, job.t), train[j], job.t, Bz.subarray(h * C * C, (h + 1) * C * C));
-        Wh.set(Wz.subarray(j * C * P, (j + 1) * C * P), h * C * P);
-      }
+      const Wh = Wz.subarray(0, H * C * P);
+      for (let j = 0; j < H; j++) heldOutScatter(folds[jobs[j].fold], sxxOf(jobs[j].fold, jobs[j].t), train[j], jobs[j].t, Bz.subarray(j * C * C, (j + 1) * C * C));
       const BW = await backend.matmul(Bz, Wh, { batch: H, m: C, k: C, n: P }, { out: ws.Sxy.subarray(0, H * C * P) });
-      for (let h = 0; h < H; h++) {
-        const { job, j } = heldJobs[h];
+      for (let j = 0; j < H; j++) {
+        const job = jobs[j];
         const o = (job.fold * T + job.t) * P;
-        heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(h * C * P, (h + 1) * C * P), BW.subarray(h * C * P, (h + 1) * C * P), targetR.subarray(o, o + P));
+        heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(j * C * P, (j + 1) * C * P), BW.subarray(j * C * P, (j + 1) * C * P), targetR.subarray(o, o + P));
         alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), o);
       }
     }
-    if (full) {
-      jobs.forEach((job, j) => {
-        if (job.fold >= 0) return;
-        rawModel(train[j], Wz.subarray(j * C * P, (j + 1) * C * P), full.weights.subarray(job.t * C * P, (job.t + 1) * C * P), full.intercept.subarray(job.t * P, (job.t + 1) * P));
-        full.alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), job.t * P);
-      });
+    for (let j = H; full && j < J; j++) {
+      const { t } = jobs[j];
+      rawModel(train[j], Wz.subarray(j * C * P, (j + 1) * C * P), full.weights.subarray(t * C * P, (t + 1) * C * P), full.intercept.subarray(t * P, (t + 1) * P));
+      full.alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), t * P);
     }
     await opts.onProgress?.(t1, T);
   }
@@ -318,11 +313,18 @@ interface ChunkTotals {
   sxy: Float64Array; // [t - t0][C][P]
 }
 
-function chunkTotals(folds: readonly SufficientStats[], t0: number, t1: number, sxxOf: FoldSxx): ChunkTotals {
+function chunkTotals(folds: readonly SufficientStats[], t0: number, t1: number, sxxOf: FoldSxx, buffers: Omit<ChunkTotals, 'n'>): ChunkTotals {
   const { nChannels: C } = folds[0].dims;
   const P = folds[0].sy.length;
   const nt = t1 - t0;
-  const tot: ChunkTotals = { n: 0, sx: new Float64Array(nt * C), sxx: new Float64Array(nt * C * C), sy: new Float64Array(P), syy: new Float64Array(P), sxy: new Float64Array(nt * C * P) };
+  const tot: ChunkTotals = {
+    n: 0,
+    sx: buffers.sx.subarray(0, nt * C).fill(0),
+    sxx: buffers.sxx.subarray(0, nt * C * C).fill(0),
+    sy: buffers.sy.fill(0),
+    syy: buffers.syy.fill(0),
+    sxy: buffers.sxy.subarray(0, nt * C * P).fill(0),
+  };
   folds.forEach((f, i) => {
     tot.n += f.n;
     addSlice(tot.sx, f.sx, t0 * C);
@@ -401,21 +403,33 @@ function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t:
  */
 function zScatter(tr: TrainingSet, C: number, P: number, S: Float64Array, Sxy: Float64Array, Syy: Float64Array): void {
   const { n, mx, my, sd, totals, lt, t, without, withoutSxx } = tr;
-  S.set(totals.sxx.subarray(lt * C * C, (lt + 1) * C * C));
-  Sxy.set(totals.sxy.subarray(lt * C * P, (lt + 1) * C * P));
-  for (let w = 0; w < without.length; w++) {
-    const hxx = withoutSxx[w];
-    const hxy = without[w].sxy.subarray(t * C * P, (t + 1) * C * P);
-    for (let i = 0; i < C * C; i++) S[i] -= hxx[i];
-    for (let i = 0; i < C * P; i++) Sxy[i] -= hxy[i];
-  }
+  const totXX = totals.sxx.subarray(lt * C * C, (lt + 1) * C * C);
+  const totXY = totals.sxy.subarray(lt * C * P, (lt + 1) * C * P);
+  const invSd = new Float64Array(C);
+  for (let i = 0; i < C; i++) invSd[i] = 1 / sd[i];
+  if (without.length > 2) throw new Error('zScatter: at most two held-out folds');
+  // Training sums = totals − held folds, then centred and scaled, in one pass per row.
+  const h0 = withoutSxx[0];
+  const h1 = withoutSxx[1];
+  const y0 = without[0]?.sxy.subarray(t * C * P, (t + 1) * C * P);
+  const y1 = without[1]?.sxy.subarray(t * C * P, (t + 1) * C * P);
   for (let i = 0; i < C; i++) {
-    const inv = 1 / sd[i];
+    const inv = invSd[i];
     const nmi = n * mx[i];
-    const rowS = i * C;
-    for (let j = 0; j < C; j++) S[rowS + j] = ((S[rowS + j] - nmi * mx[j]) * inv) / sd[j];
+    const row = i * C;
+    for (let j = 0; j < C; j++) {
+      let v = totXX[row + j];
+      if (h0) v -= h0[row + j];
+      if (h1) v -= h1[row + j];
+      S[row + j] = (v - nmi * mx[j]) * inv * invSd[j];
+    }
     const rowY = i * P;
-    for (let p = 0; p < P; p++) Sxy[rowY + p] = (Sxy[rowY + p] - nmi * my[p]) * inv;
+    for (let p = 0; p < P; p++) {
+      let v = totXY[rowY + p];
+      if (y0) v -= y0[rowY + p];
+      if (y1) v -= y1[rowY + p];
+      Sxy[rowY + p] = (v - nmi * my[p]) * inv;
+    }
   }
   for (let p = 0; p < P; p++) Syy[p] = tr.syy[p] - n * my[p] * my[p];
 }
@@ -471,10 +485,15 @@ function heldOutScatter(held: SufficientStats, sxx: Float64Array, tr: TrainingSe
   const { mx, sd } = tr;
   const n = held.n;
   const sx = held.sx.subarray(t * C, (t + 1) * C);
+  const invSd = new Float64Array(C);
+  for (let i = 0; i < C; i++) invSd[i] = 1 / sd[i];
   for (let i = 0; i < C; i++) {
-    for (let j = 0; j < C; j++) {
-      B[i * C + j] = (sxx[i * C + j] - sx[i] * mx[j] - mx[i] * sx[j] + n * mx[i] * mx[j]) / (sd[i] * sd[j]);
-    }
+    const sxi = sx[i];
+    const mxi = mx[i];
+    const nmi = n * mxi;
+    const inv = invSd[i];
+    const row = i * C;
+    for (let j = 0; j < C; j++) B[row + j] = (sxx[row + j] - sxi * mx[j] - mxi * sx[j] + nmi * mx[j]) * inv * invSd[j];
   }
 }
 
