@@ -4,9 +4,11 @@
  *   1. accumulation: `--words` words added (words/s, from the first add to the last batch added);
  *   2. refits: `--repeats` exact refits as `lockstep decode` runs them (5 folds, no full model:
  *      830 eigendecompositions) and as a live session does (plus the full model: 996);
- *   3. beside: a live-style refit (concurrent session mode: words scored on arrival) while words
- *      keep arriving as fast as they can be scored: how many, and how long each took;
- * then peak RSS. Prints one JSON line.
+ *   3. beside: a live-style refit (words scored on arrival) while words keep arriving at speech
+ *      rate: how many arrived, and how long each took from arrival to scored;
+ * then peak RSS. Wall seconds and CPU seconds (all threads) are both reported: on a shared machine
+ * CPU seconds divided by the cores used estimate the wall time the machine would take alone.
+ * Prints one JSON line.
  *
  * Usage: node dist/bench/refitRun.js '{"backend":"auto","workers":2,"precision":"float64","words":2560,"repeats":2}'
  */
@@ -28,6 +30,8 @@ interface RunConfig {
   repeats: number;
   /** Skip the live-style refit with words arriving beside it. */
   noBeside?: boolean;
+  /** Arrival rate of the words beside that refit (default 3 words/s, speech). */
+  besideWordsPerSec?: number;
   channels?: number;
   times?: number;
   layers?: number;
@@ -60,50 +64,62 @@ const decoder: Decoder = session.decoder;
 const backend = session.backend;
 log(`${session.backendDetail}, ${cfg.precision}`);
 
+/** CPU seconds of every thread of this process (the pool's workers included) since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return round((u.user + u.system) / 1e6);
+};
 const loadBefore = os.loadavg();
 const t0 = performance.now();
+const c0 = process.cpuUsage();
 for (let i = 0; i < cfg.words; i++) await decoder.add(word(i), backend);
 await decoder.flush(backend);
 const accumulateSeconds = (performance.now() - t0) / 1000;
+const accumulateCpuSeconds = cpuSince(c0);
 log(`accumulated ${cfg.words} words in ${accumulateSeconds.toFixed(1)} s`);
 
 const refitSeconds: number[] = [];
+const refitCpuSeconds: number[] = [];
 const refitWithModelSeconds: number[] = [];
 for (let r = 0; r < cfg.repeats; r++) {
+  const c1 = process.cpuUsage();
   await decoder.refit(backend, undefined, { fitFull: false });
   refitSeconds.push(round(decoder.lastRefitSeconds));
+  refitCpuSeconds.push(cpuSince(c1));
   await decoder.refit(backend);
   refitWithModelSeconds.push(round(decoder.lastRefitSeconds));
-  log(`refit ${refitSeconds.at(-1)} s, with the full model ${refitWithModelSeconds.at(-1)} s`);
+  log(`refit ${refitSeconds.at(-1)} s (${refitCpuSeconds.at(-1)} CPU s), with the full model ${refitWithModelSeconds.at(-1)} s`);
 }
 
 let beside: Record<string, number> | null = null;
 if (!cfg.noBeside) {
-  // Live-style: score on arrival while the refit computes on the pool.
+  // Live-style: words arrive at speech rate and are scored on arrival while the refit computes
+  // on the pool; latency = from a word's arrival to its score being in the rolling sums.
   decoder.scoring = 'arrival';
+  const rate = cfg.besideWordsPerSec ?? 3;
   let refitDone = false;
   const tr = performance.now();
   const refit = decoder.refit(backend).then(() => (refitDone = true));
-  const perWord: number[] = [];
-  let i = cfg.words;
-  while (!refitDone) {
-    const ts = performance.now();
-    const w = word(i++);
+  const latencyMs: number[] = [];
+  for (let i = cfg.words; !refitDone; i++) {
+    const due = tr + ((i - cfg.words) * 1000) / rate;
+    while (performance.now() < due && !refitDone) await new Promise((r) => setTimeout(r, Math.min(5, due - performance.now())));
+    if (refitDone) break;
+    const w = word(i);
     const out = await decoder.add(w, backend);
     if (out.accepted) await decoder.scoreOnArrival(w, out.position, backend);
-    perWord.push(performance.now() - ts);
-    // Let the refit's completion through between words, as a session's event loop would.
-    await new Promise((r) => setImmediate(r));
+    latencyMs.push(performance.now() - due);
   }
   await refit;
   const refitSecondsBeside = (performance.now() - tr) / 1000;
   await decoder.drain();
-  perWord.sort((a, b) => a - b);
+  latencyMs.sort((a, b) => a - b);
   beside = {
+    wordsPerSecond: rate,
     refitSeconds: round(refitSecondsBeside),
-    wordsScoredDuringRefit: perWord.length,
-    scoreMsP50: round(perWord[Math.floor(perWord.length / 2)] ?? NaN),
-    scoreMsMax: round(perWord.at(-1) ?? NaN),
+    wordsScoredDuringRefit: latencyMs.length,
+    scoreLatencyMsP50: round(latencyMs[Math.floor(latencyMs.length / 2)] ?? NaN),
+    scoreLatencyMsMax: round(latencyMs.at(-1) ?? NaN),
   };
   log(`beside: ${JSON.stringify(beside)}`);
 }
@@ -118,7 +134,9 @@ process.stdout.write(
     words: cfg.words,
     accumulateSeconds: round(accumulateSeconds),
     wordsPerSecond: round(cfg.words / accumulateSeconds, 0),
+    accumulateCpuSeconds,
     refitSeconds,
+    refitCpuSeconds,
     refitWithModelSeconds,
     beside,
     peakRssGB: round(process.resourceUsage().maxRSS / 2 ** 20, 3),

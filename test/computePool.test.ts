@@ -16,7 +16,7 @@ import { smallPlanted, wordsOf } from './helpers/planted.js';
 
 // Enough rows (37 channels × 23 times) for the Σxyᵀ product to be split mid-array.
 const data = smallPlanted({ nChannels: 37, nTimes: 23, nLayers: 4, nDims: 3 });
-const words = wordsOf(data, 240);
+const words = wordsOf(data, 180);
 
 const options = (precision: AccumulationPrecision): DecoderOptions => ({ dims: data.o, foldPlan: { kind: 'blocks', folds: 5, blockWords: 20 }, batchWords: 32, precision, halfLifeWords: 100 });
 
@@ -26,11 +26,11 @@ interface Outcome {
   weights: Float64Array;
 }
 
-/** Adds every word, refits every 100 words (so later batches are scored), refits at the end. */
+/** Adds every word, refits every 70 words (so later batches are scored), refits at the end. */
 async function decode(d: Decoder, backend: LinalgBackend): Promise<Outcome> {
   for (let i = 0; i < words.length; i++) {
     await d.add(words[i], backend);
-    if ((i + 1) % 100 === 0) await d.refit(backend);
+    if ((i + 1) % 70 === 0) await d.refit(backend);
   }
   const result = (await d.refit(backend))!;
   await d.drain();

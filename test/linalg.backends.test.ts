@@ -216,6 +216,13 @@ function backendSuite(label: string, be: LinalgBackend): void {
       }
       // Defaults: transA false, bBatched true.
       assertClose(await be.matmul(a, bAll, shape), await reference.matmul(a, bAll, shape), tol, 'matmul defaults');
+      // One row per item (one word's prediction), shared and batched B.
+      const row = { ...shape, m: 1 };
+      const a1 = a.slice(0, shape.batch * shape.k);
+      for (const bBatched of [true, false]) {
+        const b = bBatched ? bAll : bAll.slice(0, shape.k * shape.n);
+        assertClose(await be.matmul(a1, b, row, { bBatched }), await reference.matmul(a1, b, row, { bBatched }), tol, `matmul m = 1, bBatched=${bBatched}`);
+      }
     });
 
     it('symEig: ascending values matching reference, orthonormal vectors, V diag(w) Vᵀ = A', async () => {

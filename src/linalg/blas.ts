@@ -107,6 +107,14 @@ export class BlasBackend implements LinalgBackend {
       this.gemm(false, batch * m, n, k, a.subarray(aOff), b, 0, out, al.ld);
       return out;
     }
+    if (m === 1 && !transA) {
+      // One row (a word's prediction): y = Bᵀa is a matrix-vector product, which reads B once;
+      // dgemm would first copy B into its packed layout, tripling the memory traffic.
+      for (let bi = 0; bi < batch; bi++) {
+        this.lib.dgemv(true, k, n, 1, bBatched ? b.subarray(bi * k * n) : b, ld(n), a.subarray(aOff + bi * al.batchStride, aOff + bi * al.batchStride + k), 0, out.subarray(bi * n, (bi + 1) * n));
+      }
+      return out;
+    }
     for (let bi = 0; bi < batch; bi++) {
       this.gemm(transA, m, n, k, a.subarray(aOff + bi * al.batchStride), bBatched ? b.subarray(bi * k * n) : b, 0, out.subarray(bi * m * n), al.ld);
     }

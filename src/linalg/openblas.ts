@@ -1,7 +1,7 @@
 /**
  * The one binding of the system's OpenBLAS/LAPACK, called with `koffi` (no compiled addon of our
  * own): finds the library ($LOCKSTEP_BLAS_LIB, the usual OpenBLAS locations, then reference LAPACK +
- * BLAS), loads each file once per thread, and hands out typed `dgemm`, `dsyrk`, `sgemm`, `ssyrk`,
+ * BLAS), loads each file once per thread, and hands out typed `dgemm`, `dgemv`, `dsyrk`, `sgemm`, `ssyrk`,
  * `dsyevd` and OpenBLAS's thread setting to its two users:
  * the `blas` linear-algebra backend (blas.ts) and the resampler's block products
  * (src/filters/polyphase.ts). Both fall back elsewhere when no library loads, so every failure is
@@ -65,6 +65,12 @@ export type Dgemm = (
  */
 export type Dsyevd = (n: number, a: Float64Array, w: Float64Array, work: Float64Array, iwork: Int32Array) => number;
 
+/**
+ * y = alpha·op(A)·x + beta·y with A m×n stored row-major (rows `lda` apart), x and y contiguous;
+ * op(A) is Aᵀ when `trans`.
+ */
+export type Dgemv = (trans: boolean, m: number, n: number, alpha: number, a: Float64Array, lda: number, x: Float64Array, beta: number, y: Float64Array) => void;
+
 /** `Dgemm` in single precision (float32 operands, float32 C). */
 export type Sgemm = (
   order: 'row' | 'col', transA: boolean, transB: boolean, m: number, n: number, k: number,
@@ -91,6 +97,7 @@ export interface BlasGemm {
 /** dgemm plus the other level-3 kernels the decoder uses and LAPACK's symmetric eigensolver, from one candidate. */
 export interface BlasLapack extends BlasGemm {
   dsyevd: Dsyevd;
+  dgemv: Dgemv;
   dsyrk: Dsyrk;
   sgemm: Sgemm;
   ssyrk: Ssyrk;
@@ -228,8 +235,8 @@ function bindGemm(koffi: Koffi, file: string, fortranOnly: boolean): Omit<BlasGe
   return { dgemm, via, version: versionOf(lib) };
 }
 
-/** Binds sgemm, dsyrk and ssyrk (CBLAS, else Fortran) from `file`, or throws naming what is missing. */
-function bindLevel3(koffi: Koffi, file: string, fortranOnly: boolean): { sgemm: Sgemm; dsyrk: Dsyrk; ssyrk: Ssyrk } {
+/** Binds dgemv, sgemm, dsyrk and ssyrk (CBLAS, else Fortran) from `file`, or throws naming what is missing. */
+function bindLevel3(koffi: Koffi, file: string, fortranOnly: boolean): { dgemv: Dgemv; sgemm: Sgemm; dsyrk: Dsyrk; ssyrk: Ssyrk } {
   const lib = handle(koffi, file);
   const cblas = (decl: string) => (fortranOnly ? undefined : tryFunc(lib, decl));
   const fortran = (decl: string, name: string) => {
@@ -251,6 +258,15 @@ function bindLevel3(koffi: Koffi, file: string, fortranOnly: boolean): { sgemm: 
       else fs(ta, tb, i32(m), i32(n), i32(k), f32(alpha), a, i32(lda), b, i32(ldb), f32(beta), c, i32(ldc), 1, 1);
     };
   }
+  let dgemv: Dgemv;
+  const cv = cblas('void cblas_dgemv(int order, int trans, int m, int n, double alpha, const double *a, int lda, const double *x, int incx, double beta, double *y, int incy)');
+  if (cv) {
+    dgemv = (trans, m, n, alpha, a, lda, x, beta, y) => cv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
+  } else {
+    const fv = fortran('void dgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a, const int *lda, const double *x, const int *incx, const double *beta, double *y, const int *incy, size_t transLen)', 'dgemv');
+    // A row-major m×n matrix is, to Fortran, its n×m transpose: op flips.
+    dgemv = (trans, m, n, alpha, a, lda, x, beta, y) => fv(trans ? 'N' : 'T', i32(n), i32(m), f64(alpha), a, i32(lda), x, i32(1), f64(beta), y, i32(1), 1);
+  }
   // Row-major lower C = AᵀA is, to column-major Fortran, upper C = Aᵀ'·Aᵀ'ᵀ with A' = Aᵀ (n×k, leading dimension lda): uplo 'U', trans 'N'.
   const syrk = <V extends Float32Array | Float64Array>(prefix: 'd' | 's', scalar: (v: number) => Float32Array | Float64Array) => {
     const t = prefix === 'd' ? 'double' : 'float';
@@ -259,7 +275,7 @@ function bindLevel3(koffi: Koffi, file: string, fortranOnly: boolean): { sgemm: 
     const f = fortran(`void ${prefix}syrk_(const char *uplo, const char *trans, const int *n, const int *k, const ${t} *alpha, const ${t} *a, const int *lda, const ${t} *beta, ${t} *c, const int *ldc, size_t uploLen, size_t transLen)`, `${prefix}syrk`);
     return (n: number, k: number, alpha: number, a: V, lda: number, beta: number, out: V, ldc: number) => f('U', 'N', i32(n), i32(k), scalar(alpha), a, i32(lda), scalar(beta), out, i32(ldc), 1, 1);
   };
-  return { sgemm, dsyrk: syrk<Float64Array>('d', f64), ssyrk: syrk<Float32Array>('s', f32) };
+  return { dgemv, sgemm, dsyrk: syrk<Float64Array>('d', f64), ssyrk: syrk<Float32Array>('s', f32) };
 }
 
 /** OpenBLAS's process-wide thread setting, when the library has it. */
