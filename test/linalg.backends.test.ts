@@ -185,6 +185,27 @@ function backendSuite(label: string, be: LinalgBackend): void {
       await be.accumulateCross(x, y, { batch: 1, k: W, m: 18, n: P }, gotXY, { aLayout: rows });
       assertClose(gotXY, wantXY, tol, 'strided rows × targets');
       await assert.rejects(be.accumulateCross(x, y, { batch: 1, k: W, m: 18, n: P }, gotXY, { aLayout: { offset: 110, ld: T * C, batchStride: 0 } }), /the layout needs/);
+      // Rank-2 outer terms added with the product (shared v, and per item), in float64 and float32 products.
+      const u = randomF64(3 * 2 * C, 26);
+      const vShared = randomF64(2 * P, 27);
+      const vItems = randomF64(3 * 2 * C, 28);
+      const yRows = randomF64(W * P, 29);
+      const wantOuter = new Float64Array(3 * C * P);
+      await reference.accumulateCross(gathered, yRows, { batch: 3, k: W, m: C, n: P }, wantOuter, { bLayout: { offset: 0, ld: P, batchStride: 0 } });
+      for (let b = 0; b < 3; b++) for (let i = 0; i < C; i++) for (let j = 0; j < P; j++) for (let r = 0; r < 2; r++) wantOuter[(b * C + i) * P + j] += u[(b * 2 + r) * C + i] * vShared[r * P + j];
+      for (const float32 of [false, true]) {
+        const got = new Float64Array(3 * C * P);
+        const xa = float32 ? x32 : x;
+        const ya = float32 ? Float32Array.from(yRows) : yRows;
+        await be.accumulateCross(xa, ya, { batch: 3, k: W, m: C, n: P }, got, { aLayout: layout, bLayout: { offset: 0, ld: P, batchStride: 0 }, float32Products: float32, outer: { rank: 2, u, v: vShared, vShared: true } });
+        assertClose(got, wantOuter, float32 ? 1e-5 : tol, `product + outer terms, float32 products ${float32}`);
+      }
+      const wantGram = c0.slice();
+      await reference.accumulateCross(gathered, gathered, shape, wantGram);
+      for (let b = 0; b < 3; b++) for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) for (let r = 0; r < 2; r++) wantGram[(b * C + i) * C + j] += u[(b * 2 + r) * C + i] * vItems[(b * 2 + r) * C + j];
+      const gotGram = c0.slice();
+      await be.accumulateCross(x32, x32, shape, gotGram, { aLayout: layout, bLayout: layout, lowerOnly: true, float32Products: true, outer: { rank: 2, u, v: vItems } });
+      assertClose(lowerOf(gotGram), lowerOf(wantGram), 1e-5, 'Gram + per-item outer terms, lower triangle');
     });
 
     it('matmul reads a strided A in place', async () => {

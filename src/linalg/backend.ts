@@ -63,6 +63,37 @@ export interface CrossOptions {
    * float64 C. Default false: products in the backend's own precision (float64 for blas).
    */
   float32Products?: boolean;
+  /** Float64 outer products added to C with the product (in the same pass where the backend can). */
+  outer?: OuterTerms;
+}
+
+/**
+ * Low-rank float64 terms: C[b] += Σ_r u[b][r] v[b][r]ᵀ for r < rank, with u [batch][rank][m] and
+ * v [batch][rank][n] (or [rank][n] for all items when `vShared`). E.g. the mean terms of products
+ * of centred data.
+ */
+export interface OuterTerms {
+  rank: number;
+  u: Float64Array;
+  v: Float64Array;
+  vShared?: boolean;
+}
+
+/** c[b] += Σ_r u[b][r] v[b][r]ᵀ for every batch item (only the lower triangle when `lowerOnly`). */
+export function addOuterTerms(c: Float64Array, batch: number, m: number, n: number, t: OuterTerms, lowerOnly = false): void {
+  for (let b = 0; b < batch; b++) {
+    const uo = b * t.rank * m;
+    const vo = t.vShared ? 0 : b * t.rank * n;
+    for (let i = 0; i < m; i++) {
+      const row = (b * m + i) * n;
+      const end = lowerOnly ? i + 1 : n;
+      for (let r = 0; r < t.rank; r++) {
+        const ui = t.u[uo + r * m + i];
+        const vr = vo + r * n;
+        for (let j = 0; j < end; j++) c[row + j] += ui * t.v[vr + j];
+      }
+    }
+  }
 }
 
 /** The output array of a matmul: `out` checked for length, or a new one. */

@@ -6,7 +6,7 @@
  * Owns: row-major ↔ BLAS argument mapping, LAPACK workspaces. Must not: bind or load the library
  * itself (openblas.ts does), or hand typed arrays to native code beyond one synchronous call.
  */
-import { checkLayout, checkLength, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, type CrossOptions, type OuterTerms, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 import { openBlasLapack, type BlasLapack, type OpenBlasOptions } from './openblas.js';
 
 /**
@@ -65,13 +65,14 @@ export class BlasBackend implements LinalgBackend {
     const gram = a === b && m === n && aOff === bOff && al.ld === bl.ld && al.batchStride === bl.batchStride;
     const lower = gram && (opts.lowerOnly ?? false);
     if (opts.float32Products && a instanceof Float32Array && b instanceof Float32Array) {
-      // Single precision products into reused float32 scratch, then added into the float64 C.
+      // Single precision products into reused float32 scratch, then added into the float64 C
+      // together with the outer terms, in one pass.
       const c32 = this.scratch32(m * n);
       for (let bi = 0; bi < batch; bi++) {
         const ai = a.subarray(aOff + bi * al.batchStride);
         if (lower) this.lib.ssyrk(m, k, 1, ai, ld(al.ld), 0, c32, ld(n));
         else this.lib.sgemm('row', true, false, m, n, k, 1, ai, ld(al.ld), b.subarray(bOff + bi * bl.batchStride), ld(bl.ld), 0, c32, ld(n));
-        addProduct(c, bi * m * n, c32, m, n, lower);
+        mergeProduct(c, bi, c32, m, n, lower, opts.outer);
       }
       return;
     }
@@ -88,6 +89,7 @@ export class BlasBackend implements LinalgBackend {
       if (lower) this.lib.dsyrk(m, k, 1, a64, ld(lda), 1, ci, ld(n));
       else this.gemm(true, m, n, k, a64, b64, 1, ci, lda, ldb);
     }
+    if (opts.outer) addOuterTerms(c, batch, m, n, opts.outer, lower);
   }
 
   async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
@@ -188,11 +190,34 @@ function rows64(src: Float32Array | Float64Array, off: number, rows: number, col
   return [scratch, cols];
 }
 
-/** c[off…] += p (m×n, float32); only the lower triangle when `lower` (p's upper triangle was not written). */
-function addProduct(c: Float64Array, off: number, p: Float32Array, m: number, n: number, lower: boolean): void {
+/**
+ * c[item] += p (m×n, float32) + the item's outer terms, in one pass; only the lower triangle when
+ * `lower` (p's upper triangle was not written).
+ */
+function mergeProduct(c: Float64Array, item: number, p: Float32Array, m: number, n: number, lower: boolean, outer: OuterTerms | undefined): void {
+  const off = item * m * n;
+  if (!outer) {
+    for (let i = 0; i < m; i++) {
+      const row = i * n;
+      const end = lower ? i + 1 : n;
+      for (let j = 0; j < end; j++) c[off + row + j] += p[row + j];
+    }
+    return;
+  }
+  if (outer.rank !== 2) {
+    mergeProduct(c, item, p, m, n, lower, undefined);
+    addOuterTerms(c.subarray(off, off + m * n), 1, m, n, { ...outer, u: outer.u.subarray(item * outer.rank * m), v: outer.vShared ? outer.v : outer.v.subarray(item * outer.rank * n) }, lower);
+    return;
+  }
+  // Rank 2 (the mean terms of centred products), unrolled.
+  const uo = item * 2 * m;
+  const vo = outer.vShared ? 0 : item * 2 * n;
+  const { u, v } = outer;
   for (let i = 0; i < m; i++) {
     const row = i * n;
     const end = lower ? i + 1 : n;
-    for (let j = 0; j < end; j++) c[off + row + j] += p[row + j];
+    const u0 = u[uo + i];
+    const u1 = u[uo + m + i];
+    for (let j = 0; j < end; j++) c[off + row + j] += p[row + j] + u0 * v[vo + j] + u1 * v[vo + n + j];
   }
 }

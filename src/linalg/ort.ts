@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { errorText } from '../errorText.js';
-import { checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { buildMatmulModel, type MatmulGraphKind } from './onnxGraph.js';
 import { symEigLoops } from './reference.js';
 
@@ -95,19 +95,21 @@ export class OrtBackend implements LinalgBackend {
     checkLength('accumulateCross', 'A', a, batch * k * m);
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
-    if (batch * m * n === 0 || k === 0) return;
     const sameInput = a === b;
-    return this.exclusive(async () => {
-      const session = await this.session('batchedTransA');
-      for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
-        const cb = b1 - b0;
-        const ta = this.tensor(a, b0 * k * m, b1 * k * m, [cb, k, m], SLOT_A);
-        // For a Gram matrix, feed the same tensor twice instead of converting the input again.
-        const tb = sameInput ? ta : this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n], SLOT_B);
-        const out = await session.run({ A: ta, B: tb });
-        addInto(c, b0 * m * n, outputData(out));
-      }
-    });
+    if (batch * m * n !== 0 && k !== 0) {
+      await this.exclusive(async () => {
+        const session = await this.session('batchedTransA');
+        for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
+          const cb = b1 - b0;
+          const ta = this.tensor(a, b0 * k * m, b1 * k * m, [cb, k, m], SLOT_A);
+          // For a Gram matrix, feed the same tensor twice instead of converting the input again.
+          const tb = sameInput ? ta : this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n], SLOT_B);
+          const out = await session.run({ A: ta, B: tb });
+          addInto(c, b0 * m * n, outputData(out));
+        }
+      });
+    }
+    if (opts.outer) addOuterTerms(c, batch, m, n, opts.outer);
   }
 
   async matmul(aIn: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {

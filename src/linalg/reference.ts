@@ -2,7 +2,7 @@
  * The `reference` backend: readable float64 TypeScript loops. It is the oracle every other backend
  * is tested against, and the fallback that always loads.
  */
-import { checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 import { symmetricEigen } from './symmetricEigen.js';
 
 export class ReferenceBackend implements LinalgBackend {
@@ -18,6 +18,7 @@ export class ReferenceBackend implements LinalgBackend {
     checkLayout('accumulateCross', 'B', b, batch, k, n, opts.bLayout);
     const ag = gatherRows(a, batch, k, m, opts.aLayout);
     crossAccumulateLoops(ag, a === b && opts.bLayout === opts.aLayout ? ag : gatherRows(b, batch, k, n, opts.bLayout), shape, c);
+    if (opts.outer) addOuterTerms(c, batch, m, n, opts.outer);
   }
 
   async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {

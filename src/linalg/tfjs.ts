@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { errorText } from '../errorText.js';
-import { checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { symEigLoops } from './reference.js';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
@@ -136,6 +136,11 @@ export class TfjsBackend implements LinalgBackend {
   }
 
   async accumulateCross(aIn: Float32Array | Float64Array, bIn: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions = {}): Promise<void> {
+    await this.crossProducts(aIn, bIn, shape, c, opts);
+    if (opts.outer) addOuterTerms(c, shape.batch, shape.m, shape.n, opts.outer);
+  }
+
+  private async crossProducts(aIn: Float32Array | Float64Array, bIn: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions): Promise<void> {
     const { batch, m, n, k } = shape;
     // Strided operands are gathered into contiguous copies; `lowerOnly` is a permission (the full square is added).
     checkLayout('accumulateCross', 'A', aIn, batch, k, m, opts.aLayout);

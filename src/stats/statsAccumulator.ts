@@ -210,7 +210,8 @@ async function addRun(backend: LinalgBackend, batch: PendingWords, stats: Suffic
  * The mixed-precision run: with m the run's mean and x̃ = fl32(x − m) (likewise ỹ, m_y),
  *   Σxxᵀ = Σx̃x̃ᵀ + k·m mᵀ + m s̃ᵀ + s̃ mᵀ   and   Σxyᵀ = Σx̃ỹᵀ + k·m m_yᵀ + m s̃_yᵀ + s̃ m_yᵀ,
  * where s̃ = Σx̃ (float64). Only Σx̃x̃ᵀ and Σx̃ỹᵀ are float32 products; centring keeps their
- * terms small, so float32 rounding is relative to the spread, not to the offset of the data.
+ * terms small, so float32 rounding is relative to the spread, not to the offset of the data. The
+ * mean terms go to the backend as rank-2 outer products, added in the same pass as the product.
  */
 async function addRunMixed(backend: LinalgBackend, batch: PendingWords, stats: SufficientStats, start: number, end: number, part: BatchPart): Promise<void> {
   const { nChannels: C, nTimes: T } = stats.dims;
@@ -229,34 +230,39 @@ async function addRunMixed(backend: LinalgBackend, batch: PendingWords, stats: S
     for (let i = 0; i < width; i++) sum[i] += batch.x[xo + i];
   }
   const mean = sum.map((v) => v / k);
-  const xc = new Float32Array(k * width); // [word][time − t0][channel], centred
+  const xc = centredScratch(k * width); // [word][time − t0][channel]
   const sc = new Float64Array(width); // s̃
   for (let w = 0; w < k; w++) {
     const xo = (start + w) * T * C + t0 * C;
+    const co = w * width;
     for (let i = 0; i < width; i++) {
       const v = Math.fround(batch.x[xo + i] - mean[i]);
-      xc[w * width + i] = v;
+      xc[co + i] = v;
       sc[i] += v;
     }
   }
   for (let i = 0; i < width; i++) stats.sx[t0 * C + i] += sum[i];
-  // The float32 products are added into the float64 sums by the backend, then the mean terms.
-  const layout = { offset: 0, ld: width, batchStride: C };
-  await backend.accumulateCross(xc, xc, { batch: nt, k, m: C, n: C }, stats.sxx.subarray(t0 * C * C, t1 * C * C), { aLayout: layout, bLayout: layout, lowerOnly: true, float32Products: true });
+  // Σxxᵀ: k·m mᵀ + m s̃ᵀ + s̃ mᵀ = m hᵀ + h mᵀ with h = s̃ + (k/2)·m.
+  const uxx = new Float64Array(nt * 2 * C); // [time][rank][channel]
+  const vxx = new Float64Array(nt * 2 * C);
   for (let lt = 0; lt < nt; lt++) {
-    const lo = lt * C;
-    const so = (t0 + lt) * C * C;
-    for (let i = 0; i < C; i++) {
-      const mi = mean[lo + i];
-      const si = sc[lo + i];
-      const kmi = k * mi;
-      const row = so + i * C;
-      for (let j = 0; j <= i; j++) {
-        const mj = mean[lo + j];
-        stats.sxx[row + j] += kmi * mj + mi * sc[lo + j] + si * mj;
-      }
+    for (let c = 0; c < C; c++) {
+      const m = mean[lt * C + c];
+      const h = sc[lt * C + c] + (k / 2) * m;
+      uxx[(lt * 2) * C + c] = m;
+      uxx[(lt * 2 + 1) * C + c] = h;
+      vxx[(lt * 2) * C + c] = h;
+      vxx[(lt * 2 + 1) * C + c] = m;
     }
   }
+  const layout = { offset: 0, ld: width, batchStride: C };
+  await backend.accumulateCross(xc, xc, { batch: nt, k, m: C, n: C }, stats.sxx.subarray(t0 * C * C, t1 * C * C), {
+    aLayout: layout,
+    bLayout: layout,
+    lowerOnly: true,
+    float32Products: true,
+    outer: { rank: 2, u: uxx, v: vxx },
+  });
   const my = new Float64Array(P);
   for (let w = start; w < end; w++) for (let p = 0; p < P; p++) my[p] += batch.y[w * P + p];
   for (let p = 0; p < P; p++) my[p] /= k;
@@ -269,16 +275,28 @@ async function addRunMixed(backend: LinalgBackend, batch: PendingWords, stats: S
       syc[p] += v;
     }
   }
+  // Σxyᵀ: k·m m_yᵀ + m s̃_yᵀ + s̃ m_yᵀ = m (k·m_y + s̃_y)ᵀ + s̃ m_yᵀ.
+  const uxy = new Float64Array(nt * 2 * C);
+  for (let lt = 0; lt < nt; lt++) {
+    uxy.set(mean.subarray(lt * C, (lt + 1) * C), lt * 2 * C);
+    uxy.set(sc.subarray(lt * C, (lt + 1) * C), (lt * 2 + 1) * C);
+  }
+  const vxy = new Float64Array(2 * P);
+  for (let p = 0; p < P; p++) {
+    vxy[p] = k * my[p] + syc[p];
+    vxy[P + p] = my[p];
+  }
   await backend.accumulateCross(xc, yc, { batch: nt, k, m: C, n: P }, stats.sxy.subarray(t0 * C * P, t1 * C * P), {
     aLayout: layout,
     bLayout: { offset: 0, ld: P, batchStride: 0 },
     float32Products: true,
+    outer: { rank: 2, u: uxy, v: vxy, vShared: true },
   });
-  for (let r = 0; r < width; r++) {
-    const mr = mean[r];
-    const sr = sc[r];
-    const kmr = k * mr;
-    const so = (t0 * C + r) * P;
-    for (let p = 0; p < P; p++) stats.sxy[so + p] += kmr * my[p] + mr * syc[p] + sr * my[p];
-  }
+}
+
+/** The centred block's buffer, reused by this thread's runs (a batch's runs are added one at a time). */
+let centred = new Float32Array(0);
+function centredScratch(length: number): Float32Array {
+  if (centred.length < length) centred = new Float32Array(length);
+  return centred.subarray(0, length);
 }
