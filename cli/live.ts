@@ -69,7 +69,7 @@ export interface LiveResult {
   wallSeconds: number;
   /**
    * From the moment the received MEG covers a word's epoch (onset + 3.0 s + the filters' delay) to the
-   * snapshot that includes it, seconds (p50, p99 over the words; the dashboard send adds ~1 ms).
+   * snapshot that includes it, seconds (p50, p90, p99 and max over the words; the dashboard send adds ~1 ms).
    */
   latencySec: { p50: number | null; p90: number | null; p99: number | null; max: number | null; n: number };
   final: ScoreSnapshot | null;
