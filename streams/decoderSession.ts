@@ -15,7 +15,7 @@
  * Owns: request order per mode, the pool's lifetime. Must not: compute (the decoder and the pool
  * do) or pace sources.
  */
-import { readCheckpoint, writeCheckpoint } from '../adapters/checkpointStore.js';
+import { readCheckpoint, writeCheckpoint, type StreamPosition } from '../adapters/checkpointStore.js';
 import { Decoder, type DecoderOptions } from '../src/decoder.js';
 import { captureArrivalState } from '../src/decoderState.js';
 import type { BackendName, LinalgBackend } from '../src/linalg/backend.js';
@@ -169,12 +169,13 @@ export class DecoderSession {
   /**
    * Saves the complete state as of this request (pending words included), once the batches and
    * refits asked for before it are done; the file is replaced atomically. Resolves to its size.
+   * `stream`: where the word stream stood, for `--resume`.
    */
-  checkpoint(path: string): Promise<number> {
+  checkpoint(path: string, stream?: StreamPosition): Promise<number> {
     let written!: Promise<number>;
     const queued = this.inOrder(() => {
       const at = captureArrivalState(this.decoder);
-      written = this.decoder.afterJobs(() => writeCheckpoint(path, this.decoder, at));
+      written = this.decoder.afterJobs(() => writeCheckpoint(path, this.decoder, at, stream));
       return this.mode === 'blocking' ? written : undefined;
     });
     return queued.then(() => written);

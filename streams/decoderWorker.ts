@@ -28,7 +28,7 @@ async function handle(req: HostRequest): Promise<unknown> {
     case 'snapshot':
       return session.snapshot(req.seq);
     case 'checkpoint':
-      return session.checkpoint(req.path);
+      return session.checkpoint(req.path, req.stream);
     case 'close':
       await session.close();
       return null;

@@ -11,6 +11,7 @@
  * only the final snapshot waits for the final refit.
  */
 import type { OperatorFunction } from 'rxjs';
+import type { StreamPosition } from '../adapters/checkpointStore.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { WordPair } from '../src/types.js';
 import { startDecoderHost, type DecoderHost } from './decoderHost.js';
@@ -27,9 +28,15 @@ export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
   snapshotEverySourceSec?: number;
   /** Words per message to the decoder. */
   sendBatchWords?: number;
-  /** Write a checkpoint every N words to `checkpointPath` (and at the end). */
+  /** Write a checkpoint every N words to `checkpointPath` (and at the end), with the stream's position. */
   checkpointPath?: string;
   checkpointEveryWords?: number;
+  /**
+   * Word pairs the decoder already holds (resumed from a checkpoint, `resumeFrom`): counting goes
+   * on from there, so refits, snapshots and checkpoints fall due at the same words as in an
+   * uninterrupted run.
+   */
+  startWords?: number;
   /** Refit and emit a final snapshot when the source completes (default true). */
   finalRefit?: boolean;
   where?: 'worker' | 'in-process';
@@ -64,7 +71,9 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
   return operate<WordPair, ScoreSnapshot>((subscriber) => {
     let host: DecoderHost | undefined;
     let closed = false;
-    let words = 0;
+    let words = opts.startWords ?? 0;
+    let lastWord: StreamPosition['lastWord'] = null;
+    const position = (): StreamPosition => ({ pairs: words, lastWord });
     let seq = 0;
     let lastSnapshotSourceSec: number | null = null;
     let batch: WordPair[] = [];
@@ -148,12 +157,14 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         batch.push(word);
         opts.flow?.taken();
         words += 1;
+        lastWord = { index: word.wordIndex, onsetSec: word.onsetSec };
         if (batch.length >= sendBatch) flushBatch();
         if (words % opts.refitEveryWords === 0) requestRefit();
         if (opts.checkpointPath && opts.checkpointEveryWords && words % opts.checkpointEveryWords === 0) {
           flushBatch();
           const path = opts.checkpointPath;
-          enqueue((h) => h.checkpoint(path));
+          const at = position();
+          enqueue((h) => h.checkpoint(path, at));
         }
         const byCount = (opts.snapshotEveryWords ?? 0) > 0 && words % opts.snapshotEveryWords! === 0;
         const bySource =
@@ -177,7 +188,8 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         }
         if (opts.checkpointPath) {
           const path = opts.checkpointPath;
-          enqueue((h) => h.checkpoint(path));
+          const at = position();
+          enqueue((h) => h.checkpoint(path, at));
         }
         emitSnapshot();
         chain
