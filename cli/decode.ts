@@ -18,6 +18,7 @@ import { ACCUMULATION_PRECISIONS, type AccumulationPrecision } from '../src/stat
 import { ComputePool, defaultPoolSize } from '../streams/computePool.js';
 import { backendOption, nonNegativeInt, number, numberList, positiveInt } from './options.js';
 import { progressReporter } from './progress.js';
+import { countOf } from './format.js';
 
 export interface DecodeArgs {
   epochs: string;
@@ -192,7 +193,7 @@ export function registerDecodeCommand(program: Command): void {
       } else {
         const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : String(v));
         process.stdout.write(
-          `${out.nWords} words, ${out.R.length} layers × ${out.times.length} times, backend ${out.backend}\n` +
+          `${countOf(out.nWords, 'word')}, ${countOf(out.R.length, 'layer')} × ${countOf(out.times.length, 'time')}, backend ${out.backend}\n` +
             `temporal score r = ${fmt(out.temporalScore)} (p = ${out.p.toPrecision(3)}, ${Math.round(out.ci.level * 100)}% CI ${fmt(out.ci.low)}…${fmt(out.ci.high)}, ${out.ci.method})\n` +
             `alignment score ${fmt(out.alignmentScore)} at layer ${out.bestLayer} (depth ${out.depths[out.bestLayer]}), t = ${fmt(out.peakTimeSec)} s\n` +
             `Tmax per layer (s): ${out.tmax.map(fmt).join(' ')}\n` +

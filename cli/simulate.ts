@@ -12,8 +12,10 @@ import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { builtinText, builtinWords, BUILTIN_TEXT_SOURCE } from '../adapters/text/builtinText.js';
 import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
 import { InputError } from './errors.js';
-import { featureSource, nonNegativeInt, positive } from './options.js';
+import { parsePcaFit } from '../adapters/llm/pcaBasis.js';
+import { featureSource, nonNegativeInt, pcaFitOption, positive } from './options.js';
 import { extractReport, progressReporter } from './progress.js';
+import { countOf } from './format.js';
 
 export interface SimulateArgs {
   out: string;
@@ -90,6 +92,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--seed <n>', 'simulation seed', nonNegativeInt, 1)
     .addOption(new Option('--control <kind>', 'coupling: planted latencies, or a null/shuffle/flat control').choices(['planted', 'null', 'shuffle', 'flat']).default('planted'))
     .option('--model <folder|builtin>', 'plant this language model\'s layer activations (of the text heard)')
+    .option('--pca-fit <how>', 'with --model: the PCA basis (all, sample[:N], reference[:N]; default sample, as replay decodes)', pcaFitOption, parsePcaFit('sample'))
     .option('--features <source>', 'instead of a model: synthetic[:seed] activations (the default, seed = --seed)', featureSource)
     .option('--first-word <i>', 'index in the text of the first word heard (to continue the story in a later session)', nonNegativeInt, 0)
     .option('--json', 'print one JSON object on stdout')
@@ -104,11 +107,11 @@ export function registerSimulateCommand(program: Command): void {
           minutes: o.minutes,
           seed: o.seed,
           control: o.control,
-          features: o.model ? (maxWords: number) => modelFeatures([{ text: 'builtin', maxWords }], { model: o.model, report: extractReport(o.quiet ? null : process.stderr) }) : (o.features ?? syntheticFeatures(o.seed)),
+          features: o.model ? (maxWords: number) => modelFeatures([{ text: 'builtin', maxWords }], { model: o.model, pcaFit: o.pcaFit, report: extractReport(o.quiet ? null : process.stderr) }) : (o.features ?? syntheticFeatures(o.seed)),
           firstWord: o.firstWord,
           quiet: Boolean(o.quiet),
         });
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else process.stdout.write(`wrote ${result.recording} (${result.minutes} min, ${result.nWords} words) and ${result.events}\n`);
+        else process.stdout.write(`wrote ${result.recording} (${result.minutes} min, ${countOf(result.nWords, 'word')}) and ${result.events}\n`);
     });
 }

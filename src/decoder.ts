@@ -22,7 +22,7 @@ import { allFinite } from './quality/finite.js';
 import { DEFAULT_ALPHAS, validateAlphas, type AlphaSelection } from './ridge/alphaGrid.js';
 import { emptyFullModel, kfoldRidge, type FullModel, type KFoldResult, type RidgeOptions } from './ridge/kfoldRidge.js';
 import { predictWord, scoreBatchTimes } from './ridge/prediction.js';
-import { foldOf, validateFoldPlan, type FoldPlan } from './stats/foldPlan.js';
+import { foldOf, MIN_WORDS_PER_FOLD, validateFoldPlan, type FoldPlan } from './stats/foldPlan.js';
 import { PrequentialScorer } from './stats/prequential.js';
 import { ACCUMULATION_PRECISIONS, accumulatePart, batchParts, finishBatch, StatsAccumulator, type AccumulationPrecision, type PendingWords } from './stats/statsAccumulator.js';
 import type { ArrayMemory, SufficientStats } from './stats/sufficientStats.js';
@@ -240,11 +240,11 @@ export class Decoder {
     return this.enqueue(fn);
   }
 
-  /** True once every fold has at least two words and every training set too. */
+  /** True once every fold has at least two words and every training set too (src/stats/foldPlan.ts minWordsForExact says when). */
   get canRefit(): boolean {
     const sizes = this.foldSizes();
     const total = sizes.reduce((a, b) => a + b, 0);
-    return sizes.every((n) => n >= 2 && total - n >= 2);
+    return sizes.every((n) => n >= MIN_WORDS_PER_FOLD && total - n >= MIN_WORDS_PER_FOLD);
   }
 
   /** Words per fold, including pending and queued ones. */
