@@ -12,9 +12,10 @@ import { epochTimes, PAPER_EPOCH, samplesBetween } from '../src/epochGrid.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { DataGapLog, type DataGap } from '../src/quality/dataGapLog.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { SampleChunk, WordEvent } from '../src/types.js';
+import type { SampleChunk, WordEvent, WordPair } from '../src/types.js';
 import type { DecoderHost } from './decoderHost.js';
 import type { RefitMode, RefitSummary } from './decoderSession.js';
+import type { StreamPosition } from '../adapters/checkpointStore.js';
 import { FlowControl } from './flowControl.js';
 import { joinActivations, type ActivationLookup } from './joinActivations.js';
 import type { PreprocessOptions } from './preprocess.js';
@@ -54,6 +55,35 @@ export interface AnalysisPipelineOptions {
   /** Called when a refit starts (the words it covers) and when it ends. */
   onRefitStart?: (nWords: number) => void;
   onRefit?: (r: RefitSummary) => void;
+  /** Write the decoder's state here every `checkpointEveryWords` word pairs and at the end (adapters/checkpointStore.ts). */
+  checkpointPath?: string;
+  checkpointEveryWords?: number;
+  /** Go on from a checkpoint instead of empty statistics (see ResumePlan). */
+  resume?: ResumePlan;
+}
+
+/**
+ * Going on from a checkpoint. `replay`: the same source is read again from its start and its first
+ * `position.pairs` word pairs are dropped before the decoder, which already holds them: refits,
+ * snapshots and checkpoints then fall due at the same words, and the numbers at the end are those
+ * of an uninterrupted run. `live`: the data are new; words heard at or before the checkpoint's last
+ * word are dropped, and the time between that word and the first new one is the gap.
+ */
+export interface ResumePlan {
+  from: string;
+  mode: 'replay' | 'live';
+  position: StreamPosition;
+}
+
+/** What a resumed session reports: where it went on from and, once known, the gap. */
+export interface ResumeReport {
+  from: string;
+  words: number;
+  lastWordOnsetSec: number | null;
+  /** Onset of the first word decoded after the resume (null until it comes). */
+  firstWordOnsetSec: number | null;
+  /** live: firstWordOnsetSec − lastWordOnsetSec, source seconds without decoded words. */
+  gapSec: number | null;
 }
 
 /** What the pipeline has seen so far; read at any time (health, progress, results). */
@@ -72,6 +102,8 @@ export class PipelineCounters {
   /** Seconds of the last refit, and when (performance.now() ms) the running one started, if any. */
   lastRefitSeconds: number | null = null;
   refitStartedMs: number | null = null;
+  /** Set when the session went on from a checkpoint. */
+  resumed: ResumeReport | null = null;
 
   get sourceSeconds(): number {
     return this.sourceEndSec - (this.sourceStartSec ?? 0);
@@ -141,6 +173,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
         },
       }),
       joinActivations(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
+      filter(resumeFilter(a.resume, counters)),
       scoreSnapshots({
         decoder: { dims: { nChannels: a.nChannels, nTimes, nLayers: a.nLayers, nDims: a.nDims }, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
         backend: a.backend,
@@ -150,6 +183,10 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
         snapshotEveryWords: a.snapshotEveryWords,
         refits: a.refits,
         flow,
+        checkpointPath: a.checkpointPath,
+        checkpointEveryWords: a.checkpointEveryWords,
+        resumeFrom: a.resume?.from,
+        startWords: a.resume?.position.pairs,
         onHost: (h) => {
           counters.backend = h.backend;
           a.onHost?.(h);
@@ -167,4 +204,21 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
     );
   });
   return { snapshots$, counters, times };
+}
+
+/** Drops what the checkpoint already holds (see ResumePlan) and records the resume. */
+function resumeFilter(plan: ResumePlan | undefined, counters: PipelineCounters): (p: WordPair) => boolean {
+  if (!plan) return () => true;
+  const last = plan.position.lastWord;
+  const report: ResumeReport = { from: plan.from, words: plan.position.pairs, lastWordOnsetSec: last?.onsetSec ?? null, firstWordOnsetSec: null, gapSec: null };
+  counters.resumed = report;
+  let seen = 0;
+  return (p) => {
+    const keep = plan.mode === 'replay' ? ++seen > plan.position.pairs : last === null || p.onsetSec > last.onsetSec;
+    if (keep && report.firstWordOnsetSec === null) {
+      report.firstWordOnsetSec = p.onsetSec;
+      if (plan.mode === 'live' && last) report.gapSec = p.onsetSec - last.onsetSec;
+    }
+    return keep;
+  };
 }
