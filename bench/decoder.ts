@@ -5,7 +5,8 @@
  * RidgeCV on the same files (bench/reference_sklearn.py, time-subset extrapolated), with the
  * numbers compared on the time samples both computed. Prints one JSON object.
  *
- * Usage: node dist/bench/decoder.js [--words N] [--backends auto,ort] [--sklearn-times N | --no-sklearn] [--keep-data]
+ * Usage: node dist/bench/decoder.js [--words N] [--backends auto,ort] [--precision float64|mixed] [--workers N]
+ *          [--sklearn-times N | --no-sklearn] [--keep-data]
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +29,8 @@ const times = Number(opt('times', '166'));
 const layers = Number(opt('layers', '9'));
 const dims = Number(opt('dims', '50'));
 const backends = opt('backends', 'auto,ort').split(',');
+const precision = opt('precision', 'float64');
+const workers = opt('workers', '');
 const sklearnTimes = Number(opt('sklearn-times', '2'));
 const runSklearn = !args.includes('--no-sklearn');
 
@@ -63,7 +66,7 @@ interface RunResult {
 const runs: RunResult[] = [];
 for (const b of backends) {
   log(`lockstep decode, backend ${b}…`);
-  const out = execFileSync(process.execPath, [path.join(here, 'decodeRun.js'), X, Y, b], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const out = execFileSync(process.execPath, [path.join(here, 'decodeRun.js'), X, Y, b, 'gcv', precision, workers], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const r = JSON.parse(out) as RunResult;
   runs.push(r);
   log(`  ${r.backend}: ${r.wordsPerSecond.toFixed(0)} words/s, refit ${r.refitSeconds.toFixed(1)} s, peak RSS ${(r.peakRssBytes / 1e9).toFixed(2)} GB`);
@@ -96,7 +99,8 @@ process.stdout.write(
     benchmark: 'decoder',
     date: new Date().toISOString(),
     machine: { cpu: cpu[0]?.model, cores: cpu.length, memoryGB: os.totalmem() / 2 ** 30, node: process.version },
-    problem: { words, channels, times, layers, dims, folds: 5, alphas: 13, alphaSelection: 'gcv' },
+    problem: { words, channels, times, layers, dims, folds: 5, alphas: 13, alphaSelection: 'gcv', precision },
+    loadavg: os.loadavg(),
     lockstep: runs.map(({ R: _R, ...r }) => r),
     sklearn,
     comparison,

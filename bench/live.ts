@@ -6,8 +6,8 @@
  *   - samples published vs received by the live session (lost = published − received, gaps);
  *   - latency per word, from the moment the received MEG covers its epoch (onset + 3.0 s + the
  *     causal filters' delay) to the snapshot that includes it arriving at the WebSocket client:
- *     p50, p90, p99, max over words (a snapshot that falls due while the decoder's worker computes
- *     an exact refit waits for it: those words make the tail);
+ *     p50, p90, p99, max over words (live sessions refit beside the live path, on the compute
+ *     pool: snapshots do not wait for refits);
  *   - CPU time and peak RSS.
  * Prints one JSON object. Loopback only (LOCKSTEP_LSL_LOOPBACK_ONLY=1).
  *
@@ -50,6 +50,7 @@ try {
   const arrivals: { latency: number; index: number }[] = [];
   let ws: WebSocket | undefined;
   const cpu0 = process.cpuUsage();
+  const loadBefore = os.loadavg();
   const live = await runLive({
     meg: name,
     words: `${name}-words`,
@@ -99,7 +100,8 @@ try {
       cpuSeconds: round((cpu.user + cpu.system) / 1e6),
       wallSeconds: round(live.wallSeconds),
       peakRssMb: round(process.resourceUsage().maxRSS / 1024),
-      machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg().map((x) => round(x, 2)) },
+      exactRefitSeconds: live.final?.exact?.computeSeconds ?? null,
+      machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadavgBefore: loadBefore.map((x) => round(x, 2)), loadavg: os.loadavg().map((x) => round(x, 2)) },
     })}\n`,
   );
 } finally {

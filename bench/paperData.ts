@@ -1,6 +1,7 @@
 /**
  * Writes a paper-sized planted-latency dataset as MNE-style .npy files (X [words, channels, times]
- * float32, Y [layers, words, dims] float64) without holding X in memory. Noise comes from a seeded
+ * float32, Y [layers, words, dims] float64) without holding X in memory, or draws its words one by
+ * one in memory (`paperWords`, for benchmarks that need no file). Noise comes from a seeded
  * table of normals read at a per-word offset and stride, which makes 30,000 distinct epochs in
  * seconds (Box–Muller per sample would take minutes); the signal is src/synthetic.ts's model.
  */
@@ -22,8 +23,9 @@ export interface PaperDataOptions {
   seed: number;
 }
 
-export function writePaperData(o: PaperDataOptions, xPath: string, yPath: string, onProgress?: (done: number) => void): void {
-  const { words: N, channels: C, times: T, layers: L, dims: D } = o;
+/** Draws the dataset's words one after another (the same sequence `writePaperData` writes). */
+export function paperWords(o: PaperDataOptions): () => { epoch: Float32Array; activations: Float64Array } {
+  const { channels: C, times: T, layers: L, dims: D } = o;
   const rng = mulberry32(o.seed);
   const TABLE = 1 << 20;
   const table = new Float32Array(TABLE);
@@ -39,6 +41,31 @@ export function writePaperData(o: PaperDataOptions, xPath: string, yPath: string
       if (h > 1e-4) support.push({ l, t, h });
     }
   }
+  const drive = new Float32Array(L * C);
+  return () => {
+    const activations = new Float64Array(L * D); // [layer][dim]
+    drive.fill(0);
+    for (let l = 0; l < L; l++) {
+      for (let d = 0; d < D; d++) {
+        const y = randomNormal(rng);
+        activations[l * D + d] = y;
+        const po = (l * D + d) * C;
+        for (let c = 0; c < C; c++) drive[l * C + c] += o.signal * y * patterns[po + c];
+      }
+    }
+    const epoch = new Float32Array(C * T); // [channel][time]
+    const start = randomInt(rng, TABLE);
+    const stride = 2 * randomInt(rng, 1 << 10) + 1;
+    for (let k = 0; k < C * T; k++) epoch[k] = table[(start + k * stride) & (TABLE - 1)];
+    for (const { l, t, h } of support) for (let c = 0; c < C; c++) epoch[c * T + t] += h * drive[l * C + c];
+    for (let k = 0; k < C * T; k++) epoch[k] *= 1e-13;
+    return { epoch, activations };
+  };
+}
+
+export function writePaperData(o: PaperDataOptions, xPath: string, yPath: string, onProgress?: (done: number) => void): void {
+  const { words: N, channels: C, times: T, layers: L, dims: D } = o;
+  const next = paperWords(o);
   const Y = new Float64Array(L * N * D);
   const fd = fs.openSync(xPath, 'w');
   try {
@@ -46,26 +73,13 @@ export function writePaperData(o: PaperDataOptions, xPath: string, yPath: string
     fs.writeSync(fd, header);
     const block = 256;
     const buf = new Float32Array(block * C * T);
-    const drive = new Float32Array(L * C);
     for (let w0 = 0; w0 < N; w0 += block) {
       const nb = Math.min(block, N - w0);
       for (let i = 0; i < nb; i++) {
         const w = w0 + i;
-        drive.fill(0);
-        for (let l = 0; l < L; l++) {
-          for (let d = 0; d < D; d++) {
-            const y = randomNormal(rng);
-            Y[(l * N + w) * D + d] = y;
-            const po = (l * D + d) * C;
-            for (let c = 0; c < C; c++) drive[l * C + c] += o.signal * y * patterns[po + c];
-          }
-        }
-        const ep = buf.subarray(i * C * T, (i + 1) * C * T);
-        const start = randomInt(rng, TABLE);
-        const stride = 2 * randomInt(rng, 1 << 10) + 1;
-        for (let k = 0; k < C * T; k++) ep[k] = table[(start + k * stride) & (TABLE - 1)];
-        for (const { l, t, h } of support) for (let c = 0; c < C; c++) ep[c * T + t] += h * drive[l * C + c];
-        for (let k = 0; k < C * T; k++) ep[k] *= 1e-13;
+        const { epoch, activations } = next();
+        for (let l = 0; l < L; l++) for (let d = 0; d < D; d++) Y[(l * N + w) * D + d] = activations[l * D + d];
+        buf.set(epoch, i * C * T);
       }
       const bytes = new Uint8Array(buf.buffer, 0, nb * C * T * 4);
       let done = 0;

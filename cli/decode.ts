@@ -14,7 +14,9 @@ import { exactScores, type ExactScores } from '../src/snapshot.js';
 import type { SkipReason } from '../src/types.js';
 import { Option, type Command } from 'commander';
 import { ALPHA_SELECTIONS } from '../src/ridge/alphaGrid.js';
-import { backendOption, number, numberList, positiveInt } from './options.js';
+import { ACCUMULATION_PRECISIONS, type AccumulationPrecision } from '../src/stats/statsAccumulator.js';
+import { ComputePool, defaultPoolSize } from '../streams/computePool.js';
+import { backendOption, nonNegativeInt, number, numberList, positiveInt } from './options.js';
 import { progressReporter } from './progress.js';
 import { countOf } from './format.js';
 
@@ -29,6 +31,10 @@ export interface DecodeArgs {
   alphaSelection?: AlphaSelection;
   backend: 'auto' | BackendName;
   batchWords?: number;
+  /** Accumulation arithmetic (default float64). */
+  precision?: AccumulationPrecision;
+  /** Compute-pool workers (default: one per core, up to 8); 0 computes in this thread. */
+  workers?: number;
   out?: string;
   checkpoint?: string;
   includeFolds?: boolean;
@@ -41,6 +47,7 @@ export interface DecodeOutput extends ExactScores {
   alphas: number[];
   alphaSelection: AlphaSelection;
   backend: string;
+  precision: AccumulationPrecision;
   skipped: Record<SkipReason, number>;
   /** Wall-clock seconds: reading + accumulation + refit. */
   seconds: number;
@@ -64,14 +71,22 @@ export async function runDecode(a: DecodeArgs): Promise<DecodeOutput> {
     if (depths.length !== L) throw new RangeError(`--layers-depths gives ${depths.length} depths but ${a.targets} has ${L} layers`);
     const times = epochTimes(a.timesStart, a.sfreq, T);
     const selection: AlphaSelection = a.alphaSelection ?? (a.alphas && a.alphas.length === 1 ? 'fixed' : 'gcv');
-    const decoder = new Decoder({
-      dims: { nChannels: C, nTimes: T, nLayers: L, nDims: D },
-      foldPlan: { kind: 'total', folds: a.folds, totalWords: nWords },
-      alphas: a.alphas,
-      selection,
-      batchWords: a.batchWords,
-    });
-    const backend = await createBackend(a.backend);
+    const workers = a.workers ?? defaultPoolSize();
+    const decoder = new Decoder(
+      {
+        dims: { nChannels: C, nTimes: T, nLayers: L, nDims: D },
+        foldPlan: { kind: 'total', folds: a.folds, totalWords: nWords },
+        alphas: a.alphas,
+        selection,
+        batchWords: a.batchWords,
+        precision: a.precision,
+      },
+      workers > 0 ? 'shared' : 'local',
+    );
+    // Batches and the refit run on the pool's workers, the file is read here meanwhile.
+    const pool = workers > 0 ? await ComputePool.start({ workers, backend: a.backend }) : undefined;
+    const backend = await createBackend(a.backend, pool ? { threads: 1 } : {});
+    decoder.engine = pool?.engine();
     const progress = progressReporter(a.quiet ? null : process.stderr, 'decode');
     try {
       const tAcc = performance.now();
@@ -96,6 +111,7 @@ export async function runDecode(a: DecodeArgs): Promise<DecodeOutput> {
       const refitSeconds = (performance.now() - tFit) / 1000;
       progress.done();
       if (!result) throw new RangeError(`cannot decode: ${decoder.accepted} usable words for ${a.folds} folds (skipped: ${JSON.stringify(decoder.skipped)})`);
+      await decoder.drain();
       if (a.checkpoint) writeCheckpoint(a.checkpoint, decoder);
       const scores = exactScores(result, decoder.accepted, refitSeconds, times, depths, a.includeFolds);
       if (a.out) writeOutputs(a.out, result.R, result.foldR, result.alphaIndex, result.alphas, { L, T, K: a.folds, P: L * D });
@@ -105,13 +121,15 @@ export async function runDecode(a: DecodeArgs): Promise<DecodeOutput> {
         depths,
         alphas: [...result.alphas],
         alphaSelection: selection,
-        backend: backend.detail,
+        backend: pool ? `${pool.backendDetail} × ${pool.size} workers` : backend.detail,
+        precision: decoder.options.precision,
         skipped: { ...decoder.skipped },
         seconds: (performance.now() - t0) / 1000,
         accumulateSeconds,
         refitSeconds,
       };
     } finally {
+      await pool?.close();
       await backend.dispose();
     }
   } finally {
@@ -144,6 +162,8 @@ export function registerDecodeCommand(program: Command): void {
     .addOption(new Option('--alpha-selection <how>', 'per-target α: gcv (default), kfold (inner K-fold) or fixed').choices([...ALPHA_SELECTIONS]))
     .addOption(backendOption())
     .option('--batch-words <n>', 'words per accumulation product', positiveInt)
+    .addOption(new Option('--precision <p>', 'accumulation: float64 (default) or mixed (float32 products of centred blocks, float64 sums)').choices([...ACCUMULATION_PRECISIONS]))
+    .option('--workers <n>', 'worker threads for accumulation and the refit (default: one per core, up to 8; 0: this thread)', nonNegativeInt)
     .option('--out <scores.npy>', 'also write R [layers, times], .folds.npy [folds, layers, times] and .alphas.npy [folds, times, targets]')
     .option('--checkpoint <file>', 'save the sufficient statistics (resumable) after accumulating')
     .option('--include-folds', 'add per-fold R curves to the JSON output')
@@ -161,6 +181,8 @@ export function registerDecodeCommand(program: Command): void {
         alphaSelection: o.alphaSelection as AlphaSelection | undefined,
         backend: o.backend,
         batchWords: o.batchWords,
+        precision: o.precision as AccumulationPrecision | undefined,
+        workers: o.workers,
         out: o.out,
         checkpoint: o.checkpoint,
         includeFolds: o.includeFolds,

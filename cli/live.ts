@@ -35,6 +35,8 @@ import { parsePcaFit } from '../adapters/llm/pcaBasis.js';
 import { InputError } from './errors.js';
 import { addExtractionOptions, backendOption, extractionCompute, featureSource, positive, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
+import type { ResumeReport } from '../streams/pipeline.js';
+import { addCheckpointOptions, checkpointArgs, checkpointPlan, type CheckpointArgs } from './resume.js';
 import { runAnalysisSession } from './session.js';
 import { countOf, fixed } from './format.js';
 import type { AnalysisPipelineOptions } from '../streams/pipeline.js';
@@ -85,6 +87,8 @@ export interface LiveArgs {
   /** The overall decoder's refits: when one starts (the words it covers) and when it ends. */
   onRefitStart?: AnalysisPipelineOptions['onRefitStart'];
   onRefit?: AnalysisPipelineOptions['onRefit'];
+  /** Checkpoints as the session goes, and going on from one after a crash (cli/resume.ts). */
+  checkpoints?: CheckpointArgs;
 }
 
 export interface LiveResult {
@@ -98,12 +102,17 @@ export interface LiveResult {
   wallSeconds: number;
   /**
    * From the moment the received MEG covers a word's epoch (onset + 3.0 s + the filters' delay) to the
-   * snapshot that includes it, seconds (p50, p99 over the words; the dashboard send adds ~1 ms).
+   * snapshot that includes it, seconds (p50, p90, p99 and max over the words; the dashboard send adds ~1 ms).
    */
-  latencySec: { p50: number | null; p99: number | null; n: number };
+  latencySec: { p50: number | null; p90: number | null; p99: number | null; max: number | null; n: number };
   /** Words read by the model as they arrived (no --text): from the marker to the word's features, s. */
   extractionLatencySec: { p50: number | null; p99: number | null; n: number } | null;
   final: ScoreSnapshot | null;
+  /**
+   * Present when the session went on from a checkpoint: the words it held, its last word's onset,
+   * the first new word's, and the gap between them (source seconds whose words were not decoded).
+   */
+  resumed?: ResumeReport;
 }
 
 async function resolveOne(what: string, role: string, timeoutSec: number, config: Partial<LslNetworkConfig> | undefined): Promise<StreamInfo> {
@@ -238,9 +247,15 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   process.once('SIGINT', onSigint);
   const onAbort = () => stop$.next();
   a.signal?.addEventListener('abort', onAbort, { once: true });
+  const checkpoints = a.checkpoints ? checkpointPlan(a.checkpoints, 'live', { nChannels: picks.length, nLayers: a.features.nLayers, nDims: a.features.nDims, foldBlockWords: a.foldBlockWords }) : {};
+  if (checkpoints.resume) {
+    const p = checkpoints.resume.position;
+    log(`live: resuming from ${checkpoints.resume.from}: ${p.pairs} words decoded${p.lastWord ? `, the last heard at ${p.lastWord.onsetSec.toFixed(3)} s` : ''}; words up to then are dropped, the gap is reported`);
+  }
   let r;
   try {
     r = await runAnalysisSession({
+      ...checkpoints,
       label,
       chunks$,
       words$,
@@ -253,6 +268,8 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       contentWordsOnly: !a.allWords,
       backend: a.backend,
       refitEveryWords: a.refitEveryWords,
+      // A live source cannot wait: refits compute beside scoring, and every word's snapshot goes out at once.
+      refits: 'concurrent',
       snapshotEveryWords: a.snapshotEveryWords,
       foldBlockWords: a.foldBlockWords,
       halfLifeWords: a.halfLifeWords,
@@ -300,10 +317,12 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     wordsExcluded: { 'outside-recording': 0, 'overlaps-data-gap': 0, 'no-activations': 0, 'function-word': 0, ...r.wordsExcluded },
     sourceSeconds: r.sourceSeconds,
     wallSeconds: r.wallSeconds,
-    latencySec: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length },
+    latencySec: { p50: quantile(latencies, 0.5), p90: quantile(latencies, 0.9), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? null, n: latencies.length },
     extractionLatencySec: extraction ? { p50: quantile(extraction, 0.5), p99: quantile(extraction, 0.99), n: extraction.length } : null,
     final: r.last,
+    ...(r.resumed ? { resumed: r.resumed } : {}),
   };
+  if (r.resumed?.gapSec != null) log(`live: resumed after a gap of ${r.resumed.gapSec.toFixed(1)} s between the checkpoint's last word and the first new one`);
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
   return result;
 }
@@ -320,7 +339,7 @@ export function registerLiveCommand(program: Command): void {
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
     .addOption(new Option('--context-mode <mode>', 'exact or chunked context windows').choices(['exact', 'chunked']).default('exact'))
     .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
-    .option('--features <source>', 'instead of a model: synthetic[:seed] activations', featureSource)
+    .option('--features <source>', 'instead of a model: synthetic[:seed[:dims]] activations', featureSource)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
     .option('--seconds <s>', 'stop after this much MEG', positive)
     .option('--resolve-timeout <s>', 'how long to look for the streams', positive, 10)
@@ -337,9 +356,10 @@ export function registerLiveCommand(program: Command): void {
     .option('--out <file>', 'write the final result JSON here')
     .option('--json', 'print the final result as one JSON object on stdout')
     .option('--quiet', 'no progress on stderr');
-  addExtractionOptions(cmd, null, 'default sample with --text, reference without (words known only as they arrive)')
+  addExtractionOptions(cmd, null, 'default sample with --text, reference without (words known only as they arrive)');
+  addCheckpointOptions(cmd, 'after a crash: the statistics are restored, words heard up to the checkpoint\'s last word are dropped, and the gap is reported')
     .action(async (o) => {
-        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (with --text when the stimulus is known), or --features synthetic[:seed]');
+        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (with --text when the stimulus is known), or --features synthetic[:seed[:dims]]');
         const report = extractReport(o.quiet ? null : process.stderr);
         const pcaFit = o.pcaFit ?? parsePcaFit(o.text ? 'sample' : 'reference');
         if (o.model && !o.text && o.contextMode !== 'exact') throw new InputError('--context-mode chunked needs the words after each word: give --text, or use exact');
@@ -367,6 +387,7 @@ export function registerLiveCommand(program: Command): void {
           dashboard: o.dashboard ? { host: o.host, port: o.port } : undefined,
           out: o.out,
           quiet: Boolean(o.quiet),
+          checkpoints: checkpointArgs(o),
           network: networkConfigFromEnv(process.env, { ...(o.multicast ? { multicast: true, listenAddress: '0.0.0.0' } : {}), ...(o.peers ? { unicastHosts: ['127.0.0.1', ...String(o.peers).split(',').map((h) => h.trim()).filter(Boolean)] } : {}) }),
         }).finally(async () => {
           stopExtraction.abort();

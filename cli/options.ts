@@ -62,11 +62,11 @@ export function speed(value: string): Speed {
   }
 }
 
-/** `--features synthetic[:seed]`: the simulator's planted features instead of a language model. */
+/** `--features synthetic[:seed[:dims]]`: the simulator's planted features instead of a language model. */
 export function featureSource(value: string): FeatureTable {
-  const m = /^synthetic(?::(\d+))?$/.exec(value);
-  if (m) return syntheticFeatures(m[1] === undefined ? 1 : Number(m[1]));
-  throw new InvalidArgumentError(`unknown feature source "${value}": use synthetic[:seed]`);
+  const m = /^synthetic(?::(\d+)(?::(\d+))?)?$/.exec(value);
+  if (m && (m[2] === undefined || Number(m[2]) >= 1)) return syntheticFeatures(m[1] === undefined ? 1 : Number(m[1]), m[2] === undefined ? undefined : Number(m[2]));
+  throw new InvalidArgumentError(`unknown feature source "${value}": use synthetic[:seed[:dims]] (dims ≥ 1, default 50)`);
 }
 
 export const backendOption = (): Option =>

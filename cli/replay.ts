@@ -18,8 +18,10 @@ import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
 import { closeSubjectRecordings, openSubjectRecordings } from '../replay/subjectRecordings.js';
 import { bidsSources } from '../replay/subjectSources.js';
 import { InputError } from './errors.js';
-import { addExtractionOptions, addSubjectOptions, backendOption, extractionCompute, featureSource, positiveInt } from './options.js';
+import { addExtractionOptions, addSubjectOptions, backendOption, commaList, extractionCompute, featureSource, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
+import type { ResumeReport } from '../streams/pipeline.js';
+import { addCheckpointOptions, checkpointArgs, checkpointPlan, type CheckpointArgs } from './resume.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
 import { countOf, fixed } from './format.js';
 
@@ -49,6 +51,8 @@ export interface ReplayArgs {
   quiet: boolean;
   /** Called with each snapshot (tests). */
   onSnapshot?: (s: ScoreSnapshot) => void;
+  /** Checkpoints as the replay goes, and going on from one (cli/resume.ts). */
+  checkpoints?: CheckpointArgs;
 }
 
 export interface ReplayResult {
@@ -69,12 +73,16 @@ export interface ReplayResult {
   wallSeconds: number;
   speedX: number;
   final: ScoreSnapshot | null;
+  /** Present when the replay went on from a checkpoint: the words it held. */
+  resumed?: ResumeReport;
 }
 
 export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   const subject = await openSubjectRecordings(a);
   const { bundles } = subject;
   const names = a.channels ?? subject.channels;
+  const unknown = names.filter((n) => !subject.channels.includes(n));
+  if (unknown.length > 0) throw new InputError(`--picks: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''} ${unknown.length === 1 ? 'is not a' : 'are not'} good MEG channel${unknown.length === 1 ? '' : 's'} common to the recordings of sub-${a.subject}; run \`lockstep info\` on a recording to see its channel names`);
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   for (const w of subject.warnings) log(`warning: ${w}`);
   const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
@@ -82,7 +90,10 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   log(`replay: ${countOf(bundles.length, 'recording')} of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${countOf(names.length, 'MEG channel')} at ${plan.sfreqHz} Hz, ${countOf(plan.nWords, 'word')}; features: ${features.label}`);
   // A streaming extraction is stopped if the replay fails, so that it does not hold the process.
   const extraction = 'done' in features ? (features as ModelFeatureTable) : null;
+  const checkpoints = a.checkpoints ? checkpointPlan(a.checkpoints, 'replay', { nChannels: names.length, nLayers: features.nLayers, nDims: features.nDims, foldBlockWords: a.foldBlockWords }) : {};
+  if (checkpoints.resume) log(`replay: resuming from ${checkpoints.resume.from} (${countOf(checkpoints.resume.position.pairs, 'word')} already decoded; the recording is read again up to there)`);
   const r = await runAnalysisSession({
+    ...checkpoints,
     label: 'replay',
     chunks$,
     words$,
@@ -132,6 +143,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     wallSeconds: r.wallSeconds,
     speedX: r.sourceSeconds / r.wallSeconds,
     final: r.last,
+    ...(r.resumed ? { resumed: r.resumed } : {}),
   };
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
   return result;
@@ -149,8 +161,9 @@ export function registerReplayCommand(program: Command): void {
     .addOption(new Option('--context-mode <mode>', 'exact: one window per word; chunked: shared windows (50–99 words of context, ~20× fewer tokens)').choices(['exact', 'chunked']).default('exact'))
     .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)');
   addExtractionOptions(cmd, 'sample', 'default sample: the replay starts at once and waits only for words not yet extracted')
-    .option('--features <source>', 'instead of a model: synthetic[:seed] (the simulator\'s planted features)', featureSource)
+    .option('--features <source>', 'instead of a model: synthetic[:seed[:dims]] (the simulator\'s planted features)', featureSource)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
+    .option('--picks <names>', 'MEG channels to decode, comma-separated names (default: every good MEG channel common to the recordings)', commaList)
     .addOption(backendOption())
     .option('--refit-every <words>', 'exact K-fold refit every N words', positiveInt, 2000)
     .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 50)
@@ -160,10 +173,11 @@ export function registerReplayCommand(program: Command): void {
     .option('--host <addr>', 'dashboard address; beyond loopback every client must present the token printed with the URL', '127.0.0.1')
     .option('--out <file>', 'write the final result JSON here')
     .option('--json', 'print the final result as one JSON object on stdout')
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'no progress on stderr');
+  addCheckpointOptions(cmd, 'the recording is read again and the words the checkpoint holds are skipped: the final numbers equal an uninterrupted run\'s')
     .action(async (root: string, o) => {
         if (!fs.existsSync(root)) throw new InputError(`${root}: no such dataset folder`);
-        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (a language model), or --features synthetic[:seed] (a dataset written by `lockstep simulate` with that seed)');
+        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (a language model), or --features synthetic[:seed[:dims]] (a dataset written by `lockstep simulate` with that seed)');
         const result = await runReplay({
           root,
           subject: o.subject,
@@ -171,6 +185,7 @@ export function registerReplayCommand(program: Command): void {
           task: o.task,
           run: o.run,
           speed: o.speed,
+          channels: o.picks,
           features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, pcaFit: o.pcaFit, stream: true, ...extractionCompute(o), report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
           allWords: Boolean(o.allWords),
           backend: o.backend,
@@ -181,6 +196,7 @@ export function registerReplayCommand(program: Command): void {
           json: Boolean(o.json),
           out: o.out,
           quiet: Boolean(o.quiet),
+          checkpoints: checkpointArgs(o),
         });
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else {

@@ -9,7 +9,7 @@
  */
 import { startDashboard, type Dashboard, type StreamHealth } from '../dashboard/server.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import { analysisPipeline, type AnalysisPipelineOptions } from '../streams/pipeline.js';
+import { analysisPipeline, type AnalysisPipelineOptions, type ResumeReport } from '../streams/pipeline.js';
 import type { DataGap } from '../src/quality/dataGapLog.js';
 import { minWordsForExact } from '../src/stats/foldPlan.js';
 import { etaSec, formatEta } from './progress.js';
@@ -57,6 +57,8 @@ export interface AnalysisSessionResult {
   wordsExcluded: Record<string, number>;
   sourceSeconds: number;
   wallSeconds: number;
+  /** Where a resumed session went on from, and the gap (streams/pipeline.ts ResumeReport). */
+  resumed?: ResumeReport;
 }
 
 /** Why there is no exact score yet, in words a user can act on (null when there is one). */
@@ -180,14 +182,17 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
     wordsExcluded: { ...(final?.skipped ?? {}), ...counters.excluded() },
     sourceSeconds: counters.sourceSeconds,
     wallSeconds: (performance.now() - wallStart) / 1000,
+    ...(counters.resumed ? { resumed: counters.resumed } : {}),
   };
 }
 
 /** The terminal's progress line (without the label). */
 function progressLine(a: AnalysisSessionOptions, doneSec: number, speed: number, wallSec: number, last: ScoreSnapshot | null, refitStartedMs: number | null, lastRefitSec: number | null): string {
   const of = a.totalSec ? ` of ${(a.totalSec / 60).toFixed(1)}` : '';
-  // The ETA from the pace so far already includes the refits that happened, in proportion.
-  const eta = a.totalSec ? formatEta(etaSec(wallSec, doneSec / a.totalSec)) : '';
+  // The ETA from the pace so far includes the refits and the waits for extraction that happened, in
+  // proportion; the final refit comes after the last data, so the last refit's time is added.
+  const dataEta = a.totalSec ? etaSec(wallSec, doneSec / a.totalSec) : null;
+  const eta = formatEta(dataEta === null ? null : dataEta + (lastRefitSec ?? 0));
   const refit =
     refitStartedMs !== null
       ? `, refit running ${((performance.now() - refitStartedMs) / 1000).toFixed(0)} s${lastRefitSec !== null ? ` (last took ${lastRefitSec.toFixed(1)} s)` : ''}`

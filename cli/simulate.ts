@@ -93,7 +93,7 @@ export function registerSimulateCommand(program: Command): void {
     .addOption(new Option('--control <kind>', 'coupling: planted latencies, or a null/shuffle/flat control').choices(['planted', 'null', 'shuffle', 'flat']).default('planted'))
     .option('--model <folder|builtin>', 'plant this language model\'s layer activations (of the text heard)')
     .option('--pca-fit <how>', 'with --model: the PCA basis (all, sample[:N], reference[:N]; default sample, as replay decodes)', pcaFitOption, parsePcaFit('sample'))
-    .option('--features <source>', 'instead of a model: synthetic[:seed] activations (the default, seed = --seed)', featureSource)
+    .option('--features <source>', 'instead of a model: synthetic[:seed[:dims]] activations (the default, seed = --seed)', featureSource)
     .option('--first-word <i>', 'index in the text of the first word heard (to continue the story in a later session)', nonNegativeInt, 0)
     .option('--json', 'print one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')

@@ -3,17 +3,30 @@
  * (prequential score) and then adds it to the per-fold sufficient statistics, and refits the exact
  * K-fold ridge decoding on demand. Everything a checkpoint needs is reachable from here.
  *
- * Owns: decoder state and its invariants. Must not: schedule refits or talk to the outside world
- * (streams/ and adapters/ do).
+ * The heavy steps (adding a batch of words, a refit) are jobs run strictly in the order they were
+ * asked for, by a `StatsEngine`: in the calling thread by default, or spread over worker threads
+ * (streams/computePool.ts) on statistics in shared memory, with the same numbers bit for bit. A
+ * refit is defined by the words accepted when it was asked for, so its numbers do not depend on
+ * when it runs. Words are scored (predicted before being added) in one of two ways:
+ *   - `batch` (default): when their batch is added, by the model of the latest refit asked for
+ *     before — the same numbers at any speed (replay, offline);
+ *   - `arrival`: as they arrive (`scoreOnArrival`), by the model current at that moment, while a
+ *     refit may still be computing beside it (live); `scoredBy` records which model scored which
+ *     words.
+ *
+ * Owns: decoder state and its invariants, the order of jobs. Must not: schedule refits or talk to
+ * the outside world (streams/ and adapters/ do).
  */
 import type { LinalgBackend } from './linalg/backend.js';
 import { allFinite } from './quality/finite.js';
 import { DEFAULT_ALPHAS, validateAlphas, type AlphaSelection } from './ridge/alphaGrid.js';
-import { kfoldRidge, type FullModel, type KFoldResult } from './ridge/kfoldRidge.js';
+import { emptyFullModel, kfoldRidge, type FullModel, type KFoldResult, type RidgeOptions } from './ridge/kfoldRidge.js';
+import { predictWord, scoreBatchTimes } from './ridge/prediction.js';
 import { foldOf, MIN_WORDS_PER_FOLD, validateFoldPlan, type FoldPlan } from './stats/foldPlan.js';
 import { PrequentialScorer } from './stats/prequential.js';
-import { StatsAccumulator } from './stats/statsAccumulator.js';
-import { describeDims, nTargets, type DecoderDims, type SkipReason, type WordPair } from './types.js';
+import { ACCUMULATION_PRECISIONS, accumulatePart, batchParts, finishBatch, StatsAccumulator, type AccumulationPrecision, type PendingWords } from './stats/statsAccumulator.js';
+import type { ArrayMemory, SufficientStats } from './stats/sufficientStats.js';
+import { describeDims, type DecoderDims, type SkipReason, type WordPair } from './types.js';
 
 export interface DecoderOptions {
   dims: DecoderDims;
@@ -26,6 +39,8 @@ export interface DecoderOptions {
   halfLifeWords?: number | null;
   /** Time samples solved together in a refit. */
   timeChunk?: number;
+  /** Accumulation arithmetic (default float64; `mixed`: float32 products of centred blocks). */
+  precision?: AccumulationPrecision;
 }
 
 export interface ResolvedDecoderOptions {
@@ -36,11 +51,58 @@ export interface ResolvedDecoderOptions {
   batchWords: number;
   halfLifeWords: number | null;
   timeChunk: number;
+  precision: AccumulationPrecision;
 }
 
 export type AddOutcome = { accepted: true; fold: number; position: number } | { accepted: false; reason: SkipReason };
 
-export function resolveDecoderOptions(o: DecoderOptions): ResolvedDecoderOptions {
+/** Words `fromWord`…`toWord` (1-based positions among accepted words) were scored by the model fit on the first `modelAtWords`. */
+export interface ScoredRun {
+  fromWord: number;
+  toWord: number;
+  modelAtWords: number;
+}
+
+/** How words are scored: when their batch is added (`batch`), or as they arrive (`arrival`). */
+export type ScoringMode = 'batch' | 'arrival';
+
+/** One batch of words to add (and, in `batch` scoring, to score first). */
+export interface BatchJob {
+  batch: PendingWords;
+  folds: readonly SufficientStats[];
+  precision: AccumulationPrecision;
+  /** Score the batch with this model first (into `prequential`'s sums; the decoder counts the words). */
+  model?: FullModel;
+  prequential: PrequentialScorer;
+}
+
+/**
+ * Where a decoder's heavy steps run. Both calls must give the numbers the in-thread engine gives
+ * (the decoder's results may not depend on where they were computed).
+ */
+export interface StatsEngine {
+  /** Scores the batch when asked, then adds its products to the folds (n, Σy and Σy² excepted: the decoder adds those). */
+  addBatch(job: BatchJob): Promise<void>;
+  /** `kfoldRidge` on the folds (the full model written into `opts.fullOut` when given). */
+  refit(folds: readonly SufficientStats[], opts: RidgeOptions): Promise<KFoldResult>;
+}
+
+/** The engine that computes in the calling thread, on `backend`. */
+export function localEngine(backend: LinalgBackend): StatsEngine {
+  return {
+    async addBatch(job) {
+      const { dims } = job.folds[0];
+      if (job.model) await scoreBatchTimes(job.batch, job.model, job.prequential, backend, 0, dims.nTimes);
+      await accumulatePart(job.batch, job.folds, backend, batchParts(dims, 1)[0], job.precision);
+    },
+    refit: (folds, opts) => kfoldRidge(folds, backend, opts),
+  };
+}
+
+/** Sealed batches allowed to wait for the engine before `add` waits too (bounds memory). */
+const MAX_BATCHES_IN_FLIGHT = 2;
+
+export function resolveDecoderOptions(o: DecoderOptions | ResolvedDecoderOptions): ResolvedDecoderOptions {
   const selection = o.selection ?? 'gcv';
   const alphas = o.alphas ?? (selection === 'fixed' ? [1] : DEFAULT_ALPHAS);
   validateAlphas(alphas, selection);
@@ -50,6 +112,8 @@ export function resolveDecoderOptions(o: DecoderOptions): ResolvedDecoderOptions
   for (const [k, v] of Object.entries(dims)) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`decoder dims: ${k} must be a positive integer, got ${v}`);
   }
+  const precision = o.precision ?? 'float64';
+  if (!ACCUMULATION_PRECISIONS.includes(precision)) throw new RangeError(`accumulation precision must be ${ACCUMULATION_PRECISIONS.join(' or ')}, got ${String(precision)}`);
   return {
     dims,
     foldPlan: { ...o.foldPlan },
@@ -58,6 +122,7 @@ export function resolveDecoderOptions(o: DecoderOptions): ResolvedDecoderOptions
     batchWords: o.batchWords ?? 128,
     halfLifeWords: o.halfLifeWords ?? null,
     timeChunk: o.timeChunk ?? 2,
+    precision,
   };
 }
 
@@ -71,14 +136,32 @@ export class Decoder {
   /** Model used for prequential prediction (from the latest refit's full fit). */
   model: FullModel | undefined;
   latest: KFoldResult | undefined;
-  /** Words accepted when `latest` was computed. */
+  /** Words accepted when `latest` was asked for. */
   latestAtWords = 0;
+  /** Seconds the latest refit computed (from its start, not from when it was asked for). */
+  lastRefitSeconds = 0;
+  /** Which model scored which words, oldest first (consecutive words of one model form one run). */
+  readonly scoredBy: ScoredRun[] = [];
+  /** Where batches and refits are computed (default: this thread, on the backend given to each call). */
+  engine: StatsEngine | undefined;
+  scoring: ScoringMode = 'batch';
+  /** The full model's second buffer: a refit writes here while `model` may still be scoring. */
+  private spareModel: FullModel | undefined;
+  /** Jobs (batches, refits) run one after another in the order asked for. */
+  private jobs: Promise<unknown> = Promise.resolve();
+  private failure: unknown;
+  private pendingJobs = 0;
+  /** Sealed batches whose job has not finished. */
+  private readonly inFlight: PendingWords[] = [];
 
-  constructor(options: DecoderOptions | ResolvedDecoderOptions) {
+  constructor(
+    options: DecoderOptions | ResolvedDecoderOptions,
+    readonly memory: ArrayMemory = 'local',
+  ) {
     this.options = resolveDecoderOptions(options);
     const { dims, foldPlan, batchWords, halfLifeWords } = this.options;
-    this.accumulator = new StatsAccumulator(dims, foldPlan.folds, batchWords);
-    this.prequential = new PrequentialScorer(dims, halfLifeWords);
+    this.accumulator = new StatsAccumulator(dims, foldPlan.folds, batchWords, memory);
+    this.prequential = new PrequentialScorer(dims, halfLifeWords, memory);
   }
 
   get dims(): DecoderDims {
@@ -102,8 +185,12 @@ export class Decoder {
     return null;
   }
 
-  /** Adds one word (predicted first, at the next flush). Flushes when the batch is full. */
+  /**
+   * Adds one word (predicted first, when its batch is added, in `batch` scoring). A full batch is
+   * queued to the engine; this waits only while too many batches are queued.
+   */
   async add(word: WordPair, backend: LinalgBackend): Promise<AddOutcome> {
+    this.throwIfFailed();
     const reason = this.validate(word);
     if (reason) {
       this.skipped[reason] += 1;
@@ -113,29 +200,44 @@ export class Decoder {
     const fold = foldOf(this.options.foldPlan, position);
     this.accumulator.push(word.epoch, word.activations, fold);
     this.accepted += 1;
-    if (this.accumulator.isFull) await this.flush(backend);
+    if (this.accumulator.isFull) {
+      const added = this.queueBatch(backend);
+      // In this thread nothing runs beside the caller: finish the batch now, as a plain call would.
+      if (!this.engine || this.inFlight.length > MAX_BATCHES_IN_FLIGHT) await added;
+    }
     return { accepted: true, fold, position };
   }
 
-  /** Scores the pending words with the current model, then adds them to the statistics. */
+  /**
+   * `arrival` scoring: predicts an accepted word (at `position`, from `add`) with the model current
+   * now and adds it to the rolling score. Does nothing before the first model.
+   */
+  async scoreOnArrival(word: WordPair, position: number, backend: LinalgBackend): Promise<void> {
+    const model = this.model;
+    if (!model) return;
+    const yhat = await predictWord(word.epoch, model, this.dims, backend);
+    this.prequential.update(yhat, Float64Array.from(word.activations), 1);
+    this.recordScored(position + 1, position + 1, model.n);
+  }
+
+  /** Queues the pending words as one batch and waits until every queued job is done. */
   async flush(backend: LinalgBackend): Promise<void> {
-    const W = this.accumulator.pending.count;
-    if (W === 0) return;
-    if (this.model) {
-      const { nChannels: C, nTimes: T } = this.dims;
-      const P = nTargets(this.dims);
-      const xByTime = this.accumulator.pendingByTime(); // [t][word][channel]
-      const yhat = await backend.matmul(xByTime, this.model.weights, { batch: T, m: W, k: C, n: P });
-      const b = this.model.intercept;
-      for (let t = 0; t < T; t++) {
-        for (let w = 0; w < W; w++) {
-          const o = (t * W + w) * P;
-          for (let p = 0; p < P; p++) yhat[o + p] += b[t * P + p];
-        }
-      }
-      this.prequential.update(yhat, this.accumulator.pending.y.subarray(0, W * P), W);
-    }
-    await this.accumulator.flush(backend);
+    await this.queueBatch(backend);
+    await this.drain();
+  }
+
+  /** Resolves once every job asked for so far has finished (rejects if one failed). */
+  async drain(): Promise<void> {
+    await this.jobs;
+    this.throwIfFailed();
+  }
+
+  /**
+   * Runs `fn` after every job asked for so far (e.g. to read consistent statistics for a
+   * checkpoint); later jobs wait for it.
+   */
+  afterJobs<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.enqueue(fn);
   }
 
   /** True once every fold has at least two words and every training set too (src/stats/foldPlan.ts minWordsForExact says when). */
@@ -145,41 +247,106 @@ export class Decoder {
     return sizes.every((n) => n >= MIN_WORDS_PER_FOLD && total - n >= MIN_WORDS_PER_FOLD);
   }
 
-  /** Words per fold, including pending ones. */
+  /** Words per fold, including pending and queued ones. */
   foldSizes(): number[] {
     const sizes = this.accumulator.folds.map((f) => f.n);
-    const { pending } = this.accumulator;
-    for (let i = 0; i < pending.count; i++) sizes[pending.fold[i]] += 1;
+    for (const b of [...this.inFlight, this.accumulator.pending]) for (let i = 0; i < b.count; i++) sizes[b.fold[i]] += 1;
     return sizes;
   }
 
   /**
    * Exact K-fold decoding on everything accepted so far, and (unless `fitFull` is false, as for
-   * offline decoding) a new prequential model fit on all words. While some fold is still empty (contiguous folds over a known total fill one after the
-   * other) only the model is refit and `latest` keeps its previous value; returns null then.
+   * offline decoding) a new prequential model fit on all words. While some fold is still empty
+   * (contiguous folds over a known total fill one after the other) only the model is refit and
+   * `latest` keeps its previous value; resolves to null then. The refit covers the words accepted
+   * now; it runs after the jobs asked for before it, and words added meanwhile wait for it.
    */
   async refit(
     backend: LinalgBackend,
     onProgress?: (done: number, total: number) => void | Promise<void>,
     opts: { fitFull?: boolean } = {},
   ): Promise<KFoldResult | null> {
-    await this.flush(backend);
-    if (this.accepted < 2) return null;
+    this.throwIfFailed();
+    const added = this.queueBatch(backend);
     const evaluateFolds = this.canRefit;
     const fitFull = opts.fitFull ?? true;
-    if (!evaluateFolds && !fitFull) return null;
-    const result = await kfoldRidge(this.accumulator.folds, backend, {
-      alphas: this.options.alphas,
-      selection: this.options.selection,
-      fitFull,
-      evaluateFolds,
-      timeChunk: this.options.timeChunk,
-      onProgress,
+    if (this.accepted < 2 || (!evaluateFolds && !fitFull)) {
+      await added;
+      return null;
+    }
+    const atWords = this.accepted;
+    return this.enqueue(async () => {
+      const engine = this.engine ?? localEngine(backend);
+      const started = performance.now();
+      const result = await engine.refit(this.accumulator.folds, {
+        alphas: this.options.alphas,
+        selection: this.options.selection,
+        fitFull,
+        evaluateFolds,
+        timeChunk: this.options.timeChunk,
+        onProgress,
+        fullOut: fitFull ? (this.spareModel ??= emptyFullModel(this.dims, this.memory)) : undefined,
+      });
+      this.lastRefitSeconds = (performance.now() - started) / 1000;
+      if (result.full) {
+        // The swap is one assignment on this thread: a word is scored by the old model or the new one, never a mix.
+        this.spareModel = this.model;
+        this.model = result.full;
+      }
+      if (!evaluateFolds) return null;
+      this.latest = result;
+      this.latestAtWords = atWords;
+      return result;
     });
-    if (result.full) this.model = result.full;
-    if (!evaluateFolds) return null;
-    this.latest = result;
-    this.latestAtWords = this.accepted;
-    return result;
+  }
+
+  /** True while a batch or refit job is queued or running (the statistics are then in motion). */
+  get busy(): boolean {
+    return this.pendingJobs > 0;
+  }
+
+  private recordScored(from: number, to: number, modelAtWords: number): void {
+    const last = this.scoredBy.at(-1);
+    if (last && last.modelAtWords === modelAtWords && last.toWord === from - 1) last.toWord = to;
+    else this.scoredBy.push({ fromWord: from, toWord: to, modelAtWords });
+  }
+
+  /** Seals the pending words (if any) into a batch job; resolves when that job is done. */
+  private queueBatch(backend: LinalgBackend): Promise<unknown> {
+    if (this.accumulator.pending.count === 0) return this.jobs;
+    const batch = this.accumulator.seal();
+    const first = this.accepted - batch.count; // position of the batch's first word
+    this.inFlight.push(batch);
+    return this.enqueue(async () => {
+      const engine = this.engine ?? localEngine(backend);
+      const model = this.scoring === 'batch' ? this.model : undefined;
+      await engine.addBatch({ batch, folds: this.accumulator.folds, precision: this.options.precision, model, prequential: this.prequential });
+      finishBatch(batch, this.accumulator.folds);
+      if (model) {
+        this.prequential.scored += batch.count;
+        this.recordScored(first + 1, first + batch.count, model.n);
+      }
+      this.inFlight.splice(this.inFlight.indexOf(batch), 1);
+      this.accumulator.recycle(batch);
+    });
+  }
+
+  private enqueue<T>(fn: () => T | Promise<T>): Promise<T> {
+    this.pendingJobs += 1;
+    const run = this.jobs
+      .then(() => {
+        this.throwIfFailed();
+        return fn();
+      })
+      .finally(() => (this.pendingJobs -= 1));
+    this.jobs = run.catch((e: unknown) => {
+      this.failure ??= e;
+    });
+    return run;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 }
+

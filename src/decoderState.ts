@@ -6,9 +6,10 @@
  *
  * Owns: the mapping decoder ↔ arrays. Must not: touch files (adapters/checkpointStore.ts does).
  */
-import { Decoder, type ResolvedDecoderOptions } from './decoder.js';
-import type { KFoldResult } from './ridge/kfoldRidge.js';
-import { STATS_ARRAY_KEYS } from './stats/sufficientStats.js';
+import { Decoder, type ResolvedDecoderOptions, type ScoredRun } from './decoder.js';
+import { emptyFullModel, type KFoldResult } from './ridge/kfoldRidge.js';
+import type { PendingWords } from './stats/statsAccumulator.js';
+import { STATS_ARRAY_KEYS, type ArrayMemory } from './stats/sufficientStats.js';
 import { PREQUENTIAL_SUMS } from './stats/prequential.js';
 import { nTargets, type SkipReason } from './types.js';
 
@@ -24,6 +25,52 @@ export interface DecoderStateHeader {
   hasModel: boolean;
   modelN: number;
   latest: { atWords: number; foldSizes: number[] } | null;
+  /** Which model scored which words (absent in checkpoints written before it was recorded). */
+  scoredBy?: ScoredRun[];
+}
+
+/**
+ * The parts of the state that change as words arrive (rather than as batches and refits are
+ * computed), as of one moment: a checkpoint asked for while jobs are still queued captures these
+ * when it is asked for, and writes them with the statistics once the jobs queued before it are done.
+ * In `batch` scoring the rolling sums move with the jobs, so they are read when written instead.
+ */
+export interface ArrivalState {
+  accepted: number;
+  skipped: Record<string, number>;
+  /** The open batch at that moment and how many of its words were there. */
+  pending: PendingWords;
+  pendingCount: number;
+  /** Present in `arrival` scoring (copies). */
+  prequential?: {
+    scored: number;
+    sums: Record<(typeof PREQUENTIAL_SUMS)[number], Float64Array>;
+    scoredBy: ScoredRun[];
+  };
+}
+
+/** The arrival state now (copies of what keeps moving). */
+export function captureArrivalState(d: Decoder): ArrivalState {
+  return {
+    accepted: d.accepted,
+    skipped: { ...d.skipped },
+    pending: d.accumulator.pending,
+    pendingCount: d.accumulator.pending.count,
+    prequential:
+      d.scoring === 'arrival'
+        ? {
+            scored: d.prequential.scored,
+            sums: Object.fromEntries(PREQUENTIAL_SUMS.map((k) => [k, d.prequential.sums[k].slice()])) as Record<(typeof PREQUENTIAL_SUMS)[number], Float64Array>,
+            scoredBy: d.scoredBy.map((r) => ({ ...r })),
+          }
+        : undefined,
+  };
+}
+
+/** The live arrival state of a decoder with no jobs in motion. */
+function currentArrivalState(d: Decoder): ArrivalState {
+  if (d.busy) throw new Error('decoder state: batches or refits are still being computed; wait for decoder.drain() (or capture the state and write it with decoder.afterJobs)');
+  return { accepted: d.accepted, skipped: d.skipped, pending: d.accumulator.pending, pendingCount: d.accumulator.pending.count };
 }
 
 export interface NamedArray {
@@ -31,33 +78,44 @@ export interface NamedArray {
   array: StateArray;
 }
 
-export function decoderHeader(d: Decoder): DecoderStateHeader {
+/** The rolling score's part of the state: captured, or the decoder's own. */
+function prequentialOf(d: Decoder, at: ArrivalState): NonNullable<ArrivalState['prequential']> {
+  return at.prequential ?? { scored: d.prequential.scored, sums: d.prequential.sums, scoredBy: d.scoredBy };
+}
+
+/**
+ * The header of the decoder's state: its statistics, model and latest result as they stand (no
+ * jobs may be in motion), with the arrival state `at` a captured moment (default: now).
+ */
+export function decoderHeader(d: Decoder, at: ArrivalState = currentArrivalState(d)): DecoderStateHeader {
   return {
     options: d.options,
-    accepted: d.accepted,
-    skipped: { ...d.skipped },
+    accepted: at.accepted,
+    skipped: { ...at.skipped } as Record<SkipReason, number>,
     foldN: d.accumulator.folds.map((f) => f.n),
-    pendingCount: d.accumulator.pending.count,
-    prequentialScored: d.prequential.scored,
+    pendingCount: at.pendingCount,
+    prequentialScored: prequentialOf(d, at).scored,
     hasModel: d.model !== undefined,
     modelN: d.model?.n ?? 0,
     latest: d.latest ? { atWords: d.latestAtWords, foldSizes: d.latest.foldSizes } : null,
+    scoredBy: prequentialOf(d, at).scoredBy.map((r) => ({ ...r })),
   };
 }
 
-/** Views on the live arrays, in a fixed order (no copies). */
-export function decoderArrays(d: Decoder): NamedArray[] {
+/** Views on the arrays, in a fixed order (no copies), with the arrival state `at` (default: now). */
+export function decoderArrays(d: Decoder, at: ArrivalState = currentArrivalState(d)): NamedArray[] {
   const out: NamedArray[] = [];
   d.accumulator.folds.forEach((f, i) => {
     for (const key of STATS_ARRAY_KEYS) out.push({ name: `fold${i}.${key}`, array: f[key] });
   });
-  const { pending } = d.accumulator;
+  const { pending, pendingCount } = at;
   const { nChannels: C, nTimes: T } = d.dims;
   const P = nTargets(d.dims);
-  out.push({ name: 'pending.x', array: pending.x.subarray(0, pending.count * T * C) });
-  out.push({ name: 'pending.y', array: pending.y.subarray(0, pending.count * P) });
-  out.push({ name: 'pending.fold', array: pending.fold.subarray(0, pending.count) });
-  for (const key of PREQUENTIAL_SUMS) out.push({ name: `prequential.${key}`, array: d.prequential.sums[key] });
+  out.push({ name: 'pending.x', array: pending.x.subarray(0, pendingCount * T * C) });
+  out.push({ name: 'pending.y', array: pending.y.subarray(0, pendingCount * P) });
+  out.push({ name: 'pending.fold', array: pending.fold.subarray(0, pendingCount) });
+  const sums = prequentialOf(d, at).sums;
+  for (const key of PREQUENTIAL_SUMS) out.push({ name: `prequential.${key}`, array: sums[key] });
   if (d.model) {
     out.push({ name: 'model.weights', array: d.model.weights });
     out.push({ name: 'model.intercept', array: d.model.intercept });
@@ -76,8 +134,9 @@ export function decoderArrays(d: Decoder): NamedArray[] {
  * A decoder shaped by `header`, whose arrays are to be filled in place (in `decoderArrays` order)
  * and then committed with `finishRestore`.
  */
-export function decoderForRestore(header: DecoderStateHeader): Decoder {
-  const d = new Decoder(header.options);
+export function decoderForRestore(header: DecoderStateHeader, memory: ArrayMemory = 'local'): Decoder {
+  // Checkpoints written before the accumulation precision existed were float64.
+  const d = new Decoder({ ...header.options, precision: header.options.precision ?? 'float64' }, memory);
   const { dims } = header.options;
   const { nChannels: C, nTimes: T, nLayers: L } = dims;
   const P = nTargets(dims);
@@ -87,8 +146,10 @@ export function decoderForRestore(header: DecoderStateHeader): Decoder {
   header.foldN.forEach((n, i) => (d.accumulator.folds[i].n = n));
   d.accumulator.pending.count = header.pendingCount;
   d.prequential.scored = header.prequentialScored;
+  d.scoredBy.push(...(header.scoredBy ?? []));
   if (header.hasModel) {
-    d.model = { weights: new Float64Array(T * C * P), intercept: new Float64Array(T * P), alphaIndex: new Uint8Array(T * P), n: header.modelN };
+    d.model = emptyFullModel(dims, memory);
+    d.model.n = header.modelN;
   }
   if (header.latest) {
     const latest: KFoldResult = {

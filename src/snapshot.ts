@@ -3,7 +3,7 @@
  * versioned; README "Snapshot schema" documents every field. Built from a decoder report by pure
  * functions so the worker, the CLI and tests share one definition.
  */
-import type { Decoder } from './decoder.js';
+import type { Decoder, ScoredRun, ScoringMode } from './decoder.js';
 import type { KFoldResult } from './ridge/kfoldRidge.js';
 import { foldBootstrapCI } from './scores/foldCI.js';
 import { temporalScore } from './scores/temporal.js';
@@ -45,6 +45,14 @@ export interface RollingScores extends CurveScores {
   /** Words predicted before being added (all but those before the first refit). */
   nScored: number;
   halfLifeWords: number | null;
+  /**
+   * When words were scored: `batch` (when their batch was added, by the model of the latest refit
+   * asked for before: the same at any speed) or `arrival` (as they arrived, by the model current
+   * then, live, while a refit may still have been computing).
+   */
+  scoring: ScoringMode;
+  /** Which model scored which words: words fromWord…toWord (1-based, accepted words) by the model fit on the first modelAtWords. */
+  scoredBy: ScoredRun[];
 }
 
 export interface ScoreSnapshot {
@@ -126,7 +134,13 @@ export function snapshotOf(decoder: Decoder, ctx: SnapshotContext): ScoreSnapsho
   const { nLayers: L } = decoder.dims;
   const rolling: RollingScores | null =
     decoder.prequential.scored > 0
-      ? { ...curveScores(decoder.prequential.curves(), L, ctx.times, ctx.depths), nScored: decoder.prequential.scored, halfLifeWords: decoder.prequential.halfLifeWords }
+      ? {
+          ...curveScores(decoder.prequential.curves(), L, ctx.times, ctx.depths),
+          nScored: decoder.prequential.scored,
+          halfLifeWords: decoder.prequential.halfLifeWords,
+          scoring: decoder.scoring,
+          scoredBy: decoder.scoredBy.map((r) => ({ ...r })),
+        }
       : null;
   const exact = ctx.exact !== undefined ? ctx.exact : decoder.latest ? exactScores(decoder.latest, decoder.latestAtWords, ctx.refitSeconds, ctx.times, ctx.depths) : null;
   return {

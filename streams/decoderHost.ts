@@ -1,9 +1,10 @@
 /**
  * Where the decoder runs: `WorkerDecoderHost` (a worker thread; the default for streams, so the
- * main event loop never waits on a refit) or `InProcessDecoderHost` (same thread; for batch
- * commands such as `lockstep decode` and for tests). Both expose the same async requests.
+ * main event loop never waits on a refit) or `InProcessDecoderHost` (same thread; for tests).
+ * Both expose the same async requests, answered as the session's mode says (decoderSession.ts).
  */
 import { Worker } from 'node:worker_threads';
+import type { StreamPosition } from '../adapters/checkpointStore.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { WordPair } from '../src/types.js';
 import { DecoderSession, type AddSummary, type DecoderSessionOptions, type RefitSummary } from './decoderSession.js';
@@ -13,7 +14,7 @@ export type HostRequest =
   | { id: number; op: 'add'; words: WordPair[] }
   | { id: number; op: 'refit' }
   | { id: number; op: 'snapshot'; seq: number }
-  | { id: number; op: 'checkpoint'; path: string }
+  | { id: number; op: 'checkpoint'; path: string; stream?: StreamPosition }
   | { id: number; op: 'close' };
 
 export type HostResponse = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; errorName: string };
@@ -23,7 +24,7 @@ export interface DecoderHost {
   add(words: WordPair[]): Promise<AddSummary>;
   refit(): Promise<RefitSummary>;
   snapshot(seq: number): Promise<ScoreSnapshot>;
-  checkpoint(path: string): Promise<number>;
+  checkpoint(path: string, stream?: StreamPosition): Promise<number>;
   close(): Promise<void>;
   /** Requests sent and not yet answered (ingest lag, in requests). */
   readonly inFlight: number;
@@ -31,20 +32,17 @@ export interface DecoderHost {
 
 export class InProcessDecoderHost implements DecoderHost {
   inFlight = 0;
-  private queue: Promise<unknown> = Promise.resolve();
   private constructor(readonly session: DecoderSession) {}
   static async start(options: DecoderSessionOptions): Promise<InProcessDecoderHost> {
     return new InProcessDecoderHost(await DecoderSession.create(options));
   }
   get backend(): string {
-    return this.session.backend.detail;
+    return this.session.backendDetail;
   }
-  /** Runs requests one after another, like the worker does, so callers may fire without awaiting. */
-  private run<T>(op: () => T | Promise<T>): Promise<T> {
+  /** Counts requests in flight; the session keeps their order, so callers may fire without awaiting. */
+  private run<T>(op: () => Promise<T>): Promise<T> {
     this.inFlight += 1;
-    const next = this.queue.then(op).finally(() => (this.inFlight -= 1));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return op().finally(() => (this.inFlight -= 1));
   }
   add(words: WordPair[]): Promise<AddSummary> {
     return this.run(() => this.session.add(words));
@@ -55,8 +53,8 @@ export class InProcessDecoderHost implements DecoderHost {
   snapshot(seq: number): Promise<ScoreSnapshot> {
     return this.run(() => this.session.snapshot(seq));
   }
-  checkpoint(path: string): Promise<number> {
-    return this.run(() => this.session.checkpoint(path));
+  checkpoint(path: string, stream?: StreamPosition): Promise<number> {
+    return this.run(() => this.session.checkpoint(path, stream));
   }
   close(): Promise<void> {
     return this.run(() => this.session.close());
@@ -136,8 +134,8 @@ export class WorkerDecoderHost implements DecoderHost {
   snapshot(seq: number): Promise<ScoreSnapshot> {
     return this.request({ op: 'snapshot', seq }) as Promise<ScoreSnapshot>;
   }
-  checkpoint(path: string): Promise<number> {
-    return this.request({ op: 'checkpoint', path }) as Promise<number>;
+  checkpoint(path: string, stream?: StreamPosition): Promise<number> {
+    return this.request({ op: 'checkpoint', path, stream }) as Promise<number>;
   }
   async close(): Promise<void> {
     try {

@@ -12,9 +12,10 @@ import { epochTimes, PAPER_EPOCH, samplesBetween } from '../src/epochGrid.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { DataGapLog, type DataGap } from '../src/quality/dataGapLog.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { SampleChunk, WordEvent } from '../src/types.js';
+import type { SampleChunk, WordEvent, WordPair } from '../src/types.js';
 import type { DecoderHost } from './decoderHost.js';
-import type { RefitSummary } from './decoderSession.js';
+import type { RefitMode, RefitSummary } from './decoderSession.js';
+import type { StreamPosition } from '../adapters/checkpointStore.js';
 import { FlowControl } from './flowControl.js';
 import { joinActivationsWithWords, type ActivationLookup } from './joinActivations.js';
 import type { PreprocessOptions } from './preprocess.js';
@@ -47,6 +48,8 @@ export interface AnalysisPipelineOptions {
   halfLifeWords: number | null;
   /** The flow gate the source should wait on (bounded memory whatever the speed). */
   flow?: FlowControl;
+  /** `concurrent` for live sources: refits compute beside scoring and snapshots (default `blocking`, see decoderSession.ts). */
+  refits?: RefitMode;
   onGap?: (gap: DataGap) => void;
   onHost?: (host: DecoderHost) => void;
   /** Called when a refit starts (the words it covers) and when it ends. */
@@ -69,6 +72,35 @@ export interface AnalysisPipelineOptions {
    * most one in flight per decoder (`coalesce`: a live session that must keep up; see scoreSnapshots).
    */
   refitPolicy?: 'every' | 'coalesce';
+  /** Write the decoder's state here every `checkpointEveryWords` word pairs and at the end (adapters/checkpointStore.ts). */
+  checkpointPath?: string;
+  checkpointEveryWords?: number;
+  /** Go on from a checkpoint instead of empty statistics (see ResumePlan). */
+  resume?: ResumePlan;
+}
+
+/**
+ * Going on from a checkpoint. `replay`: the same source is read again from its start and its first
+ * `position.pairs` word pairs are dropped before the decoder, which already holds them: refits,
+ * snapshots and checkpoints then fall due at the same words, and the numbers at the end are those
+ * of an uninterrupted run. `live`: the data are new; words heard at or before the checkpoint's last
+ * word are dropped, and the time between that word and the first new one is the gap.
+ */
+export interface ResumePlan {
+  from: string;
+  mode: 'replay' | 'live';
+  position: StreamPosition;
+}
+
+/** What a resumed session reports: where it went on from and, once known, the gap. */
+export interface ResumeReport {
+  from: string;
+  words: number;
+  lastWordOnsetSec: number | null;
+  /** Onset of the first word decoded after the resume (null until it comes). */
+  firstWordOnsetSec: number | null;
+  /** live: firstWordOnsetSec − lastWordOnsetSec, source seconds without decoded words. */
+  gapSec: number | null;
 }
 
 /** What the pipeline has seen so far; read at any time (health, progress, results). */
@@ -87,6 +119,8 @@ export class PipelineCounters {
   /** Seconds of the last refit, and when (performance.now() ms) the running one started, if any. */
   lastRefitSeconds: number | null = null;
   refitStartedMs: number | null = null;
+  /** Set when the session went on from a checkpoint. */
+  resumed: ResumeReport | null = null;
 
   get sourceSeconds(): number {
     return this.sourceEndSec - (this.sourceStartSec ?? 0);
@@ -160,6 +194,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
       connect((pairs$) => {
         const overall$ = pairs$.pipe(
           map((p) => p.pair),
+          filter(resumeFilter(a.resume, counters)),
           scoreSnapshots({
             decoder: { dims, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
             backend: a.backend,
@@ -168,7 +203,12 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
             refitEveryWords: a.refitEveryWords,
             snapshotEveryWords: a.snapshotEveryWords,
             refitPolicy: a.refitPolicy,
+            refits: a.refits,
             flow,
+            checkpointPath: a.checkpointPath,
+            checkpointEveryWords: a.checkpointEveryWords,
+            resumeFrom: a.resume?.from,
+            startWords: a.resume?.position.pairs,
             onHost: (h) => {
               counters.backend = h.backend;
               a.onHost?.(h);
@@ -202,6 +242,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
                 refitEveryWords: c.refitEveryWords ?? a.refitEveryWords,
                 snapshotEveryWords: c.snapshotEveryWords ?? a.snapshotEveryWords,
                 refitPolicy: a.refitPolicy,
+                refits: a.refits,
                 flow,
               }),
               tap((s) => a.onConditionSnapshot?.(group$.key, s)),
@@ -214,4 +255,21 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
     );
   });
   return { snapshots$, counters, times };
+}
+
+/** Drops what the checkpoint already holds (see ResumePlan) and records the resume. */
+function resumeFilter(plan: ResumePlan | undefined, counters: PipelineCounters): (p: WordPair) => boolean {
+  if (!plan) return () => true;
+  const last = plan.position.lastWord;
+  const report: ResumeReport = { from: plan.from, words: plan.position.pairs, lastWordOnsetSec: last?.onsetSec ?? null, firstWordOnsetSec: null, gapSec: null };
+  counters.resumed = report;
+  let seen = 0;
+  return (p) => {
+    const keep = plan.mode === 'replay' ? ++seen > plan.position.pairs : last === null || p.onsetSec > last.onsetSec;
+    if (keep && report.firstWordOnsetSec === null) {
+      report.firstWordOnsetSec = p.onsetSec;
+      if (plan.mode === 'live' && last) report.gapSec = p.onsetSec - last.onsetSec;
+    }
+    return keep;
+  };
 }

@@ -5,10 +5,13 @@
  *
  * The decoder lives in a worker thread by default: this operator only forwards words and asks for
  * refits and snapshots, so its subscriber's event loop is never held by linear algebra.
- * Ordering hazard: requests are answered strictly in the order sent, which is what makes a snapshot
- * requested right after a refit include that refit.
+ * Ordering hazard: with `refits: 'blocking'` (default) requests are answered strictly in the order
+ * sent, which is what makes a snapshot requested right after a refit include that refit. With
+ * `refits: 'concurrent'` (live) a snapshot is answered at once with the latest finished refit;
+ * only the final snapshot waits for the final refit.
  */
 import type { OperatorFunction } from 'rxjs';
+import type { StreamPosition } from '../adapters/checkpointStore.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { WordPair } from '../src/types.js';
 import { startDecoderHost, type DecoderHost } from './decoderHost.js';
@@ -25,9 +28,15 @@ export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
   snapshotEverySourceSec?: number;
   /** Words per message to the decoder. */
   sendBatchWords?: number;
-  /** Write a checkpoint every N words to `checkpointPath` (and at the end). */
+  /** Write a checkpoint every N words to `checkpointPath` (and at the end), with the stream's position. */
   checkpointPath?: string;
   checkpointEveryWords?: number;
+  /**
+   * Word pairs the decoder already holds (resumed from a checkpoint, `resumeFrom`): counting goes
+   * on from there, so refits, snapshots and checkpoints fall due at the same words as in an
+   * uninterrupted run.
+   */
+  startWords?: number;
   /** Refit and emit a final snapshot when the source completes (default true). */
   finalRefit?: boolean;
   where?: 'worker' | 'in-process';
@@ -62,7 +71,9 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
   return operate<WordPair, ScoreSnapshot>((subscriber) => {
     let host: DecoderHost | undefined;
     let closed = false;
-    let words = 0;
+    let words = opts.startWords ?? 0;
+    let lastWord: StreamPosition['lastWord'] = null;
+    const position = (): StreamPosition => ({ pairs: words, lastWord });
     let seq = 0;
     let lastSnapshotSourceSec: number | null = null;
     let batch: WordPair[] = [];
@@ -70,7 +81,15 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
     // Everything that talks to the host goes through this chain so that the host is ready and
     // failures surface once, as a stream error.
     // Only the session's own options cross into the worker (callbacks and flow stay here).
-    const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom };
+    const session: DecoderSessionOptions = {
+      decoder: opts.decoder,
+      backend: opts.backend,
+      times: opts.times,
+      depths: opts.depths,
+      resumeFrom: opts.resumeFrom,
+      refits: opts.refits,
+      computeWorkers: opts.computeWorkers,
+    };
     let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
       host = h;
       opts.onHost?.(h);
@@ -79,12 +98,13 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       if (!closed) subscriber.error(e);
       closed = true;
     };
-    const enqueue = (op: (h: DecoderHost) => Promise<unknown>) => {
+    const enqueue = (op: (h: DecoderHost) => Promise<unknown>, awaitAnswer = false) => {
       // Requests are fired as soon as the host exists (not awaited one by one); the host keeps order.
+      // `awaitAnswer` holds the requests after this one until it is answered.
       chain = chain.then(() => {
         const p = op(host!);
         p.catch(fail);
-        return undefined;
+        return awaitAnswer ? p.catch(() => undefined) : undefined;
       });
       chain.catch(fail);
     };
@@ -140,12 +160,14 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         batch.push(word);
         opts.flow?.taken();
         words += 1;
+        lastWord = { index: word.wordIndex, onsetSec: word.onsetSec };
         if (batch.length >= sendBatch) flushBatch();
         if (words % opts.refitEveryWords === 0) requestRefit();
         if (opts.checkpointPath && opts.checkpointEveryWords && words % opts.checkpointEveryWords === 0) {
           flushBatch();
           const path = opts.checkpointPath;
-          enqueue((h) => h.checkpoint(path));
+          const at = position();
+          enqueue((h) => h.checkpoint(path, at));
         }
         const byCount = (opts.snapshotEveryWords ?? 0) > 0 && words % opts.snapshotEveryWords! === 0;
         const bySource =
@@ -162,14 +184,16 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
         flushBatch();
         if (opts.finalRefit ?? true) {
           const at = words;
+          // The final snapshot carries the final refit, whatever the mode.
           enqueue((h) => {
             opts.onRefitStart?.(at);
             return h.refit().then((r) => opts.onRefit?.(r));
-          });
+          }, true);
         }
         if (opts.checkpointPath) {
           const path = opts.checkpointPath;
-          enqueue((h) => h.checkpoint(path));
+          const at = position();
+          enqueue((h) => h.checkpoint(path, at));
         }
         emitSnapshot();
         chain

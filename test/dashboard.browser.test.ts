@@ -182,7 +182,7 @@ describe('dashboard page in chromium', { skip }, () => {
       alignmentScore: -0.0001,
       peakTimeSec: -0.0004,
     });
-    const s = { ...base, exact: { ...curves(base.exact!), ci: { method: 'fold bootstrap', level: 0.95, low: -0.0004, high: 0.3 }, computeSeconds: -0.0001 }, rolling: { ...curves(base.rolling! as never), nScored: 10, halfLifeWords: null } };
+    const s = { ...base, exact: { ...curves(base.exact!), ci: { method: 'fold bootstrap', level: 0.95, low: -0.0004, high: 0.3 }, computeSeconds: -0.0001 }, rolling: { ...curves(base.rolling! as never), nScored: 10, halfLifeWords: null, scoring: base.rolling!.scoring, scoredBy: base.rolling!.scoredBy } };
     dash.publishHealth(fakeHealth({ wallLagSec: -0.001, sourceTimeSec: -0.03, speed: -0.0001, inputRateHz: -0.01, refitSeconds: -0.001 }));
     dash.publishWords({ current: { wordIndex: 3, word: 'w3', onsetSec: -0.02, durationSec: -0.001 }, recent: [] });
     dash.publishSnapshot(s);

@@ -16,6 +16,7 @@ import { DEFAULT_ALPHAS } from '../src/ridge/alphaGrid.js';
 import type { KFoldResult } from '../src/ridge/kfoldRidge.js';
 import { tmaxOf } from '../src/scores/temporal.js';
 import type { AlphaSelection } from '../src/ridge/alphaGrid.js';
+import type { AccumulationPrecision } from '../src/stats/statsAccumulator.js';
 import { runOracle, tempDir } from './helpers/paths.js';
 import { smallPlanted, wordsOf, writePlantedNpy } from './helpers/planted.js';
 
@@ -34,8 +35,8 @@ const times = epochTimes(data.o.tStartSec, data.o.sfreqHz, T);
 let files: { X: string; Y: string };
 let dir: string;
 
-async function decode(selection: AlphaSelection, alphas: readonly number[], backend: LinalgBackend, batchWords = 32): Promise<KFoldResult> {
-  const d = new Decoder({ dims: data.o, foldPlan: { kind: 'total', folds: 5, totalWords: N }, selection, alphas, batchWords });
+async function decode(selection: AlphaSelection, alphas: readonly number[], backend: LinalgBackend, batchWords = 32, precision: AccumulationPrecision = 'float64'): Promise<KFoldResult> {
+  const d = new Decoder({ dims: data.o, foldPlan: { kind: 'total', folds: 5, totalWords: N }, selection, alphas, batchWords, precision });
   // The oracle reads the float32 file, so decode exactly those values.
   for (const w of words) await d.add(w, backend);
   const r = await d.refit(backend);
@@ -78,6 +79,26 @@ describe('exact K-fold ridge vs scikit-learn', () => {
       }
     });
   }
+
+  it('mixed-precision accumulation: R within 1e-6 of float64 (GCV and fixed α), and fixed α still Ridge + KFold(5) to 1e-6', async (t) => {
+    const backend = await createBackend('auto');
+    for (const [selection, alphas] of [
+      ['gcv', DEFAULT_ALPHAS],
+      ['fixed', [10]],
+    ] as const) {
+      const f64 = await decode(selection, alphas, backend, 32, 'float64');
+      const mixed = await decode(selection, alphas, backend, 32, 'mixed');
+      const dR = Math.max(...Array.from(f64.R, (v, i) => Math.abs(v - mixed.R[i])));
+      t.diagnostic(`${selection}: max |R_mixed − R_float64| = ${dR.toExponential(2)}`);
+      assert.ok(dR < 1e-6, `${selection}: max |R_mixed − R_float64| = ${dR}`);
+      if (selection === 'fixed') {
+        const oracle = runOracle<OracleResult>('sklearn_oracle.py', [files.X, files.Y, '--alphas', '10', '--fixed', '10'], path.join(dir, 'fixed-10.json'));
+        const tol = backend.precision === 'float64' ? 1e-6 : 1e-4;
+        assert.ok(maxAbsDiff(mixed.targetR, oracle.targetR) < tol, `mixed vs scikit-learn: ${maxAbsDiff(mixed.targetR, oracle.targetR)}`);
+      }
+    }
+    await backend.dispose();
+  });
 
   it('GCV α per target: mean R(t) within 0.01 of RidgeCV and the same Tmax per layer', async () => {
     const r = await decode('gcv', DEFAULT_ALPHAS, new ReferenceBackend());

@@ -149,6 +149,79 @@ function backendSuite(label: string, be: LinalgBackend): void {
       assertClose(got, want, tol, 'accumulateCross twice');
     });
 
+    it('accumulateCross reads strided rows in place (the per-time rows of a [word][time][channel] batch), with lowerOnly and float32 products', async () => {
+      // 5 words × 4 time samples × 6 channels; targets 3 per word.
+      const W = 5;
+      const T = 4;
+      const C = 6;
+      const P = 3;
+      const x = randomF64(W * T * C, 21);
+      const y = randomF64(W * P, 22);
+      const layout = { offset: C, ld: T * C, batchStride: C }; // time samples 1…3
+      const gathered = new Float64Array(3 * W * C);
+      for (let t = 0; t < 3; t++) for (let w = 0; w < W; w++) gathered.set(x.subarray(w * T * C + (t + 1) * C, w * T * C + (t + 2) * C), (t * W + w) * C);
+      const shape = { batch: 3, k: W, m: C, n: C };
+      const c0 = randomF64(3 * C * C, 23);
+      const want = c0.slice();
+      await reference.accumulateCross(gathered, gathered, shape, want);
+      const full = c0.slice();
+      await be.accumulateCross(x, x, shape, full, { aLayout: layout, bLayout: layout });
+      assertClose(full, want, tol, 'strided Gram, full square');
+      const lower = c0.slice();
+      await be.accumulateCross(x, x, shape, lower, { aLayout: layout, bLayout: layout, lowerOnly: true });
+      const lowerOf = (a: Float64Array) => a.filter((_, i) => i % C <= Math.floor(i / C) % C);
+      assertClose(lowerOf(lower), lowerOf(want), tol, 'strided Gram, lower triangle');
+      const x32 = Float32Array.from(x);
+      const single = c0.slice();
+      await be.accumulateCross(x32, x32, shape, single, { aLayout: layout, bLayout: layout, lowerOnly: true, float32Products: true });
+      assertClose(lowerOf(single), lowerOf(want), 1e-5, 'strided Gram in float32, lower triangle');
+      // Σxyᵀ over rows 3…20 of [word][time·channel] against [word][target].
+      const rows = { offset: 3, ld: T * C, batchStride: 0 };
+      const xr = new Float64Array(W * 18);
+      for (let w = 0; w < W; w++) xr.set(x.subarray(w * T * C + 3, w * T * C + 21), w * 18);
+      const wantXY = new Float64Array(18 * P);
+      await reference.accumulateCross(xr, y, { batch: 1, k: W, m: 18, n: P }, wantXY);
+      const gotXY = new Float64Array(18 * P);
+      await be.accumulateCross(x, y, { batch: 1, k: W, m: 18, n: P }, gotXY, { aLayout: rows });
+      assertClose(gotXY, wantXY, tol, 'strided rows × targets');
+      await assert.rejects(be.accumulateCross(x, y, { batch: 1, k: W, m: 18, n: P }, gotXY, { aLayout: { offset: 110, ld: T * C, batchStride: 0 } }), /the layout needs/);
+      // Rank-2 outer terms added with the product (shared v, and per item), in float64 and float32 products.
+      const u = randomF64(3 * 2 * C, 26);
+      const vShared = randomF64(2 * P, 27);
+      const vItems = randomF64(3 * 2 * C, 28);
+      const yRows = randomF64(W * P, 29);
+      const wantOuter = new Float64Array(3 * C * P);
+      await reference.accumulateCross(gathered, yRows, { batch: 3, k: W, m: C, n: P }, wantOuter, { bLayout: { offset: 0, ld: P, batchStride: 0 } });
+      for (let b = 0; b < 3; b++) for (let i = 0; i < C; i++) for (let j = 0; j < P; j++) for (let r = 0; r < 2; r++) wantOuter[(b * C + i) * P + j] += u[(b * 2 + r) * C + i] * vShared[r * P + j];
+      for (const float32 of [false, true]) {
+        const got = new Float64Array(3 * C * P);
+        const xa = float32 ? x32 : x;
+        const ya = float32 ? Float32Array.from(yRows) : yRows;
+        await be.accumulateCross(xa, ya, { batch: 3, k: W, m: C, n: P }, got, { aLayout: layout, bLayout: { offset: 0, ld: P, batchStride: 0 }, float32Products: float32, outer: { rank: 2, u, v: vShared, vShared: true } });
+        assertClose(got, wantOuter, float32 ? 1e-5 : tol, `product + outer terms, float32 products ${float32}`);
+      }
+      const wantGram = c0.slice();
+      await reference.accumulateCross(gathered, gathered, shape, wantGram);
+      for (let b = 0; b < 3; b++) for (let i = 0; i < C; i++) for (let j = 0; j < C; j++) for (let r = 0; r < 2; r++) wantGram[(b * C + i) * C + j] += u[(b * 2 + r) * C + i] * vItems[(b * 2 + r) * C + j];
+      const gotGram = c0.slice();
+      await be.accumulateCross(x32, x32, shape, gotGram, { aLayout: layout, bLayout: layout, lowerOnly: true, float32Products: true, outer: { rank: 2, u, v: vItems } });
+      assertClose(lowerOf(gotGram), lowerOf(wantGram), 1e-5, 'Gram + per-item outer terms, lower triangle');
+    });
+
+    it('matmul reads a strided A in place', async () => {
+      const W = 4;
+      const T = 3;
+      const C = 5;
+      const P = 2;
+      const x = randomF64(W * T * C, 24);
+      const weights = randomF64(T * C * P, 25);
+      const gathered = new Float64Array(T * W * C);
+      for (let t = 0; t < T; t++) for (let w = 0; w < W; w++) gathered.set(x.subarray(w * T * C + t * C, w * T * C + (t + 1) * C), (t * W + w) * C);
+      const shape = { batch: T, m: W, k: C, n: P };
+      const want = await reference.matmul(gathered, weights, shape);
+      assertClose(await be.matmul(x, weights, shape, { aLayout: { offset: 0, ld: T * C, batchStride: C } }), want, tol, 'strided matmul');
+    });
+
     it('matmul matches reference for transA true/false and bBatched true/false', async () => {
       const shape: GemmShape = { batch: 3, m: 6, k: 8, n: 5 };
       const a = randomF64(shape.batch * shape.m * shape.k, 8);
@@ -164,6 +237,13 @@ function backendSuite(label: string, be: LinalgBackend): void {
       }
       // Defaults: transA false, bBatched true.
       assertClose(await be.matmul(a, bAll, shape), await reference.matmul(a, bAll, shape), tol, 'matmul defaults');
+      // One row per item (one word's prediction), shared and batched B.
+      const row = { ...shape, m: 1 };
+      const a1 = a.slice(0, shape.batch * shape.k);
+      for (const bBatched of [true, false]) {
+        const b = bBatched ? bAll : bAll.slice(0, shape.k * shape.n);
+        assertClose(await be.matmul(a1, b, row, { bBatched }), await reference.matmul(a1, b, row, { bBatched }), tol, `matmul m = 1, bBatched=${bBatched}`);
+      }
     });
 
     it('symEig: ascending values matching reference, orthonormal vectors, V diag(w) Vᵀ = A', async () => {

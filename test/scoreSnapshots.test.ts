@@ -63,8 +63,8 @@ describe('scoreSnapshots operator', () => {
     await assert.rejects(firstValueFrom(from(bad).pipe(scoreSnapshots({ ...base, snapshotEveryWords: 0 }), toArray())), /word 5: epoch has 3 values, expected 12 channels × 24 times/);
   });
 
-  it('keeps the main event loop running while a refit computes in the worker', async () => {
-    const big = smallPlanted({ nChannels: 90, nTimes: 40, nLayers: 5, nDims: 6 });
+  it('keeps the main event loop running while a refit computes in the worker or on the compute pool', async () => {
+    const big = smallPlanted({ nChannels: 60, nTimes: 30, nLayers: 5, nDims: 6 });
     const bigWords = wordsOf(big, 300);
     const opts = {
       decoder: { dims: big.o, foldPlan: { kind: 'blocks' as const, folds: 5, blockWords: 20 } },
@@ -72,8 +72,8 @@ describe('scoreSnapshots operator', () => {
       times: epochTimes(big.o.tStartSec, big.o.sfreqHz, big.o.nTimes),
       depths: defaultDepths(5),
     };
-    const ticksDuringRefit = async (where: 'worker' | 'in-process') => {
-      const host = await startDecoderHost(opts, where);
+    const ticksDuringRefit = async (where: 'worker' | 'in-process', computeWorkers: number) => {
+      const host = await startDecoderHost({ ...opts, computeWorkers }, where);
       await host.add(bigWords);
       let ticks = 0;
       const timer = setInterval(() => ticks++, 5);
@@ -84,11 +84,14 @@ describe('scoreSnapshots operator', () => {
       await host.close();
       return { ticks, seconds };
     };
-    const inProcess = await ticksDuringRefit('in-process');
-    const worker = await ticksDuringRefit('worker');
-    // In-process the refit holds the loop; in the worker the timer keeps firing throughout.
-    assert.ok(worker.ticks > inProcess.ticks, `worker ${JSON.stringify(worker)} vs in-process ${JSON.stringify(inProcess)}`);
-    assert.ok(worker.ticks >= (worker.seconds * 1000) / 5 / 4, `worker timer fired only ${worker.ticks} times in ${worker.seconds} s`);
+    // In-process without a pool the refit holds the loop; in the worker, or on the pool, the timer keeps firing.
+    const inProcess = await ticksDuringRefit('in-process', 0);
+    const worker = await ticksDuringRefit('worker', 0);
+    const pool = await ticksDuringRefit('in-process', 2);
+    for (const [name, r] of [['worker', worker], ['pool', pool]] as const) {
+      assert.ok(r.ticks > inProcess.ticks, `${name} ${JSON.stringify(r)} vs in-process ${JSON.stringify(inProcess)}`);
+      assert.ok(r.ticks >= (r.seconds * 1000) / 5 / 4, `${name}: timer fired only ${r.ticks} times in ${r.seconds} s`);
+    }
   });
 });
 

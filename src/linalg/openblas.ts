@@ -1,7 +1,8 @@
 /**
  * The one binding of the system's OpenBLAS/LAPACK, called with `koffi` (no compiled addon of our
  * own): finds the library ($LOCKSTEP_BLAS_LIB, the usual OpenBLAS locations, then reference LAPACK +
- * BLAS), loads each file once per thread, and hands out typed `dgemm` and `dsyevd` to its two users:
+ * BLAS), loads each file once per thread, and hands out typed `dgemm`, `dgemv`, `dsyrk`, `sgemm`, `ssyrk`,
+ * `dsyevd` and OpenBLAS's thread setting to its two users:
  * the `blas` linear-algebra backend (blas.ts) and the resampler's block products
  * (src/filters/polyphase.ts). Both fall back elsewhere when no library loads, so every failure is
  * returned as text (each candidate's reason plus an install hint), never thrown.
@@ -64,6 +65,26 @@ export type Dgemm = (
  */
 export type Dsyevd = (n: number, a: Float64Array, w: Float64Array, work: Float64Array, iwork: Int32Array) => number;
 
+/**
+ * y = alpha·op(A)·x + beta·y with A m×n stored row-major (rows `lda` apart), x and y contiguous;
+ * op(A) is Aᵀ when `trans`.
+ */
+export type Dgemv = (trans: boolean, m: number, n: number, alpha: number, a: Float64Array, lda: number, x: Float64Array, beta: number, y: Float64Array) => void;
+
+/** `Dgemm` in single precision (float32 operands, float32 C). */
+export type Sgemm = (
+  order: 'row' | 'col', transA: boolean, transB: boolean, m: number, n: number, k: number,
+  alpha: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number,
+) => void;
+
+/**
+ * Rank-k update of a symmetric C, row-major storage: C = alpha·AᵀA + beta·C with A k×n (rows
+ * `lda` apart); only the lower triangle of C (column ≤ row) is referenced and written.
+ */
+export type Dsyrk = (n: number, k: number, alpha: number, a: Float64Array, lda: number, beta: number, c: Float64Array, ldc: number) => void;
+/** `Dsyrk` in single precision. */
+export type Ssyrk = (n: number, k: number, alpha: number, a: Float32Array, lda: number, beta: number, c: Float32Array, ldc: number) => void;
+
 /** A bound dgemm and where it came from. */
 export interface BlasGemm {
   dgemm: Dgemm;
@@ -73,9 +94,18 @@ export interface BlasGemm {
   describe: string;
 }
 
-/** dgemm plus LAPACK's symmetric eigensolver, from one candidate. */
+/** dgemm plus the other level-3 kernels the decoder uses and LAPACK's symmetric eigensolver, from one candidate. */
 export interface BlasLapack extends BlasGemm {
   dsyevd: Dsyevd;
+  dgemv: Dgemv;
+  dsyrk: Dsyrk;
+  sgemm: Sgemm;
+  ssyrk: Ssyrk;
+  /**
+   * OpenBLAS's `openblas_set_num_threads`, or undefined for a BLAS without it. The setting is
+   * process-wide (every thread's calls), not per thread.
+   */
+  setThreads?: (n: number) => void;
 }
 
 export interface OpenBlasOptions {
@@ -176,6 +206,7 @@ const CblasRowMajor = 101;
 const CblasColMajor = 102;
 const CblasNoTrans = 111;
 const CblasTrans = 112;
+const CblasLower = 122;
 
 /** Binds dgemm from `file` or throws naming what is missing. */
 function bindGemm(koffi: Koffi, file: string, fortranOnly: boolean): Omit<BlasGemm, 'describe'> & { version: string } {
@@ -204,6 +235,55 @@ function bindGemm(koffi: Koffi, file: string, fortranOnly: boolean): Omit<BlasGe
   return { dgemm, via, version: versionOf(lib) };
 }
 
+/** Binds dgemv, sgemm, dsyrk and ssyrk (CBLAS, else Fortran) from `file`, or throws naming what is missing. */
+function bindLevel3(koffi: Koffi, file: string, fortranOnly: boolean): { dgemv: Dgemv; sgemm: Sgemm; dsyrk: Dsyrk; ssyrk: Ssyrk } {
+  const lib = handle(koffi, file);
+  const cblas = (decl: string) => (fortranOnly ? undefined : tryFunc(lib, decl));
+  const fortran = (decl: string, name: string) => {
+    const fn = tryFunc(lib, decl);
+    if (!fn) throw new Error(`${file} exports neither cblas_${name} nor ${name}_`);
+    return fn;
+  };
+  let sgemm: Sgemm;
+  const cs = cblas('void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)');
+  if (cs) {
+    sgemm = (order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+      cs(order === 'row' ? CblasRowMajor : CblasColMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    const fs = fortran('void sgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const float *alpha, const float *a, const int *lda, const float *b, const int *ldb, const float *beta, float *c, const int *ldc, size_t taLen, size_t tbLen)', 'sgemm');
+    sgemm = (order, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
+      const ta = transA ? 'T' : 'N';
+      const tb = transB ? 'T' : 'N';
+      if (order === 'row') fs(tb, ta, i32(n), i32(m), i32(k), f32(alpha), b, i32(ldb), a, i32(lda), f32(beta), c, i32(ldc), 1, 1);
+      else fs(ta, tb, i32(m), i32(n), i32(k), f32(alpha), a, i32(lda), b, i32(ldb), f32(beta), c, i32(ldc), 1, 1);
+    };
+  }
+  let dgemv: Dgemv;
+  const cv = cblas('void cblas_dgemv(int order, int trans, int m, int n, double alpha, const double *a, int lda, const double *x, int incx, double beta, double *y, int incy)');
+  if (cv) {
+    dgemv = (trans, m, n, alpha, a, lda, x, beta, y) => cv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
+  } else {
+    const fv = fortran('void dgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a, const int *lda, const double *x, const int *incx, const double *beta, double *y, const int *incy, size_t transLen)', 'dgemv');
+    // A row-major m×n matrix is, to Fortran, its n×m transpose: op flips.
+    dgemv = (trans, m, n, alpha, a, lda, x, beta, y) => fv(trans ? 'N' : 'T', i32(n), i32(m), f64(alpha), a, i32(lda), x, i32(1), f64(beta), y, i32(1), 1);
+  }
+  // Row-major lower C = AᵀA is, to column-major Fortran, upper C = Aᵀ'·Aᵀ'ᵀ with A' = Aᵀ (n×k, leading dimension lda): uplo 'U', trans 'N'.
+  const syrk = <V extends Float32Array | Float64Array>(prefix: 'd' | 's', scalar: (v: number) => Float32Array | Float64Array) => {
+    const t = prefix === 'd' ? 'double' : 'float';
+    const c = cblas(`void cblas_${prefix}syrk(int order, int uplo, int trans, int n, int k, ${t} alpha, const ${t} *a, int lda, ${t} beta, ${t} *c, int ldc)`);
+    if (c) return (n: number, k: number, alpha: number, a: V, lda: number, beta: number, out: V, ldc: number) => c(CblasRowMajor, CblasLower, CblasTrans, n, k, alpha, a, lda, beta, out, ldc);
+    const f = fortran(`void ${prefix}syrk_(const char *uplo, const char *trans, const int *n, const int *k, const ${t} *alpha, const ${t} *a, const int *lda, const ${t} *beta, ${t} *c, const int *ldc, size_t uploLen, size_t transLen)`, `${prefix}syrk`);
+    return (n: number, k: number, alpha: number, a: V, lda: number, beta: number, out: V, ldc: number) => f('U', 'N', i32(n), i32(k), scalar(alpha), a, i32(lda), scalar(beta), out, i32(ldc), 1, 1);
+  };
+  return { dgemv, sgemm, dsyrk: syrk<Float64Array>('d', f64), ssyrk: syrk<Float32Array>('s', f32) };
+}
+
+/** OpenBLAS's process-wide thread setting, when the library has it. */
+function bindThreads(koffi: Koffi, file: string): ((n: number) => void) | undefined {
+  const fn = tryFunc(handle(koffi, file), 'void openblas_set_num_threads(int n)');
+  return fn ? (n: number) => void fn(n) : undefined;
+}
+
 /** Binds dsyevd_ from `cand.lib` and dgemm from `cand.blas ?? cand.lib`, or throws naming what is missing. */
 function bindLapack(koffi: Koffi, cand: BlasCandidate, fortranOnly: boolean): BlasLapack {
   const lapack = handle(koffi, cand.lib);
@@ -216,8 +296,10 @@ function bindLapack(koffi: Koffi, cand: BlasCandidate, fortranOnly: boolean): Bl
     return info[0];
   };
   const { dgemm, via, version } = bindGemm(koffi, cand.blas ?? cand.lib, fortranOnly);
+  const level3 = bindLevel3(koffi, cand.blas ?? cand.lib, fortranOnly);
+  const setThreads = bindThreads(koffi, cand.blas ?? cand.lib);
   const files = cand.blas ? `${loadedPath(cand.lib)} + ${loadedPath(cand.blas)}` : loadedPath(cand.lib);
-  return { dgemm, via, dsyevd, describe: `${version}${files}, ${via}` };
+  return { dgemm, via, dsyevd, ...level3, setThreads, describe: `${version}${files}, ${via}` };
 }
 
 // Fortran takes every scalar by reference: each goes in a one-element array.
@@ -226,6 +308,9 @@ function i32(v: number): Int32Array {
 }
 function f64(v: number): Float64Array {
   return Float64Array.of(v);
+}
+function f32(v: number): Float32Array {
+  return Float32Array.of(v);
 }
 
 /** "OpenBLAS 0.3.21, " when the library is OpenBLAS, else "" (the prefix of `describe`). */

@@ -9,7 +9,7 @@
 import { availableParallelism } from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { errorText } from '../errorText.js';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { buildMatmulModel, type MatmulGraphKind } from './onnxGraph.js';
 import { symEigLoops } from './reference.js';
 
@@ -21,6 +21,8 @@ export const DEFAULT_MAX_RUN_INPUT_BYTES = 256 * 1024 * 1024;
 export interface OrtOptions {
   /** Split batches so one run's float32 inputs stay under this many bytes (default 256 MiB). */
   maxRunInputBytes?: number;
+  /** onnxruntime intra-op threads (default: all cores; 1 in each worker of a compute pool). */
+  threads?: number;
 }
 
 /** Loads onnxruntime-node; returns why not instead of throwing, so selection can fall back. */
@@ -45,7 +47,7 @@ export class OrtBackend implements LinalgBackend {
   readonly name = 'ort' as const;
   readonly precision = 'float32' as const;
   readonly detail: string;
-  private readonly threads = availableParallelism();
+  private readonly threads: number;
   private readonly sessions = new Map<MatmulGraphKind, Promise<InferenceSession>>();
   private readonly maxRunInputBytes: number;
   /**
@@ -62,6 +64,7 @@ export class OrtBackend implements LinalgBackend {
     opts: OrtOptions = {},
   ) {
     this.maxRunInputBytes = opts.maxRunInputBytes ?? DEFAULT_MAX_RUN_INPUT_BYTES;
+    this.threads = opts.threads ?? availableParallelism();
     this.detail = `ort (onnxruntime-node ${ort.env.versions.common ?? '?'}, cpu, ${this.threads} threads, float32)`;
   }
 
@@ -82,31 +85,40 @@ export class OrtBackend implements LinalgBackend {
     return s;
   }
 
-  async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array): Promise<void> {
+  async accumulateCross(aIn: Float32Array | Float64Array, bIn: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions = {}): Promise<void> {
     const { batch, m, n, k } = shape;
+    // Strided operands are gathered into contiguous copies; `lowerOnly` is a permission (the full square is added).
+    checkLayout('accumulateCross', 'A', aIn, batch, k, m, opts.aLayout);
+    checkLayout('accumulateCross', 'B', bIn, batch, k, n, opts.bLayout);
+    const a = gatherRows(aIn, batch, k, m, opts.aLayout);
+    const b = aIn === bIn && opts.aLayout === opts.bLayout ? a : gatherRows(bIn, batch, k, n, opts.bLayout);
     checkLength('accumulateCross', 'A', a, batch * k * m);
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
-    if (batch * m * n === 0 || k === 0) return;
     const sameInput = a === b;
-    return this.exclusive(async () => {
-      const session = await this.session('batchedTransA');
-      for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
-        const cb = b1 - b0;
-        const ta = this.tensor(a, b0 * k * m, b1 * k * m, [cb, k, m], SLOT_A);
-        // For a Gram matrix, feed the same tensor twice instead of converting the input again.
-        const tb = sameInput ? ta : this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n], SLOT_B);
-        const out = await session.run({ A: ta, B: tb });
-        addInto(c, b0 * m * n, outputData(out));
-      }
-    });
+    if (batch * m * n !== 0 && k !== 0) {
+      await this.exclusive(async () => {
+        const session = await this.session('batchedTransA');
+        for (const [b0, b1] of batchChunks(batch, this.maxRunInputBytes, 4 * k * (m + (sameInput ? 0 : n)))) {
+          const cb = b1 - b0;
+          const ta = this.tensor(a, b0 * k * m, b1 * k * m, [cb, k, m], SLOT_A);
+          // For a Gram matrix, feed the same tensor twice instead of converting the input again.
+          const tb = sameInput ? ta : this.tensor(b, b0 * k * n, b1 * k * n, [cb, k, n], SLOT_B);
+          const out = await session.run({ A: ta, B: tb });
+          addInto(c, b0 * m * n, outputData(out));
+        }
+      });
+    }
+    if (opts.outer) addOuterTerms(c, batch, m, n, opts.outer);
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
+  async matmul(aIn: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     const { batch, m, n, k } = shape;
     const transA = opts.transA ?? false;
     const bBatched = opts.bBatched ?? true;
-    checkLength('matmul', 'A', a, batch * m * k);
+    if (opts.aLayout && transA) throw new RangeError('matmul: aLayout is for a non-transposed A');
+    checkLayout('matmul', 'A', aIn, batch, m, k, opts.aLayout);
+    const a = gatherRows(aIn, batch, m, k, opts.aLayout);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
     const result = matmulOutput(opts.out, batch * m * n);
     if (result.length === 0 || k === 0) return result.fill(0);

@@ -2,7 +2,7 @@
  * The `reference` backend: readable float64 TypeScript loops. It is the oracle every other backend
  * is tested against, and the fallback that always loads.
  */
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, symEigOutput, type MatmulOptions } from './backend.js';
 import { symmetricEigen } from './symmetricEigen.js';
 
 export class ReferenceBackend implements LinalgBackend {
@@ -10,8 +10,15 @@ export class ReferenceBackend implements LinalgBackend {
   readonly precision = 'float64' as const;
   readonly detail = 'reference (TypeScript float64 loops)';
 
-  async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array): Promise<void> {
-    crossAccumulateLoops(a, b, shape, c);
+  async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions = {}): Promise<void> {
+    // Strided operands are gathered (readable over fast); `lowerOnly` and float32 products are
+    // permissions, not obligations: the full square is added, in float64.
+    const { batch, m, n, k } = shape;
+    checkLayout('accumulateCross', 'A', a, batch, k, m, opts.aLayout);
+    checkLayout('accumulateCross', 'B', b, batch, k, n, opts.bLayout);
+    const ag = gatherRows(a, batch, k, m, opts.aLayout);
+    crossAccumulateLoops(ag, a === b && opts.bLayout === opts.aLayout ? ag : gatherRows(b, batch, k, n, opts.bLayout), shape, c);
+    if (opts.outer) addOuterTerms(c, batch, m, n, opts.outer);
   }
 
   async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
@@ -48,11 +55,13 @@ export function crossAccumulateLoops(a: ArrayLike<number>, b: ArrayLike<number>,
   }
 }
 
-export function matmulLoops(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Float64Array {
+export function matmulLoops(aIn: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Float64Array {
   const { batch, m, n, k } = shape;
   const transA = opts.transA ?? false;
   const bBatched = opts.bBatched ?? true;
-  checkLength('matmul', 'A', a, batch * m * k);
+  if (opts.aLayout && transA) throw new RangeError('matmul: aLayout is for a non-transposed A');
+  checkLayout('matmul', 'A', aIn, batch, m, k, opts.aLayout);
+  const a = gatherRows(aIn, batch, m, k, opts.aLayout);
   checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
   const out = matmulOutput(opts.out, batch * m * n).fill(0);
   for (let bi = 0; bi < batch; bi++) {

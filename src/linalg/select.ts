@@ -10,16 +10,25 @@ import type { BackendName, LinalgBackend } from './backend.js';
 import { BACKEND_NAMES } from './backend.js';
 import { ReferenceBackend } from './reference.js';
 
+/** How a backend should run. */
+export interface BackendOptions {
+  /**
+   * Threads per call for the backends that have a setting (blas: OpenBLAS's, process-wide; ort:
+   * intra-op threads). A compute pool gives 1: its workers run side by side, one per core.
+   */
+  threads?: number;
+}
+
 /** Tries one backend; the message in `error` says why it cannot load and how to fix that. */
-async function tryLoad(name: BackendName): Promise<LinalgBackend | { error: string }> {
+async function tryLoad(name: BackendName, opts: BackendOptions = {}): Promise<LinalgBackend | { error: string }> {
   try {
     switch (name) {
       case 'reference':
         return new ReferenceBackend();
       case 'blas':
-        return (await import('./blas.js')).loadBlas();
+        return (await import('./blas.js')).loadBlas({ threads: opts.threads });
       case 'ort':
-        return await (await import('./ort.js')).loadOrt();
+        return await (await import('./ort.js')).loadOrt({ threads: opts.threads });
       case 'tfjs':
         return await (await import('./tfjs.js')).loadTfjs();
     }
@@ -38,10 +47,10 @@ function isBackend(x: LinalgBackend | { error: string }): x is LinalgBackend {
  * reference loops (which always load). An explicitly named backend that cannot load throws an
  * Error saying why and what to install, rather than silently computing elsewhere.
  */
-export async function createBackend(name: 'auto' | BackendName): Promise<LinalgBackend> {
+export async function createBackend(name: 'auto' | BackendName, opts: BackendOptions = {}): Promise<LinalgBackend> {
   if (name === 'auto') {
     for (const candidate of ['blas', 'ort'] as const) {
-      const got = await tryLoad(candidate);
+      const got = await tryLoad(candidate, opts);
       if (isBackend(got)) return got;
     }
     return new ReferenceBackend();
@@ -49,7 +58,7 @@ export async function createBackend(name: 'auto' | BackendName): Promise<LinalgB
   if (!BACKEND_NAMES.includes(name)) {
     throw new Error(`unknown backend "${String(name)}": expected auto or one of ${BACKEND_NAMES.join(', ')}`);
   }
-  const got = await tryLoad(name);
+  const got = await tryLoad(name, opts);
   if (isBackend(got)) return got;
   throw new Error(`backend "${name}" is not available: ${got.error}`);
 }

@@ -12,13 +12,14 @@
  * @param a symmetric input; only the full square is read, asymmetry is not checked
  */
 export function symmetricEigen(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array, aOffset = 0, outOffset = 0): void {
-  const V = new Float64Array(n * n);
-  for (let i = 0; i < n * n; i++) V[i] = a[aOffset + i];
+  // tred2 works on the transpose (contiguous inner loops); the input is transposed rather than
+  // assumed exactly symmetric, so that the textbook's reads of one triangle are kept.
+  const Vt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) Vt[j * n + i] = a[aOffset + i * n + j];
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  tred2(n, V, d, e);
+  tred2(n, Vt, d, e);
   // tql2 rotates pairs of eigenvector columns; keeping them as rows of Vt makes those accesses contiguous.
-  const Vt = transpose(V, n);
   tql2(n, Vt, d, e);
   sortAscending(n, d, Vt);
   for (let i = 0; i < n; i++) values[outOffset / n + i] = d[i];
@@ -27,15 +28,15 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
   }
 }
 
-function transpose(m: Float64Array, n: number): Float64Array {
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = m[i * n + j];
-  return t;
-}
-
-/** Householder tridiagonalisation; on return V holds the orthogonal transform, d the diagonal, e the sub-diagonal (e[0] = 0). */
-function tred2(n: number, V: Float64Array, d: Float64Array, e: Float64Array): void {
-  for (let j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];
+/**
+ * Householder tridiagonalisation (EISPACK tred2) on the transposed matrix W = Vᵀ: every V[r][c] of
+ * the textbook algorithm is W[c][r] here, so its inner loops, which walk down columns of V, run
+ * along rows of W (contiguous memory). The arithmetic is the textbook's, operation for operation.
+ * On return W holds the orthogonal transform transposed (the layout tql2 wants), d the diagonal,
+ * e the sub-diagonal (e[0] = 0).
+ */
+function tred2(n: number, W: Float64Array, d: Float64Array, e: Float64Array): void {
+  for (let j = 0; j < n; j++) d[j] = W[j * n + n - 1];
   for (let i = n - 1; i > 0; i--) {
     let scale = 0;
     let h = 0;
@@ -43,9 +44,9 @@ function tred2(n: number, V: Float64Array, d: Float64Array, e: Float64Array): vo
     if (scale === 0) {
       e[i] = d[i - 1];
       for (let j = 0; j < i; j++) {
-        d[j] = V[(i - 1) * n + j];
-        V[i * n + j] = 0;
-        V[j * n + i] = 0;
+        d[j] = W[j * n + i - 1];
+        W[j * n + i] = 0;
+        W[i * n + j] = 0;
       }
     } else {
       for (let k = 0; k < i; k++) {
@@ -61,11 +62,12 @@ function tred2(n: number, V: Float64Array, d: Float64Array, e: Float64Array): vo
       for (let j = 0; j < i; j++) e[j] = 0;
       for (let j = 0; j < i; j++) {
         f = d[j];
-        V[j * n + i] = f;
-        g = e[j] + V[j * n + j] * f;
+        W[i * n + j] = f;
+        const row = j * n;
+        g = e[j] + W[row + j] * f;
         for (let k = j + 1; k <= i - 1; k++) {
-          g += V[k * n + j] * d[k];
-          e[k] += V[k * n + j] * f;
+          g += W[row + k] * d[k];
+          e[k] += W[row + k] * f;
         }
         e[j] = g;
       }
@@ -79,32 +81,35 @@ function tred2(n: number, V: Float64Array, d: Float64Array, e: Float64Array): vo
       for (let j = 0; j < i; j++) {
         f = d[j];
         g = e[j];
-        for (let k = j; k <= i - 1; k++) V[k * n + j] -= f * e[k] + g * d[k];
-        d[j] = V[(i - 1) * n + j];
-        V[i * n + j] = 0;
+        const row = j * n;
+        for (let k = j; k <= i - 1; k++) W[row + k] -= f * e[k] + g * d[k];
+        d[j] = W[row + i - 1];
+        W[row + i] = 0;
       }
     }
     d[i] = h;
   }
   for (let i = 0; i < n - 1; i++) {
-    V[(n - 1) * n + i] = V[i * n + i];
-    V[i * n + i] = 1;
+    W[i * n + n - 1] = W[i * n + i];
+    W[i * n + i] = 1;
     const h = d[i + 1];
+    const next = (i + 1) * n;
     if (h !== 0) {
-      for (let k = 0; k <= i; k++) d[k] = V[k * n + i + 1] / h;
+      for (let k = 0; k <= i; k++) d[k] = W[next + k] / h;
       for (let j = 0; j <= i; j++) {
+        const row = j * n;
         let g = 0;
-        for (let k = 0; k <= i; k++) g += V[k * n + i + 1] * V[k * n + j];
-        for (let k = 0; k <= i; k++) V[k * n + j] -= g * d[k];
+        for (let k = 0; k <= i; k++) g += W[next + k] * W[row + k];
+        for (let k = 0; k <= i; k++) W[row + k] -= g * d[k];
       }
     }
-    for (let k = 0; k <= i; k++) V[k * n + i + 1] = 0;
+    for (let k = 0; k <= i; k++) W[next + k] = 0;
   }
   for (let j = 0; j < n; j++) {
-    d[j] = V[(n - 1) * n + j];
-    V[(n - 1) * n + j] = 0;
+    d[j] = W[j * n + n - 1];
+    W[j * n + n - 1] = 0;
   }
-  V[(n - 1) * n + n - 1] = 1;
+  W[(n - 1) * n + n - 1] = 1;
   e[0] = 0;
 }
 
@@ -115,6 +120,9 @@ function tql2(n: number, Vt: Float64Array, d: Float64Array, e: Float64Array): vo
   let f = 0;
   let tst1 = 0;
   const eps = 2 ** -52;
+  // Cosines and sines of one QL sweep's rotations, by row.
+  const rc = new Float64Array(n);
+  const rs = new Float64Array(n);
   for (let l = 0; l < n; l++) {
     tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
     let m = l;
@@ -155,15 +163,12 @@ function tql2(n: number, Vt: Float64Array, d: Float64Array, e: Float64Array): vo
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
-          const ri = i * n;
-          const ri1 = (i + 1) * n;
-          for (let k = 0; k < n; k++) {
-            const hk = Vt[ri1 + k];
-            const vk = Vt[ri + k];
-            Vt[ri1 + k] = s * vk + c * hk;
-            Vt[ri + k] = c * vk - s * hk;
-          }
+          // The rotation of rows i+1 and i of Vt is recorded here and applied below with its
+          // neighbours: the recurrence above never reads Vt.
+          rc[i] = c;
+          rs[i] = s;
         }
+        rotateRows(Vt, n, m - 1, l, rc, rs);
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;
         e[l] = s * p;
         d[l] = c * p;
@@ -171,6 +176,48 @@ function tql2(n: number, Vt: Float64Array, d: Float64Array, e: Float64Array): vo
     }
     d[l] += f;
     e[l] = 0;
+  }
+}
+
+/**
+ * Applies a QL sweep's rotations, i = from down to `to`, each to rows i+1 and i of Vt, in that
+ * order. Consecutive rotations share a row, so they are applied four at a time along each column,
+ * the shared row's value carried in a register: five rows read and written per four rotations
+ * instead of eight, with each element computed exactly as one rotation at a time would.
+ */
+function rotateRows(Vt: Float64Array, n: number, from: number, to: number, rc: Float64Array, rs: Float64Array): void {
+  let i = from;
+  for (; i - 3 >= to; i -= 4) {
+    const c0 = rc[i], s0 = rs[i], c1 = rc[i - 1], s1 = rs[i - 1];
+    const c2 = rc[i - 2], s2 = rs[i - 2], c3 = rc[i - 3], s3 = rs[i - 3];
+    const r4 = (i + 1) * n, r3 = i * n, r2 = (i - 1) * n, r1 = (i - 2) * n, r0 = (i - 3) * n;
+    for (let k = 0; k < n; k++) {
+      let carry = Vt[r4 + k];
+      let v = Vt[r3 + k];
+      Vt[r4 + k] = s0 * v + c0 * carry;
+      carry = c0 * v - s0 * carry;
+      v = Vt[r2 + k];
+      Vt[r3 + k] = s1 * v + c1 * carry;
+      carry = c1 * v - s1 * carry;
+      v = Vt[r1 + k];
+      Vt[r2 + k] = s2 * v + c2 * carry;
+      carry = c2 * v - s2 * carry;
+      v = Vt[r0 + k];
+      Vt[r1 + k] = s3 * v + c3 * carry;
+      Vt[r0 + k] = c3 * v - s3 * carry;
+    }
+  }
+  for (; i >= to; i--) {
+    const c = rc[i];
+    const s = rs[i];
+    const ri = i * n;
+    const ri1 = (i + 1) * n;
+    for (let k = 0; k < n; k++) {
+      const hk = Vt[ri1 + k];
+      const vk = Vt[ri + k];
+      Vt[ri1 + k] = s * vk + c * hk;
+      Vt[ri + k] = c * vk - s * hk;
+    }
   }
 }
 

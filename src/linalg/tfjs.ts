@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { errorText } from '../errorText.js';
-import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
+import { addOuterTerms, checkLayout, checkLength, gatherRows, type CrossOptions, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { symEigLoops } from './reference.js';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
@@ -135,8 +135,18 @@ export class TfjsBackend implements LinalgBackend {
     return this.tf;
   }
 
-  async accumulateCross(a: Float32Array | Float64Array, b: Float32Array | Float64Array, shape: GemmShape, c: Float64Array): Promise<void> {
+  async accumulateCross(aIn: Float32Array | Float64Array, bIn: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions = {}): Promise<void> {
+    await this.crossProducts(aIn, bIn, shape, c, opts);
+    if (opts.outer) addOuterTerms(c, shape.batch, shape.m, shape.n, opts.outer);
+  }
+
+  private async crossProducts(aIn: Float32Array | Float64Array, bIn: Float32Array | Float64Array, shape: GemmShape, c: Float64Array, opts: CrossOptions): Promise<void> {
     const { batch, m, n, k } = shape;
+    // Strided operands are gathered into contiguous copies; `lowerOnly` is a permission (the full square is added).
+    checkLayout('accumulateCross', 'A', aIn, batch, k, m, opts.aLayout);
+    checkLayout('accumulateCross', 'B', bIn, batch, k, n, opts.bLayout);
+    const a = gatherRows(aIn, batch, k, m, opts.aLayout);
+    const b = aIn === bIn && opts.aLayout === opts.bLayout ? a : gatherRows(bIn, batch, k, n, opts.bLayout);
     checkLength('accumulateCross', 'A', a, batch * k * m);
     checkLength('accumulateCross', 'B', b, batch * k * n);
     checkLength('accumulateCross', 'C', c, batch * m * n);
@@ -167,11 +177,13 @@ export class TfjsBackend implements LinalgBackend {
     }
   }
 
-  async matmul(a: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
+  async matmul(aIn: Float64Array, b: Float64Array, shape: GemmShape, opts: MatmulOptions = {}): Promise<Float64Array> {
     const { batch, m, n, k } = shape;
     const transA = opts.transA ?? false;
     const bBatched = opts.bBatched ?? true;
-    checkLength('matmul', 'A', a, batch * m * k);
+    if (opts.aLayout && transA) throw new RangeError('matmul: aLayout is for a non-transposed A');
+    checkLayout('matmul', 'A', aIn, batch, m, k, opts.aLayout);
+    const a = gatherRows(aIn, batch, m, k, opts.aLayout);
     checkLength('matmul', 'B', b, (bBatched ? batch : 1) * k * n);
     const result = matmulOutput(opts.out, batch * m * n);
     if (result.length === 0 || k === 0) return result.fill(0);

@@ -12,7 +12,7 @@
  * Owns: the algebra of one refit. Must not: hold state between refits or do I/O.
  */
 import type { LinalgBackend } from '../linalg/backend.js';
-import type { SufficientStats } from '../stats/sufficientStats.js';
+import { float64Array, mirrorLower, type ArrayMemory, type SufficientStats } from '../stats/sufficientStats.js';
 import { nTargets, type DecoderDims } from '../types.js';
 import type { AlphaSelection } from './alphaGrid.js';
 
@@ -27,6 +27,20 @@ export interface RidgeOptions {
   timeChunk?: number;
   /** Called after each time chunk, e.g. to report progress or yield. */
   onProgress?: (doneTimes: number, totalTimes: number) => void | Promise<void>;
+  /** Write the full model here (e.g. a reused or shared buffer) instead of a new one. */
+  fullOut?: FullModel;
+}
+
+/**
+ * Where `kfoldRidgeTimes` writes, indexed by absolute time sample so that time ranges computed
+ * apart (other threads, shared memory) fill one result.
+ */
+export interface RidgeOutputs {
+  /** [fold][time][target] */
+  targetR: Float64Array;
+  /** [fold][time][target] */
+  alphaIndex: Uint8Array;
+  full?: FullModel;
 }
 
 export interface FullModel {
@@ -87,8 +101,14 @@ class Workspace {
   readonly Z: Float64Array;
   readonly Wz: Float64Array;
   readonly chosen: Uint8Array;
+  /** Per fold, this chunk's Σxxᵀ as full squares: [fold] → [t − t0][C][C]. */
+  readonly foldSxx: Float64Array[];
+  /** The chunk's totals over folds. */
+  readonly totals: { sx: Float64Array; sxx: Float64Array; sy: Float64Array; syy: Float64Array; sxy: Float64Array };
 
-  constructor(C: number, P: number, J: number) {
+  constructor(C: number, P: number, J: number, K: number, chunk: number) {
+    this.foldSxx = Array.from({ length: K }, () => new Float64Array(chunk * C * C));
+    this.totals = { sx: new Float64Array(chunk * C), sxx: new Float64Array(chunk * C * C), sy: new Float64Array(P), syy: new Float64Array(P), sxy: new Float64Array(chunk * C * P) };
     this.S = new Float64Array(J * C * C);
     this.Sxy = new Float64Array(J * C * P);
     this.Syy = new Float64Array(J * P);
@@ -100,45 +120,129 @@ class Workspace {
   }
 }
 
-export async function kfoldRidge(folds: readonly SufficientStats[], backend: LinalgBackend, opts: RidgeOptions): Promise<KFoldResult> {
-  const dims = folds[0].dims;
-  const { nChannels: C, nTimes: T, nLayers: L, nDims: D } = dims;
-  const P = nTargets(dims);
+/** Checks that the folds can be solved as asked; throws a RangeError saying what is missing. */
+export function checkRefit(folds: readonly SufficientStats[], evaluate: boolean, fitFull: boolean): void {
   const K = folds.length;
   const foldSizes = folds.map((f) => f.n);
   const N = foldSizes.reduce((a, b) => a + b, 0);
-  const evaluate = opts.evaluateFolds ?? true;
-  if (!evaluate && !opts.fitFull) throw new Error('kfoldRidge: nothing to do (no folds, no full model)');
+  if (!evaluate && !fitFull) throw new Error('kfoldRidge: nothing to do (no folds, no full model)');
   if (N < 2) throw new RangeError(`cannot fit yet: ${N} words; at least 2 are needed`);
   for (let f = 0; evaluate && f < K; f++) {
     if (N - foldSizes[f] < 2 || foldSizes[f] < 2) {
       throw new RangeError(`cannot refit yet: fold ${f} has ${foldSizes[f]} words and its training set ${N - foldSizes[f]}; each needs at least 2`);
     }
   }
-  const targetR = new Float64Array(K * T * P);
-  const alphaIndex = new Uint8Array(K * T * P);
-  const full: FullModel | undefined = opts.fitFull
-    ? { weights: new Float64Array(T * C * P), intercept: new Float64Array(T * P), alphaIndex: new Uint8Array(T * P), n: N }
-    : undefined;
+}
+
+/** A zeroed full model for these dims, in this thread's memory or shared memory. */
+export function emptyFullModel(dims: DecoderDims, memory: ArrayMemory = 'local'): FullModel {
+  const { nChannels: C, nTimes: T } = dims;
+  const P = nTargets(dims);
+  return { weights: float64Array(T * C * P, memory), intercept: float64Array(T * P, memory), alphaIndex: uint8Array(T * P, memory), n: 0 };
+}
+
+/** A zeroed Uint8Array, in this thread's memory or shared memory. */
+export function uint8Array(length: number, memory: ArrayMemory = 'local'): Uint8Array {
+  return memory === 'shared' ? new Uint8Array(new SharedArrayBuffer(length)) : new Uint8Array(length);
+}
+
+/** Empty outputs for a refit of these folds (the full model in `fullOut` when given). */
+export function ridgeOutputs(folds: readonly SufficientStats[], fitFull: boolean, fullOut?: FullModel, memory: ArrayMemory = 'local'): RidgeOutputs {
+  const dims = folds[0].dims;
+  const { nTimes: T } = dims;
+  const P = nTargets(dims);
+  const K = folds.length;
+  const N = folds.reduce((a, f) => a + f.n, 0);
+  let full: FullModel | undefined;
+  if (fitFull) {
+    full = fullOut ?? emptyFullModel(dims, memory);
+    full.n = N;
+  }
+  return { targetR: float64Array(K * T * P, memory), alphaIndex: uint8Array(K * T * P, memory), full };
+}
+
+/**
+ * Time-chunk boundaries that split [0, T) into `n` ranges of about equal work, each starting on a
+ * multiple of `timeChunk`: the chunks, and so every batched product, are then the same as in one
+ * pass over all time samples, and so are the results, bit for bit.
+ */
+export function refitTimeRanges(T: number, timeChunk: number, n: number): Array<[number, number]> {
+  const chunk = Math.max(1, timeChunk);
+  const chunks = Math.ceil(T / chunk);
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = Math.round((i * chunks) / n);
+    const c1 = Math.round(((i + 1) * chunks) / n);
+    out.push([Math.min(T, c0 * chunk), Math.min(T, c1 * chunk)]);
+  }
+  return out;
+}
+
+export async function kfoldRidge(folds: readonly SufficientStats[], backend: LinalgBackend, opts: RidgeOptions): Promise<KFoldResult> {
+  const evaluate = opts.evaluateFolds ?? true;
+  checkRefit(folds, evaluate, opts.fitFull);
+  const out = ridgeOutputs(folds, opts.fitFull, opts.fullOut);
+  await kfoldRidgeTimes(folds, backend, opts, 0, folds[0].dims.nTimes, out);
+  return kfoldResult(folds, opts, out);
+}
+
+/** The result of a refit whose time samples have all been written into `out`: R per fold and overall. */
+export function kfoldResult(folds: readonly SufficientStats[], opts: Pick<RidgeOptions, 'alphas' | 'selection' | 'evaluateFolds'>, out: RidgeOutputs): KFoldResult {
+  const dims = folds[0].dims;
+  const { nTimes: T, nLayers: L, nDims: D } = dims;
+  const P = nTargets(dims);
+  const K = folds.length;
+  const evaluate = opts.evaluateFolds ?? true;
+  const { targetR } = out;
+  const foldR = new Float64Array(K * L * T);
+  const R = new Float64Array(L * T);
+  for (let f = 0; evaluate && f < K; f++) {
+    for (let t = 0; t < T; t++) {
+      for (let l = 0; l < L; l++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += targetR[(f * T + t) * P + l * D + d];
+        foldR[(f * L + l) * T + t] = s / D;
+        R[l * T + t] += s / D / K;
+      }
+    }
+  }
+  return { dims, nFolds: K, alphas: opts.alphas, selection: opts.selection, foldSizes: folds.map((f) => f.n), targetR, foldR, R, alphaIndex: out.alphaIndex, full: out.full };
+}
+
+/**
+ * The refit's work for time samples [tStart, tEnd), written into `out` (whose arrays cover all
+ * time samples). Time samples are independent, so disjoint ranges may run on different threads;
+ * ranges that start on multiples of `timeChunk` give results identical to one pass.
+ */
+export async function kfoldRidgeTimes(folds: readonly SufficientStats[], backend: LinalgBackend, opts: RidgeOptions, tStart: number, tEnd: number, out: RidgeOutputs): Promise<void> {
+  const dims = folds[0].dims;
+  const { nChannels: C, nTimes: T } = dims;
+  const P = nTargets(dims);
+  const K = folds.length;
+  const evaluate = opts.evaluateFolds ?? true;
+  const { targetR, alphaIndex, full } = out;
+  if (opts.fitFull && !full) throw new Error('kfoldRidgeTimes: fitFull needs out.full');
   const chunk = Math.max(1, opts.timeChunk ?? 2);
   const jobsPerTime = (evaluate ? K : 0) + (full ? 1 : 0);
-  const ws = new Workspace(C, P, chunk * jobsPerTime);
+  const ws = new Workspace(C, P, chunk * jobsPerTime, K, chunk);
   const A = opts.alphas.length;
   const g = new Float64Array(A);
 
-  for (let t0 = 0; t0 < T; t0 += chunk) {
-    const t1 = Math.min(T, t0 + chunk);
-    const totals = chunkTotals(folds, t0, t1);
+  for (let t0 = tStart; t0 < tEnd; t0 += chunk) {
+    const t1 = Math.min(tEnd, t0 + chunk);
+    // Each fold's Σxxᵀ keeps one triangle: mirror this chunk's matrices once, then read full squares.
+    const sxxOf = mirrorChunk(folds, t0, t1, ws.foldSxx);
+    const totals = chunkTotals(folds, t0, t1, sxxOf, ws.totals);
+    // Held-out jobs first, then the full model's: the held-out weights are then one contiguous block.
     const jobs: Job[] = [];
-    for (let t = t0; t < t1; t++) {
-      for (let f = 0; evaluate && f < K; f++) jobs.push({ t, fold: f });
-      if (full) jobs.push({ t, fold: -1 });
-    }
+    for (let t = t0; t < t1; t++) for (let f = 0; evaluate && f < K; f++) jobs.push({ t, fold: f });
+    const H = jobs.length;
+    for (let t = t0; full && t < t1; t++) jobs.push({ t, fold: -1 });
     const J = jobs.length;
     const S = ws.S.subarray(0, J * C * C);
     const Sxy = ws.Sxy.subarray(0, J * C * P);
     const Syy = ws.Syy.subarray(0, J * P);
-    const train = jobs.map((job) => trainingSet(folds, totals, job, t0));
+    const train = jobs.map((job) => trainingSet(folds, totals, job, t0, sxxOf));
     for (let j = 0; j < J; j++) {
       zScatter(train[j], C, P, S.subarray(j * C * C, (j + 1) * C * C), Sxy.subarray(j * C * P, (j + 1) * C * P), Syy.subarray(j * P, (j + 1) * P));
     }
@@ -150,7 +254,7 @@ export async function kfoldRidge(folds: readonly SufficientStats[], backend: Lin
       // Without populated outer folds there is no held-out data: inner K-fold falls back to GCV.
       await gcvSelect(backend, eig.values, Qp, Syy, train.map((s) => s.n), C, P, opts.alphas, chosen, ws.Z.subarray(0, J * C * P));
     } else if (opts.selection === 'kfold') {
-      await innerKfoldSelect(backend, folds, totals, t0, jobs, train, eig, Qp, opts.alphas, chosen);
+      await innerKfoldSelect(backend, folds, totals, t0, jobs, train, eig, Qp, opts.alphas, chosen, sxxOf);
     } // fixed: index 0 everywhere
     const Z = ws.Z.subarray(0, J * C * P);
     for (let j = 0; j < J; j++) {
@@ -164,49 +268,39 @@ export async function kfoldRidge(folds: readonly SufficientStats[], backend: Lin
     }
     const Wz = await backend.matmul(eig.vectors, Z, { batch: J, m: C, k: C, n: P }, { out: ws.Wz.subarray(0, J * C * P) });
 
-    // Held-out evaluation of the outer folds. Their scatter goes where the training scatter was
-    // (the eigendecomposition has consumed it) and their weights are gathered into Z's space.
-    const heldJobs = jobs.map((job, j) => ({ job, j })).filter(({ job }) => job.fold >= 0);
-    const H = heldJobs.length;
+    // Held-out evaluation of the outer folds (jobs 0…H−1). Their scatter goes where the training
+    // scatter was (the eigendecomposition has consumed it).
     if (H > 0) {
       const Bz = ws.S.subarray(0, H * C * C);
-      const Wh = ws.Z.subarray(0, H * C * P);
-      for (let h = 0; h < H; h++) {
-        const { job, j } = heldJobs[h];
-        heldOutScatter(folds[job.fold], train[j], job.t, Bz.subarray(h * C * C, (h + 1) * C * C));
-        Wh.set(Wz.subarray(j * C * P, (j + 1) * C * P), h * C * P);
-      }
+      const Wh = Wz.subarray(0, H * C * P);
+      for (let j = 0; j < H; j++) heldOutScatter(folds[jobs[j].fold], sxxOf(jobs[j].fold, jobs[j].t), train[j], jobs[j].t, Bz.subarray(j * C * C, (j + 1) * C * C));
       const BW = await backend.matmul(Bz, Wh, { batch: H, m: C, k: C, n: P }, { out: ws.Sxy.subarray(0, H * C * P) });
-      for (let h = 0; h < H; h++) {
-        const { job, j } = heldJobs[h];
-        const out = (job.fold * T + job.t) * P;
-        heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(h * C * P, (h + 1) * C * P), BW.subarray(h * C * P, (h + 1) * C * P), targetR.subarray(out, out + P));
-        alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), out);
+      for (let j = 0; j < H; j++) {
+        const job = jobs[j];
+        const o = (job.fold * T + job.t) * P;
+        heldOutPearson(folds[job.fold], train[j], job.t, Wh.subarray(j * C * P, (j + 1) * C * P), BW.subarray(j * C * P, (j + 1) * C * P), targetR.subarray(o, o + P));
+        alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), o);
       }
     }
-    if (full) {
-      jobs.forEach((job, j) => {
-        if (job.fold >= 0) return;
-        rawModel(train[j], Wz.subarray(j * C * P, (j + 1) * C * P), full.weights.subarray(job.t * C * P, (job.t + 1) * C * P), full.intercept.subarray(job.t * P, (job.t + 1) * P));
-        full.alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), job.t * P);
-      });
+    for (let j = H; full && j < J; j++) {
+      const { t } = jobs[j];
+      rawModel(train[j], Wz.subarray(j * C * P, (j + 1) * C * P), full.weights.subarray(t * C * P, (t + 1) * C * P), full.intercept.subarray(t * P, (t + 1) * P));
+      full.alphaIndex.set(chosen.subarray(j * P, (j + 1) * P), t * P);
     }
     await opts.onProgress?.(t1, T);
   }
+}
 
-  const foldR = new Float64Array(K * L * T);
-  const R = new Float64Array(L * T);
-  for (let f = 0; evaluate && f < K; f++) {
-    for (let t = 0; t < T; t++) {
-      for (let l = 0; l < L; l++) {
-        let s = 0;
-        for (let d = 0; d < D; d++) s += targetR[(f * T + t) * P + l * D + d];
-        foldR[(f * L + l) * T + t] = s / D;
-        R[l * T + t] += s / D / K;
-      }
-    }
-  }
-  return { dims, nFolds: K, alphas: opts.alphas, selection: opts.selection, foldSizes, targetR, foldR, R, alphaIndex, full };
+/** Full-square Σxxᵀ of fold `f` at time sample `t` (within the current chunk). */
+type FoldSxx = (fold: number, t: number) => Float64Array;
+
+/** Mirrors every fold's Σxxᵀ lower triangles for time samples [t0, t1) into `buffers` ([fold] → [t − t0][C][C]). */
+function mirrorChunk(folds: readonly SufficientStats[], t0: number, t1: number, buffers: Float64Array[]): FoldSxx {
+  const C = folds[0].dims.nChannels;
+  folds.forEach((f, i) => {
+    for (let t = t0; t < t1; t++) mirrorLower(f.sxx, t * C * C, C, buffers[i].subarray((t - t0) * C * C, (t - t0 + 1) * C * C));
+  });
+  return (fold, t) => buffers[fold].subarray((t - t0) * C * C, (t - t0 + 1) * C * C);
 }
 
 /** Totals over folds for time samples [t0, t1) (slices only, to keep memory at one chunk). */
@@ -219,19 +313,26 @@ interface ChunkTotals {
   sxy: Float64Array; // [t - t0][C][P]
 }
 
-function chunkTotals(folds: readonly SufficientStats[], t0: number, t1: number): ChunkTotals {
+function chunkTotals(folds: readonly SufficientStats[], t0: number, t1: number, sxxOf: FoldSxx, buffers: Omit<ChunkTotals, 'n'>): ChunkTotals {
   const { nChannels: C } = folds[0].dims;
   const P = folds[0].sy.length;
   const nt = t1 - t0;
-  const tot: ChunkTotals = { n: 0, sx: new Float64Array(nt * C), sxx: new Float64Array(nt * C * C), sy: new Float64Array(P), syy: new Float64Array(P), sxy: new Float64Array(nt * C * P) };
-  for (const f of folds) {
+  const tot: ChunkTotals = {
+    n: 0,
+    sx: buffers.sx.subarray(0, nt * C).fill(0),
+    sxx: buffers.sxx.subarray(0, nt * C * C).fill(0),
+    sy: buffers.sy.fill(0),
+    syy: buffers.syy.fill(0),
+    sxy: buffers.sxy.subarray(0, nt * C * P).fill(0),
+  };
+  folds.forEach((f, i) => {
     tot.n += f.n;
     addSlice(tot.sx, f.sx, t0 * C);
-    addSlice(tot.sxx, f.sxx, t0 * C * C);
+    for (let t = t0; t < t1; t++) addSlice(tot.sxx.subarray((t - t0) * C * C, (t - t0 + 1) * C * C), sxxOf(i, t), 0);
     addSlice(tot.sxy, f.sxy, t0 * C * P);
     addSlice(tot.sy, f.sy, 0);
     addSlice(tot.syy, f.syy, 0);
-  }
+  });
   return tot;
 }
 
@@ -255,14 +356,16 @@ interface TrainingSet {
   lt: number;
   t: number;
   without: readonly SufficientStats[];
+  /** Full-square Σxxᵀ of the `without` folds at time t. */
+  withoutSxx: readonly Float64Array[];
 }
 
-function trainingSet(folds: readonly SufficientStats[], tot: ChunkTotals, job: Job, t0: number): TrainingSet {
-  return trainingWithout(folds, tot, job.t, t0, job.fold >= 0 ? [job.fold] : []);
+function trainingSet(folds: readonly SufficientStats[], tot: ChunkTotals, job: Job, t0: number, sxxOf: FoldSxx): TrainingSet {
+  return trainingWithout(folds, tot, job.t, t0, job.fold >= 0 ? [job.fold] : [], sxxOf);
 }
 
 /** Training set at time t over all words except those of the `without` folds. */
-function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t: number, t0: number, without: readonly number[]): TrainingSet {
+function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t: number, t0: number, without: readonly number[], sxxOf: FoldSxx): TrainingSet {
   const { nChannels: C } = folds[0].dims;
   const P = folds[0].sy.length;
   const lt = t - t0;
@@ -291,7 +394,7 @@ function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t:
     my[p] = sy / n;
     syy[p] = s2;
   }
-  return { n, mx, my, sd, syy, totals: tot, lt, t, without: held };
+  return { n, mx, my, sd, syy, totals: tot, lt, t, without: held, withoutSxx: without.map((f) => sxxOf(f, t)) };
 }
 
 /**
@@ -299,22 +402,34 @@ function trainingWithout(folds: readonly SufficientStats[], tot: ChunkTotals, t:
  * S = D⁻¹(Σxxᵀ − n m mᵀ)D⁻¹, Sxy = D⁻¹(Σxyᵀ − n m_x m_yᵀ), Syy = Σy² − n m_y².
  */
 function zScatter(tr: TrainingSet, C: number, P: number, S: Float64Array, Sxy: Float64Array, Syy: Float64Array): void {
-  const { n, mx, my, sd, totals, lt, t, without } = tr;
-  S.set(totals.sxx.subarray(lt * C * C, (lt + 1) * C * C));
-  Sxy.set(totals.sxy.subarray(lt * C * P, (lt + 1) * C * P));
-  for (const h of without) {
-    const hxx = h.sxx.subarray(t * C * C, (t + 1) * C * C);
-    const hxy = h.sxy.subarray(t * C * P, (t + 1) * C * P);
-    for (let i = 0; i < C * C; i++) S[i] -= hxx[i];
-    for (let i = 0; i < C * P; i++) Sxy[i] -= hxy[i];
-  }
+  const { n, mx, my, sd, totals, lt, t, without, withoutSxx } = tr;
+  const totXX = totals.sxx.subarray(lt * C * C, (lt + 1) * C * C);
+  const totXY = totals.sxy.subarray(lt * C * P, (lt + 1) * C * P);
+  const invSd = new Float64Array(C);
+  for (let i = 0; i < C; i++) invSd[i] = 1 / sd[i];
+  if (without.length > 2) throw new Error('zScatter: at most two held-out folds');
+  // Training sums = totals − held folds, then centred and scaled, in one pass per row.
+  const h0 = withoutSxx[0];
+  const h1 = withoutSxx[1];
+  const y0 = without[0]?.sxy.subarray(t * C * P, (t + 1) * C * P);
+  const y1 = without[1]?.sxy.subarray(t * C * P, (t + 1) * C * P);
   for (let i = 0; i < C; i++) {
-    const inv = 1 / sd[i];
+    const inv = invSd[i];
     const nmi = n * mx[i];
-    const rowS = i * C;
-    for (let j = 0; j < C; j++) S[rowS + j] = ((S[rowS + j] - nmi * mx[j]) * inv) / sd[j];
+    const row = i * C;
+    for (let j = 0; j < C; j++) {
+      let v = totXX[row + j];
+      if (h0) v -= h0[row + j];
+      if (h1) v -= h1[row + j];
+      S[row + j] = (v - nmi * mx[j]) * inv * invSd[j];
+    }
     const rowY = i * P;
-    for (let p = 0; p < P; p++) Sxy[rowY + p] = (Sxy[rowY + p] - nmi * my[p]) * inv;
+    for (let p = 0; p < P; p++) {
+      let v = totXY[rowY + p];
+      if (y0) v -= y0[rowY + p];
+      if (y1) v -= y1[rowY + p];
+      Sxy[rowY + p] = (v - nmi * my[p]) * inv;
+    }
   }
   for (let p = 0; p < P; p++) Syy[p] = tr.syy[p] - n * my[p] * my[p];
 }
@@ -365,16 +480,20 @@ async function gcvSelect(backend: LinalgBackend, s: Float64Array, Qp: Float64Arr
 }
 
 /** Held-out fold's scatter around the training mean, z-units: D⁻¹ Σ(x−m)(x−m)ᵀ D⁻¹. */
-function heldOutScatter(held: SufficientStats, tr: TrainingSet, t: number, B: Float64Array): void {
+function heldOutScatter(held: SufficientStats, sxx: Float64Array, tr: TrainingSet, t: number, B: Float64Array): void {
   const C = tr.mx.length;
   const { mx, sd } = tr;
   const n = held.n;
   const sx = held.sx.subarray(t * C, (t + 1) * C);
-  const sxx = held.sxx.subarray(t * C * C, (t + 1) * C * C);
+  const invSd = new Float64Array(C);
+  for (let i = 0; i < C; i++) invSd[i] = 1 / sd[i];
   for (let i = 0; i < C; i++) {
-    for (let j = 0; j < C; j++) {
-      B[i * C + j] = (sxx[i * C + j] - sx[i] * mx[j] - mx[i] * sx[j] + n * mx[i] * mx[j]) / (sd[i] * sd[j]);
-    }
+    const sxi = sx[i];
+    const mxi = mx[i];
+    const nmi = n * mxi;
+    const inv = invSd[i];
+    const row = i * C;
+    for (let j = 0; j < C; j++) B[row + j] = (sxx[row + j] - sxi * mx[j] - mxi * sx[j] + nmi * mx[j]) * inv * invSd[j];
   }
 }
 
@@ -448,6 +567,7 @@ async function innerKfoldSelect(
   Qp: Float64Array,
   alphas: readonly number[],
   chosen: Uint8Array,
+  sxxOf: FoldSxx,
 ): Promise<void> {
   const { nChannels: C } = folds[0].dims;
   const P = folds[0].sy.length;
@@ -456,7 +576,7 @@ async function innerKfoldSelect(
   const times = [...new Set(jobs.map((j) => j.t))];
   const pairs: PairJob[] = [];
   for (const t of times) for (let a = 0; a < K; a++) for (let b = a + 1; b < K; b++) pairs.push({ t, a, b });
-  const pairTrain = pairs.map((pj) => trainingWithout(folds, totals, pj.t, t0, [pj.a, pj.b]));
+  const pairTrain = pairs.map((pj) => trainingWithout(folds, totals, pj.t, t0, [pj.a, pj.b], sxxOf));
   const S = new Float64Array(pairs.length * C * C);
   const Sxy = new Float64Array(pairs.length * C * P);
   const Syy = new Float64Array(pairs.length * P);
@@ -474,13 +594,13 @@ async function innerKfoldSelect(
   for (let j = 0; j < pairs.length; j++) {
     const { t, a, b } = pairs[j];
     const basis = slices(pairEig, pairQp, j, C, P);
-    acc(`${t}:${a}`, await heldOutSse(backend, folds[b], pairTrain[j], t, basis, alphas));
-    acc(`${t}:${b}`, await heldOutSse(backend, folds[a], pairTrain[j], t, basis, alphas));
+    acc(`${t}:${a}`, await heldOutSse(backend, folds[b], sxxOf(b, t), pairTrain[j], t, basis, alphas));
+    acc(`${t}:${b}`, await heldOutSse(backend, folds[a], sxxOf(a, t), pairTrain[j], t, basis, alphas));
   }
   for (let j = 0; j < jobs.length; j++) {
     const job = jobs[j];
     if (job.fold < 0 || !jobs.some((x) => x.t === job.t && x.fold < 0)) continue;
-    acc(`${job.t}:full`, await heldOutSse(backend, folds[job.fold], train[j], job.t, slices(eig, Qp, j, C, P), alphas));
+    acc(`${job.t}:full`, await heldOutSse(backend, folds[job.fold], sxxOf(job.fold, job.t), train[j], job.t, slices(eig, Qp, j, C, P), alphas));
   }
   for (let j = 0; j < jobs.length; j++) {
     const job = jobs[j];
@@ -507,13 +627,13 @@ function slices(eig: { values: Float64Array; vectors: Float64Array }, Qp: Float6
  * Held-out squared error of the model trained on `tr` (eigenbasis `e`) on fold `held`, for every
  * target and α: [target][α]. With M_α = diag(1/(s+α)) Q′ and Ã = VᵀBV, Σŷ′² = diag(M_αᵀ Ã M_α).
  */
-async function heldOutSse(backend: LinalgBackend, held: SufficientStats, tr: TrainingSet, t: number, e: EigBasis, alphas: readonly number[]): Promise<Float64Array> {
+async function heldOutSse(backend: LinalgBackend, held: SufficientStats, heldSxx: Float64Array, tr: TrainingSet, t: number, e: EigBasis, alphas: readonly number[]): Promise<Float64Array> {
   const C = tr.mx.length;
   const P = tr.my.length;
   const A = alphas.length;
   const n = held.n;
   const B = new Float64Array(C * C);
-  heldOutScatter(held, tr, t, B);
+  heldOutScatter(held, heldSxx, tr, t, B);
   const BV = await backend.matmul(B, e.V, { batch: 1, m: C, k: C, n: C });
   const At = await backend.matmul(e.V, BV, { batch: 1, m: C, k: C, n: C }, { transA: true });
   // E = D⁻¹(Σxyᵀ − m_x Σyᵀ) and d = D⁻¹(Σx − n m_x) on the held-out fold, rotated into the basis.

@@ -7,6 +7,7 @@
  * Owns: the decayed sums. Must not: fit models (the refit does) or decide when to predict.
  */
 import { nTargets, type DecoderDims } from '../types.js';
+import { float64Array, type ArrayMemory } from './sufficientStats.js';
 
 export const PREQUENTIAL_SUMS = ['w', 'sh', 'sy', 'shh', 'syy', 'shy'] as const;
 
@@ -20,11 +21,20 @@ export class PrequentialScorer {
   constructor(
     readonly dims: DecoderDims,
     readonly halfLifeWords: number | null,
+    memory: ArrayMemory = 'local',
   ) {
     const size = dims.nTimes * nTargets(dims);
-    this.sums = { w: new Float64Array(size), sh: new Float64Array(size), sy: new Float64Array(size), shh: new Float64Array(size), syy: new Float64Array(size), shy: new Float64Array(size) };
+    const a = () => float64Array(size, memory);
+    this.sums = { w: a(), sh: a(), sy: a(), shh: a(), syy: a(), shy: a() };
     if (halfLifeWords !== null && !(halfLifeWords > 0)) throw new RangeError(`half-life must be > 0 words, got ${halfLifeWords}`);
     this.decay = halfLifeWords === null ? 1 : 0.5 ** (1 / halfLifeWords);
+  }
+
+  /** A scorer over existing sums (e.g. shared memory filled by another thread's scorer). */
+  static over(dims: DecoderDims, halfLifeWords: number | null, sums: PrequentialScorer['sums']): PrequentialScorer {
+    const s = new PrequentialScorer(dims, halfLifeWords);
+    Object.assign(s.sums, sums);
+    return s;
   }
 
   /**
@@ -33,13 +43,23 @@ export class PrequentialScorer {
    * @param y truth [word][target]
    */
   update(yhat: Float64Array, y: Float64Array, W: number): void {
-    const T = this.dims.nTimes;
+    this.updateTimes(yhat, y, W, 0, this.dims.nTimes);
+    this.scored += W;
+  }
+
+  /**
+   * The sums of time samples [t0, t1) only, for a batch of W words (the caller counts the words
+   * once with `scored += W`). Time samples are independent, so disjoint ranges may be updated by
+   * different threads (on shared sums) with the same result as one `update`.
+   * @param yhat predictions [time − t0][word][target]
+   */
+  updateTimes(yhat: Float64Array, y: Float64Array, W: number, t0: number, t1: number): void {
     const P = nTargets(this.dims);
     const { w: sw, sh, sy, shh, syy, shy } = this.sums;
     // Word i of the batch ends up decayed W−1−i times; the old sums W times.
     const old = this.decay ** W;
     const weights = Array.from({ length: W }, (_, i) => this.decay ** (W - 1 - i));
-    for (let t = 0; t < T; t++) {
+    for (let t = t0; t < t1; t++) {
       const row = t * P;
       if (old !== 1) {
         for (let p = 0; p < P; p++) {
@@ -53,7 +73,7 @@ export class PrequentialScorer {
       }
       for (let i = 0; i < W; i++) {
         const g = weights[i];
-        const ho = (t * W + i) * P;
+        const ho = ((t - t0) * W + i) * P;
         const yo = i * P;
         for (let p = 0; p < P; p++) {
           const h = yhat[ho + p];
@@ -67,7 +87,6 @@ export class PrequentialScorer {
         }
       }
     }
-    this.scored += W;
   }
 
   /** Weighted Pearson r per (time, target), [time][target]; 0 where undefined. */

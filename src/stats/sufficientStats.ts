@@ -2,6 +2,8 @@
  * Sufficient statistics of one set of words (one fold) for every time sample of the epoch:
  * n, Σx, Σxxᵀ (channels × channels) and, for all targets (layers × dims) together, Σy, Σy², Σxyᵀ.
  * Everything in float64, raw units (tesla): z-scoring is applied algebraically at refit time.
+ * The arrays may live in shared memory (SharedArrayBuffer), so that worker threads accumulate into
+ * them and refits read them without copies.
  *
  * Owns: the arrays and their element-wise algebra (add, subtract, copy). Must not: decide batching
  * or folds (see statsAccumulator.ts) or solve anything (see ridge/).
@@ -14,7 +16,11 @@ export interface SufficientStats {
   n: number;
   /** [time][channel] Σx */
   sx: Float64Array;
-  /** [time][channel][channel] Σxxᵀ (full square, symmetric) */
+  /**
+   * [time][channel][channel] Σxxᵀ. Symmetric, and only the lower triangle (column ≤ row) is
+   * maintained by batched accumulation (a rank-k update does half the work); readers that need
+   * the full square mirror it (`mirrorLower`), as the refit does per time sample.
+   */
   sxx: Float64Array;
   /** [target] Σy (target = layer·nDims + dim) */
   sy: Float64Array;
@@ -24,18 +30,41 @@ export interface SufficientStats {
   sxy: Float64Array;
 }
 
-export function emptyStats(dims: DecoderDims): SufficientStats {
+/** Where arrays are allocated: this thread's heap, or shared memory that worker threads can use in place. */
+export type ArrayMemory = 'local' | 'shared';
+
+/** A zeroed Float64Array of `length` elements in `memory`. */
+export function float64Array(length: number, memory: ArrayMemory = 'local'): Float64Array {
+  return memory === 'shared' ? new Float64Array(new SharedArrayBuffer(8 * length)) : new Float64Array(length);
+}
+
+export function emptyStats(dims: DecoderDims, memory: ArrayMemory = 'local'): SufficientStats {
   const { nChannels: C, nTimes: T } = dims;
   const P = nTargets(dims);
   return {
     dims,
     n: 0,
-    sx: new Float64Array(T * C),
-    sxx: new Float64Array(T * C * C),
-    sy: new Float64Array(P),
-    syy: new Float64Array(P),
-    sxy: new Float64Array(T * C * P),
+    sx: float64Array(T * C, memory),
+    sxx: float64Array(T * C * C, memory),
+    sy: float64Array(P, memory),
+    syy: float64Array(P, memory),
+    sxy: float64Array(T * C * P, memory),
   };
+}
+
+/**
+ * dst (C×C, full square) = the symmetric matrix whose lower triangle is src[offset…] (C×C); the
+ * strict upper triangle of the source is not read.
+ */
+export function mirrorLower(src: Float64Array, offset: number, C: number, dst: Float64Array): void {
+  for (let i = 0; i < C; i++) {
+    const row = offset + i * C;
+    for (let j = 0; j <= i; j++) {
+      const v = src[row + j];
+      dst[i * C + j] = v;
+      dst[j * C + i] = v;
+    }
+  }
 }
 
 const ARRAY_KEYS = ['sx', 'sxx', 'sy', 'syy', 'sxy'] as const;

@@ -66,7 +66,7 @@ export function fakeSnapshot(seq: number, opts: FakeSnapshotOptions = {}): Score
     folds: '5 folds from contiguous blocks of 20 words, assigned round-robin',
     foldPlan: { kind: 'blocks', folds: 5, blockWords: 20 },
     minWordsForExact: 82,
-    rolling: opts.noRolling ? null : { ...fakeCurves(seq, times, depths, 0.1 + 0.8 * hash01(seq, 3), 7), nScored: nWords - 20, halfLifeWords: null },
+    rolling: opts.noRolling ? null : { ...fakeCurves(seq, times, depths, 0.1 + 0.8 * hash01(seq, 3), 7), nScored: nWords - 20, halfLifeWords: null, scoring: 'batch', scoredBy: [{ fromWord: 21, toWord: nWords, modelAtWords: 20 }] },
     exact: opts.noExact
       ? null
       : {
