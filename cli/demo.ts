@@ -52,6 +52,12 @@ export interface DemoArgs {
   snapshotEveryWords: number;
   halfLifeWords: number | null;
   quiet: boolean;
+  /** Decode only these of the subject's channels (indices; benchmarks: fewer channels, cheaper refits). */
+  channelPicks?: number[];
+  /** Exact scores carry the fold curves (benchmarks). */
+  includeFoldCurves?: boolean;
+  /** Planted latency per layer, seconds, instead of the default rise with depth (benchmarks). */
+  latenciesSec?: number[];
   /** Called with the dashboard once it listens (tests). */
   onDashboard?: (d: Dashboard) => void;
   /** Every snapshot (tests). */
@@ -84,7 +90,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   const text = builtinWords(nWords);
   const words = speechTiming(text, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
   const activation = (i: number, w: string) => features.of(i, w) ?? new Float32Array(features.nLayers * features.nDims);
-  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: features.nLayers, nDims: features.nDims, depths, control: a.control, snr: a.snr, sfreqHz });
+  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: features.nLayers, nDims: features.nDims, depths, control: a.control, snr: a.snr, sfreqHz, latenciesSec: a.latenciesSec });
   const lastOnset = words.at(-1)!.onsetSec;
   const durationSec = Math.min(a.minutes !== undefined ? a.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
   const totalSamples = Math.floor(durationSec * sfreqHz);
@@ -115,7 +121,9 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     chunks$,
     words$,
     sfreqHz,
-    nChannels: subject.channels.length,
+    nChannels: a.channelPicks?.length ?? subject.channels.length,
+    preprocess: a.channelPicks ? { picks: a.channelPicks } : undefined,
+    includeFoldCurves: a.includeFoldCurves,
     activationOf: (w) => features.of(w.wordIndex, w.word),
     nLayers: features.nLayers,
     nDims: features.nDims,

@@ -19,6 +19,8 @@ export interface DecoderSessionOptions {
   depths: number[];
   /** Start from this checkpoint instead of empty statistics (its options win over `decoder`). */
   resumeFrom?: string;
+  /** Exact scores carry the fold curves `foldR` (large: for offline checks such as bench/uncertaintyCalibration). */
+  includeFoldCurves?: boolean;
 }
 
 export interface AddSummary {
@@ -46,6 +48,7 @@ export class DecoderSession {
     readonly backend: LinalgBackend,
     private readonly times: number[],
     private readonly depths: number[],
+    private readonly includeFoldCurves: boolean,
   ) {}
 
   static async create(o: DecoderSessionOptions): Promise<DecoderSession> {
@@ -53,7 +56,7 @@ export class DecoderSession {
     const { nTimes, nLayers } = decoder.dims;
     if (o.times.length !== nTimes) throw new RangeError(`times has ${o.times.length} samples but the decoder has ${nTimes}`);
     if (o.depths.length !== nLayers) throw new RangeError(`depths has ${o.depths.length} values but the decoder has ${nLayers} layers`);
-    return new DecoderSession(decoder, await createBackend(o.backend), o.times, o.depths);
+    return new DecoderSession(decoder, await createBackend(o.backend), o.times, o.depths, o.includeFoldCurves ?? false);
   }
 
   async add(words: readonly WordPair[]): Promise<AddSummary> {
@@ -82,7 +85,7 @@ export class DecoderSession {
     const seconds = (performance.now() - t0) / 1000;
     if (result) {
       this.refitSeconds = seconds;
-      this.exact = exactScores(result, this.decoder.latestAtWords, seconds, this.times, this.depths);
+      this.exact = exactScores(result, this.decoder.latestAtWords, seconds, this.times, this.depths, this.includeFoldCurves);
     }
     return { seconds, exact: result !== null, nWords: this.decoder.accepted };
   }
@@ -90,7 +93,7 @@ export class DecoderSession {
   snapshot(seq: number): ScoreSnapshot {
     if (!this.exact && this.decoder.latest) {
       // Resumed from a checkpoint that carried a K-fold result.
-      this.exact = exactScores(this.decoder.latest, this.decoder.latestAtWords, this.refitSeconds, this.times, this.depths);
+      this.exact = exactScores(this.decoder.latest, this.decoder.latestAtWords, this.refitSeconds, this.times, this.depths, this.includeFoldCurves);
     }
     return snapshotOf(this.decoder, { seq, exact: this.exact, times: this.times, depths: this.depths, backend: this.backend.detail, lastWord: this.lastWord, refitSeconds: this.refitSeconds });
   }

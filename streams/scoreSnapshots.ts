@@ -70,7 +70,7 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       // Everything that talks to the host goes through this chain so that the host is ready and
       // failures surface once, as a stream error.
       // Only the session's own options cross into the worker (callbacks and flow stay here).
-      const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom };
+      const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom, includeFoldCurves: opts.includeFoldCurves };
       let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
         host = h;
         opts.onHost?.(h);
