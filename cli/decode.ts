@@ -16,6 +16,7 @@ import { Option, type Command } from 'commander';
 import { ALPHA_SELECTIONS } from '../src/ridge/alphaGrid.js';
 import { backendOption, number, numberList, positiveInt } from './options.js';
 import { progressReporter } from './progress.js';
+import { countOf } from './format.js';
 
 export interface DecodeArgs {
   epochs: string;
@@ -170,7 +171,7 @@ export function registerDecodeCommand(program: Command): void {
       } else {
         const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : String(v));
         process.stdout.write(
-          `${out.nWords} words, ${out.R.length} layers × ${out.times.length} times, backend ${out.backend}\n` +
+          `${countOf(out.nWords, 'word')}, ${countOf(out.R.length, 'layer')} × ${countOf(out.times.length, 'time')}, backend ${out.backend}\n` +
             `temporal score r = ${fmt(out.temporalScore)}, ${Math.round(out.ci.level * 100)}% CI ${fmt(out.ci.low)}…${fmt(out.ci.high)} (${out.ci.method})\n` +
             `  p = ${out.p.toPrecision(3)} (paper: t on ${out.tmax.length - 2} df, layers taken as independent); fold test p = ${out.foldTest.p.toPrecision(3)} (${out.foldTest.method})\n` +
             `alignment score ${fmt(out.alignmentScore)} at layer ${out.bestLayer} (depth ${out.depths[out.bestLayer]}), t = ${fmt(out.peakTimeSec)} s\n` +

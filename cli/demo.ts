@@ -17,7 +17,7 @@ import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters
 import { InputError } from './errors.js';
 import { backendOption, nonNegativeInt, number, positiveInt, speed } from './options.js';
 import { extractReport } from './progress.js';
-import { runAnalysisSession } from './session.js';
+import { exactScoreStatus, runAnalysisSession } from './session.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { SampleChunk, WordEvent } from '../src/types.js';
@@ -68,10 +68,38 @@ export interface DemoArgs {
 
 export interface DemoResult {
   last: ScoreSnapshot | null;
+  /** The simulation's ground truth per layer, after the control (NaN for every layer under --null). */
   plantedLatenciesSec: number[];
+  control: Control;
+  seed: number;
+  features: string;
   wordsOutside: number;
+  /** Every word not decoded, by reason (function words, outside the recording, …). */
+  wordsExcluded: Record<string, number>;
+  /** Why `last.exact` is null (too few words for every fold), else null. */
+  exactStatus: string | null;
   simulatedSeconds: number;
   wallSeconds: number;
+}
+
+/**
+ * The last line of `lockstep demo --json`, after the snapshot lines: the final result, told apart
+ * from snapshots by `command: 'demo'` (snapshots have `schema`). NaN latencies (--null) are null.
+ */
+export function demoResultJson(r: DemoResult): Record<string, unknown> {
+  return {
+    command: 'demo',
+    seed: r.seed,
+    control: r.control,
+    features: r.features,
+    plantedLatenciesSec: r.plantedLatenciesSec.map((v) => (Number.isFinite(v) ? v : null)),
+    wordsDecoded: r.last?.nWords ?? 0,
+    wordsExcluded: r.wordsExcluded,
+    exactStatus: r.exactStatus,
+    simulatedSeconds: r.simulatedSeconds,
+    wallSeconds: r.wallSeconds,
+    final: r.last,
+  };
 }
 
 const N_LAYERS = 9;
@@ -139,6 +167,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     quiet: a.quiet,
     sourceLabel: `simulated subject (seed ${a.seed}, ${a.control})`,
     activationsLabel: features.label,
+    plantedLatenciesSec: subject.latenciesSec,
     totalSec: totalSamples / sfreqHz,
     flow,
     onDashboard: a.onDashboard,
@@ -146,7 +175,18 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     beforeClose: a.beforeClose,
   });
   if (r.last?.exact) log(`planted latencies ${subject.latenciesSec.map((t) => t.toFixed(3)).join(' ')} s`);
-  return { last: r.last, plantedLatenciesSec: subject.latenciesSec, wordsOutside: r.wordsOutside, simulatedSeconds: totalSamples / sfreqHz, wallSeconds: (performance.now() - t0) / 1000 };
+  return {
+    last: r.last,
+    plantedLatenciesSec: subject.latenciesSec,
+    control: a.control,
+    seed: a.seed,
+    features: features.label,
+    wordsOutside: r.wordsOutside,
+    wordsExcluded: r.wordsExcluded,
+    exactStatus: exactScoreStatus(r.last, a.foldBlockWords ?? 100),
+    simulatedSeconds: totalSamples / sfreqHz,
+    wallSeconds: (performance.now() - t0) / 1000,
+  };
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -154,8 +194,8 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick), whose MEG encodes the built-in language model\'s layers (or --synthetic activations), and serve the live dashboard. Planted latencies rise with layer depth (0.30 s → 0.65 s). It plays the whole book (about 69 simulated minutes) unless --minutes says when to stop; Ctrl-C stops at any time.')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
-    .option('--host <addr>', 'dashboard address; anything but loopback requires a token', '127.0.0.1')
-    .option('--token <secret>', 'require this token on the WebSocket (generated and printed when --host is not loopback)')
+    .option('--host <addr>', 'dashboard address; anything but loopback requires a token from every client, loopback clients included', '127.0.0.1')
+    .option('--token <secret>', 'require this token from every dashboard client (generated and printed with the URL when --host is not loopback)')
     .option('--no-dashboard', 'do not serve the dashboard')
     .option('--speed <x|max>', 'pace: 1 = real time, N = N× real time, max = as fast as the decoder allows', speed, 'max')
     .option('--minutes <m>', 'stop after this much simulated recording and exit 0', number)
@@ -169,17 +209,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--all-words', 'with a model, decode every word (default: content words, as the paper)')
     .option('--dims <n>', 'synthetic activation dimensions per layer', positiveInt, 50)
     .option('--refit-every <words>', 'exact K-fold refit (and new rolling model) every N words', positiveInt, 500)
-    .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores start once all 5 have words)', positiveInt, 100)
+    .option('--fold-block <words>', 'words per contiguous fold block, assigned round-robin to the 5 folds (exact scores need 2 words in each: 4 blocks + 2 words, then the next refit)', positiveInt, 100)
     .option('--snapshot-every <words>', 'snapshot every N words', positiveInt, 10)
     .option('--half-life <words>', 'rolling score forgets with this half-life (default: cumulative)', positiveInt)
     .addOption(backendOption())
-    .option('--json', 'also write one JSON line per snapshot to stdout (schema lockstep.snapshot/1)')
+    .option('--json', 'write one JSON line per snapshot to stdout (schema lockstep.snapshot/1), then one line with the final result (command "demo": planted latencies, words excluded by reason, the last snapshot)')
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => {
       const controls = (['null', 'shuffle', 'flat'] as const).filter((c) => o[c]);
       if (controls.length > 1) throw new InputError(`choose one of --null, --shuffle, --flat (got ${controls.map((c) => `--${c}`).join(' ')})`);
       const control: Control = controls[0] ?? 'planted';
-      await runDemo({
+      const r = await runDemo({
         port: o.port,
         host: o.host,
         token: o.token,
@@ -200,5 +240,6 @@ export function registerDemoCommand(program: Command): void {
         halfLifeWords: o.halfLife ?? null,
         quiet: Boolean(o.quiet),
       });
+      if (o.json) process.stdout.write(`${JSON.stringify(demoResultJson(r))}\n`);
     });
 }

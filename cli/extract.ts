@@ -13,6 +13,7 @@ import { RUNNER_CHOICES } from '../adapters/llm/loadModel.js';
 import { InputError } from './errors.js';
 import { backendOption, nonNegativeInt, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
+import { countOf } from './format.js';
 
 function depthList(value: string): number[] {
   const out = value.split(',').map((s) => Number(s.trim()));
@@ -31,11 +32,11 @@ function pcaSetting(value: string): number | 'none' {
 function printSummary(s: ExtractSummary): void {
   const lines = [
     `${s.fromCache ? 'found' : 'wrote'} ${s.cacheDir}`,
-    `${s.words} words (${s.contentWords} content), layers ${s.layers.join(',')} of ${s.nBlocks} blocks, ${s.dims} dims per layer`,
-    `${s.tokensPerWord.toFixed(2)} tokens per word, ${s.windows} windows, ${s.seconds.toFixed(1)} s${s.wordsPerSec ? `, ${s.wordsPerSec.toFixed(1)} words/s` : ''}`,
+    `${countOf(s.words, 'word')} (${s.contentWords} content), layers ${s.layers.join(',')} of ${countOf(s.nBlocks, 'block')}, ${countOf(s.dims, 'dim')} per layer`,
+    `${s.tokensPerWord.toFixed(2)} tokens per word, ${countOf(s.windows, 'window')}, ${s.seconds.toFixed(1)} s${s.wordsPerSec ? `, ${s.wordsPerSec.toFixed(1)} words/s` : ''}`,
     `runner: ${s.runner} (${s.runnerNote})`,
   ];
-  if (s.unmatchedWords.length > 0) lines.push(`${s.unmatchedWords.length} words not found in the text (no features): first "${s.unmatchedWords[0].word}" (word ${s.unmatchedWords[0].index}: ${s.unmatchedWords[0].reason})`);
+  if (s.unmatchedWords.length > 0) lines.push(`${countOf(s.unmatchedWords.length, 'word')} not found in the text (no features): first "${s.unmatchedWords[0].word}" (word ${s.unmatchedWords[0].index}: ${s.unmatchedWords[0].reason})`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

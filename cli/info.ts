@@ -13,6 +13,7 @@ import { BidsFormatError } from '../adapters/meg/bids/tsv.js';
 import { walkBids, type BidsDataset } from '../adapters/meg/bids/walker.js';
 import { isBidsRoot, openBidsRecording, openRecording, type BidsRecordingBundle } from '../adapters/meg/openRecording.js';
 import { RecordingFormatError, type RawHeader, type RawRecording } from '../adapters/meg/rawRecording.js';
+import { countOf } from './format.js';
 
 export interface InfoArgs {
   path: string;
@@ -99,7 +100,7 @@ function pickIndices(h: RawHeader, picks: string[] | undefined): number[] {
     const i = byName.get(n);
     if (i === undefined) {
       const close = h.channels.filter((c) => c.name.toLowerCase().startsWith(n.toLowerCase().slice(0, 3))).slice(0, 5).map((c) => c.name);
-      throw new InfoInputError(`--picks: no channel "${n}" in ${h.path} (${h.channels.length} channels${close.length ? `; similar: ${close.join(', ')}` : ''})`);
+      throw new InfoInputError(`--picks: no channel "${n}" in ${h.path} (${countOf(h.channels.length, 'channel')}${close.length ? `; similar: ${close.join(', ')}` : ''})`);
     }
     return i;
   });
@@ -107,7 +108,7 @@ function pickIndices(h: RawHeader, picks: string[] | undefined): number[] {
 
 async function samplesJson(rec: RawRecording, picks: number[], [a, b]: [number, number]) {
   const h = rec.header;
-  if (b > h.nSamples) throw new InfoInputError(`--samples ${a}:${b}: the recording has ${h.nSamples} samples (0…${h.nSamples - 1})`);
+  if (b > h.nSamples) throw new InfoInputError(`--samples ${a}:${b}: the recording has ${countOf(h.nSamples, 'sample')} (0…${h.nSamples - 1})`);
   const si = await rec.readSI(a, b, picks);
   const stored = await rec.readStored(a, b, picks);
   const data: Record<string, number[]> = {};
@@ -196,21 +197,21 @@ function printText(o: Record<string, unknown>): string {
     lines.push(`BIDS dataset ${ds.name ?? '(no name)'} at ${ds.root} (BIDS ${ds.bidsVersion ?? '?'})`);
     lines.push(`subjects: ${ds.subjects.map((s) => (s.sessions.length ? `${s.id} [ses ${s.sessions.join(', ')}]` : s.id)).join(', ')}`);
     lines.push(`tasks: ${ds.tasks.join(', ')}`);
-    lines.push(`${ds.recordings.length} MEG recordings:`);
+    lines.push(`${countOf(ds.recordings.length, 'MEG recording')}:`);
     for (const r of ds.recordings) lines.push(`  ${r.key}  ${r.format ?? '?'}${r.dataPresent ? `  ${r.dataFiles.length} file${r.dataFiles.length > 1 ? 's' : ''}` : '  (no data here)'}${r.eventsTsv ? '  events.tsv' : ''}${r.emptyRoom ? '  empty room' : ''}`);
     for (const w of ds.warnings) lines.push(`warning: ${w}`);
     return `${lines.join('\n')}\n`;
   }
   const channels = o.channels as { name: string; type: string; unit: string | null; cal: number | null }[];
   lines.push(`${o.kind === 'bids-recording' ? `BIDS ${(o.bids as { key: string }).key}: ` : ''}${o.format ?? 'sidecars only'} ${o.path ?? ''}`);
-  lines.push(`sfreq ${o.sfreq} Hz, ${o.nSamples} samples${o.firstSample !== null ? ` (first sample ${o.firstSample})` : ''}${typeof o.durationSec === 'number' ? `, ${o.durationSec.toFixed(3)} s` : ''}${o.measDate ? `, measured ${o.measDate}` : ''}`);
+  lines.push(`sfreq ${o.sfreq} Hz, ${countOf(o.nSamples as number, 'sample')}${o.firstSample !== null ? ` (first sample ${o.firstSample})` : ''}${typeof o.durationSec === 'number' ? `, ${o.durationSec.toFixed(3)} s` : ''}${o.measDate ? `, measured ${o.measDate}` : ''}`);
   if (o.lineFreq != null || o.highpass != null) lines.push(`line ${o.lineFreq ?? '?'} Hz, acquisition band ${o.highpass ?? '?'}–${o.lowpass ?? '?'} Hz`);
   const counts = channels.reduce<Record<string, number>>((m, c) => ((m[c.type] = (m[c.type] ?? 0) + 1), m), {});
-  lines.push(`${channels.length} channels: ${Object.entries(counts).map(([t, n]) => `${n} ${t}`).join(', ')}`);
+  lines.push(`${countOf(channels.length, 'channel')}: ${Object.entries(counts).map(([t, n]) => `${n} ${t}`).join(', ')}`);
   const bads = o.bads as string[];
   lines.push(`bads: ${bads.length ? bads.join(', ') : 'none'}`);
   const ev = o.events as { onsetSec: number; value: string | null }[];
-  lines.push(`${ev.length} events${ev.length ? `: ${ev.slice(0, 5).map((e) => `${e.onsetSec.toFixed(3)} s ${e.value}`).join('; ')}${ev.length > 5 ? '; …' : ''}` : ''}`);
+  lines.push(`${countOf(ev.length, 'event')}${ev.length ? `: ${ev.slice(0, 5).map((e) => `${e.onsetSec.toFixed(3)} s ${e.value}`).join('; ')}${ev.length > 5 ? '; …' : ''}` : ''}`);
   for (const w of (o.warnings as string[] | undefined) ?? []) lines.push(`warning: ${w}`);
   if (o.data) {
     const data = o.data as Record<string, number[]>;

@@ -32,6 +32,7 @@ import { InputError } from './errors.js';
 import { backendOption, featureSource, positive, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
 import { runAnalysisSession } from './session.js';
+import { countOf, fixed } from './format.js';
 
 
 export interface LiveArgs {
@@ -120,7 +121,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   const wordsInlet = new StreamInlet(wordsInfo, { recover: true, config });
   const full = await megInlet.info();
   const picks = megChannelPicks(full);
-  log(`live: MEG "${full.name}" (${full.channelCount} channels, ${picks.length} MEG, ${full.nominalSrate} Hz, ${full.hostname}); words "${wordsInfo.name}"; features: ${a.features.label}`);
+  log(`live: MEG "${full.name}" (${countOf(full.channelCount, 'channel')}, ${picks.length} MEG, ${full.nominalSrate} Hz, ${full.hostname}); words "${wordsInfo.name}"; features: ${a.features.label}`);
 
   const states: string[] = [];
   let megState: ConnectionState = 'connecting';
@@ -147,7 +148,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       nChannels: full.channelCount,
       onGap: (g, n) => {
         gaps.push({ spanSec: g.spanSec, insertedSamples: n });
-        log(`\nlive: MEG outage of ${g.spanSec.toFixed(3)} s (${n} samples filled as missing); the accumulated statistics are kept`);
+        log(`\nlive: MEG outage of ${g.spanSec.toFixed(3)} s (${countOf(n, 'sample')} filled as missing); the accumulated statistics are kept`);
       },
       onChunk: (c) => {
         samplesReceived += c.nSamples;
@@ -279,7 +280,7 @@ export function registerLiveCommand(program: Command): void {
     .option('--half-life <words>', 'rolling-score half-life in words', positiveInt)
     .option('--dashboard', 'serve the dashboard')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
-    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--host <addr>', 'dashboard address; beyond loopback every client must present the token printed with the URL', '127.0.0.1')
     .option('--multicast', "also discover with liblsl's multicast/broadcast targets (labs)")
     .option('--peers <hosts>', 'comma-separated hosts to query by unicast (liblsl KnownPeers)')
     .option('--out <file>', 'write the final result JSON here')
@@ -311,7 +312,7 @@ export function registerLiveCommand(program: Command): void {
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else {
           const e = result.final?.exact;
-          process.stdout.write(`${result.wordsDecoded} words over ${(result.sourceSeconds / 60).toFixed(1)} min of live MEG` + (e ? `; temporal score r = ${e.temporalScore.toFixed(3)} (p = ${e.p.toPrecision(3)})\n` : '; no exact score yet\n'));
+          process.stdout.write(`${countOf(result.wordsDecoded, 'word')} over ${(result.sourceSeconds / 60).toFixed(1)} min of live MEG` + (e ? `; temporal score r = ${fixed(e.temporalScore, 3)} (p = ${e.p.toPrecision(3)})\n` : '; no exact score yet\n'));
         }
     });
 }

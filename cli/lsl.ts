@@ -23,6 +23,7 @@ import { StreamInlet, type StateChange } from '../adapters/lsl/inlet.js';
 import { StreamOutlet } from '../adapters/lsl/outlet.js';
 import { resolveByProp, resolveStreams } from '../adapters/lsl/resolver.js';
 import { StreamInfo } from '../adapters/lsl/streamInfo.js';
+import { countOf } from './format.js';
 
 const PUSH_FORMATS = ['float32', 'double64', 'int8', 'int16', 'int32', 'int64', 'string'] as const;
 
@@ -244,7 +245,7 @@ export async function runPush(a: PushArgs): Promise<PushSummary> {
       }
       if (!a.quiet && now - lastReport >= 5) {
         lastReport = now;
-        process.stderr.write(`lsl push: ${pushed} samples, ${outlet.haveConsumers() ? 'consumers connected' : 'no consumers'}\n`);
+        process.stderr.write(`lsl push: ${countOf(pushed, 'sample')}, ${outlet.haveConsumers() ? 'consumers connected' : 'no consumers'}\n`);
       }
       if ((a.seconds !== undefined && elapsed >= a.seconds) || a.signal?.aborted) {
         clearInterval(timer);
@@ -293,7 +294,7 @@ export function registerLslCommand(program: Command): void {
     if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
     else
       process.stdout.write(
-        `${s.stream.name}: ${s.count} samples in ${s.seconds} s, ${s.gaps.length} gaps, time correction ${s.timeCorrection ?? 'n/a'} s` +
+        `${s.stream.name}: ${countOf(s.count, 'sample')} in ${s.seconds} s, ${countOf(s.gaps.length, 'gap')}, time correction ${s.timeCorrection ?? 'n/a'} s` +
           `${s.counting.isCountingSignal ? `, counting signal: ${s.counting.lost} lost` : ''}\n`,
       );
   });
@@ -333,6 +334,6 @@ export function registerLslCommand(program: Command): void {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
-    else process.stdout.write(`pushed ${s.pushed} samples in ${s.seconds.toFixed(1)} s\n`);
+    else process.stdout.write(`pushed ${countOf(s.pushed, 'sample')} in ${s.seconds.toFixed(1)} s\n`);
   });
 }

@@ -20,6 +20,7 @@ import type { Speed } from '../replay/pacedChunks.js';
 import { END_MARKER, encodeWordMarker } from '../src/live/wordMarker.js';
 import { closeSubjectRecordings, openSubjectRecordings, stimulusSegments } from '../replay/subjectRecordings.js';
 import { addSubjectOptions, nonNegative } from './options.js';
+import { countOf } from './format.js';
 
 export interface PublishArgs {
   root: string;
@@ -65,7 +66,7 @@ export async function runPublish(a: PublishArgs): Promise<PublishResult> {
   const megOut = await StreamOutlet.open(megInfo, { config: a.network });
   const wordsOut = await StreamOutlet.open(wordsInfo, { config: a.network });
   a.onReady?.({ meg: a.name, words: wordsName });
-  log(`publish: "${a.name}" (${names.length} channels at ${h0.sfreqHz} Hz) and "${wordsName}" (${index} words) at ${a.speed === 'max' ? 'max speed' : `×${a.speed}`}`);
+  log(`publish: "${a.name}" (${countOf(names.length, 'channel')} at ${h0.sfreqHz} Hz) and "${wordsName}" (${countOf(index, 'word')}) at ${a.speed === 'max' ? 'max speed' : `×${a.speed}`}`);
   try {
     if (a.waitSec > 0) {
       const ok = (await megOut.waitForConsumers(a.waitSec)) && (await wordsOut.waitForConsumers(a.waitSec));
@@ -129,6 +130,6 @@ export function registerPublishCommand(program: Command): void {
           network: networkConfigFromEnv(process.env, o.multicast ? { multicast: true, listenAddress: '0.0.0.0' } : {}),
         });
         if (o.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-        else process.stdout.write(`published ${r.samplesPushed} samples and ${r.wordsPushed} words (${(r.sourceSeconds / 60).toFixed(1)} min in ${r.wallSeconds.toFixed(1)} s)\n`);
+        else process.stdout.write(`published ${countOf(r.samplesPushed, 'sample')} and ${countOf(r.wordsPushed, 'word')} (${(r.sourceSeconds / 60).toFixed(1)} min in ${r.wallSeconds.toFixed(1)} s)\n`);
     });
 }

@@ -27,6 +27,7 @@ import { startDashboard, type Dashboard } from '../dashboard/server.js';
 import { groupScores, type GroupScores } from '../src/scores/group.js';
 import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
+import { countOf, fixed } from './format.js';
 
 
 export interface ReplayArgs {
@@ -92,7 +93,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     gate: () => flow.whenBelow(256),
     threaded: true,
   });
-  log(`replay: ${bundles.length} recording(s) of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${names.length} MEG channels at ${plan.sfreqHz} Hz, ${plan.nWords} words; features: ${features.label}`);
+  log(`replay: ${countOf(bundles.length, 'recording')} of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${countOf(names.length, 'MEG channel')} at ${plan.sfreqHz} Hz, ${countOf(plan.nWords, 'word')}; features: ${features.label}`);
   const items$: Observable<ReplayItem> = source.pipe(share());
   const chunks$ = items$.pipe(
     filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
@@ -215,7 +216,7 @@ export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & {
     const f = await modelFeatures(parts, o);
     f.summaries.forEach((s, k) => {
       if (s.words !== bundles[k].words.length) throw new InputError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
-      if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${s.unmatchedWords.length} words not found in the text get no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
+      if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${countOf(s.unmatchedWords.length, 'word')} not found in the text get${s.unmatchedWords.length === 1 ? 's' : ''} no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
     });
     return f;
   };
@@ -240,7 +241,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--fold-block <words>', 'words per contiguous fold block', positiveInt, 500)
     .option('--dashboard', 'serve the dashboard while replaying')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
-    .option('--host <addr>', 'dashboard address', '127.0.0.1')
+    .option('--host <addr>', 'dashboard address; beyond loopback every client must present the token printed with the URL', '127.0.0.1')
     .option('--out <file>', 'write the final result JSON here')
     .option('--json', 'print the final result as one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')
@@ -281,8 +282,8 @@ export function registerReplayCommand(program: Command): void {
 function describeReplay(r: ReplayResult, prefix = ''): string {
   const e = r.final?.exact;
   return (
-    `${prefix}${r.wordsDecoded} words from ${r.recordings.length} recording(s), ${(r.sourceSeconds / 60).toFixed(1)} min at ×${r.speedX.toFixed(0)} real time\n` +
-    (e ? `${prefix}temporal score r = ${e.temporalScore.toFixed(3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => t.toFixed(3)).join(' ')} s\n` : `${prefix}${r.exactStatus}\n`)
+    `${prefix}${countOf(r.wordsDecoded, 'word')} from ${countOf(r.recordings.length, 'recording')}, ${(r.sourceSeconds / 60).toFixed(1)} min at ×${r.speedX.toFixed(r.speedX < 10 ? 1 : 0)} real time\n` +
+    (e ? `${prefix}temporal score r = ${fixed(e.temporalScore, 3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => fixed(t, 3)).join(' ')} s\n` : `${prefix}${r.exactStatus}\n`)
   );
 }
 
@@ -293,7 +294,7 @@ function describeGroupReplay(r: GroupReplayResult): string {
   if (g) {
     const ms = (v: number) => Math.round(v * 1000);
     lines.push(
-      `group (${g.nSubjects} subject${g.nSubjects > 1 ? 's' : ''}, mean ± SEM): temporal score ${g.temporalScore.mean.toFixed(3)} ± ${g.temporalScore.sem.toFixed(3)}` +
+      `group (${countOf(g.nSubjects, 'subject')}, mean ± SEM): temporal score ${fixed(g.temporalScore.mean, 3)} ± ${fixed(g.temporalScore.sem, 3)}` +
         `${Number.isFinite(g.test.p) ? ` (t = ${g.test.t.toFixed(2)}, ${g.test.df} df, p = ${g.test.p.toPrecision(3)})` : ''}\n` +
         `Tmax (ms) ${g.tmax.mean.map((m, l) => `${ms(m)} ± ${ms(g.tmax.sem[l])}`).join(', ')}\n`,
     );

@@ -11,7 +11,9 @@ import { startDashboard, type Dashboard, type StreamHealth } from '../dashboard/
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import { analysisPipeline, type AnalysisPipelineOptions } from '../streams/pipeline.js';
 import type { DataGap } from '../src/quality/dataGapLog.js';
+import { minWordsForExact } from '../src/stats/foldPlan.js';
 import { etaSec, formatEta } from './progress.js';
+import { countOf, fixed } from './format.js';
 
 export interface SessionDashboardOptions {
   port: number;
@@ -32,6 +34,11 @@ export interface AnalysisSessionOptions extends AnalysisPipelineOptions {
   /** Shown on the dashboard. */
   sourceLabel: string;
   activationsLabel: string;
+  /**
+   * Simulated sources: the latency planted per layer (s, NaN where nothing is planted), sent to the
+   * dashboard as the ground truth beside the measured Tmax. Recordings and live sources leave it out.
+   */
+  plantedLatenciesSec?: number[];
   /** Total source seconds when known (progress and ETA). */
   totalSec?: number;
   /** Extra health fields (LSL connection state, …), read at every health tick. */
@@ -58,8 +65,13 @@ export interface AnalysisSessionResult {
 /** Why there is no exact score yet, in words a user can act on (null when there is one). */
 export function exactScoreStatus(s: ScoreSnapshot | null, foldBlockWords: number, folds = 5): string | null {
   if (s?.exact) return null;
-  const need = foldBlockWords * (folds - 1) + 2;
-  return `no exact score yet: ${s?.nWords ?? 0}/${need} words (every one of the ${folds} folds needs words; folds fill in blocks of ${foldBlockWords})`;
+  const plan = s?.foldPlan ?? { kind: 'blocks', folds, blockWords: foldBlockWords };
+  const need = minWordsForExact(plan);
+  const have = s?.nWords ?? 0;
+  if (need === null) return `no exact score: ${plan.folds} folds over ${plan.kind === 'total' ? plan.totalWords : have} words leave a fold with fewer than 2 words`;
+  if (have >= need) return `no exact score yet: ${have} words, enough (${need}) for the next refit`;
+  const filling = plan.kind === 'blocks' ? `folds fill in blocks of ${plan.blockWords} words, dealt round-robin` : `contiguous folds over ${plan.totalWords} words fill one after the other`;
+  return `no exact score yet: ${have} / ${need} words before the first exact score (every one of the ${plan.folds} folds needs at least 2 words; ${filling})`;
 }
 
 /**
@@ -78,7 +90,7 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
   const pipeline = analysisPipeline({
     ...a,
     onGap: (g) => {
-      log(`\n${a.label}: bad data (${g.why}) ${g.startSec.toFixed(3)}–${g.endSec.toFixed(3)} s, ${g.nSamples} samples, ${g.channels.length} channel(s): words within ${pipeline.counters.gaps.marginSec} s are excluded`);
+      log(`\n${a.label}: bad data (${g.why}) ${g.startSec.toFixed(3)}–${g.endSec.toFixed(3)} s, ${countOf(g.nSamples, 'sample')}, ${countOf(g.channels.length, 'channel')}: words within ${pipeline.counters.gaps.marginSec} s are excluded`);
       a.onGap?.(g);
     },
   });
@@ -95,6 +107,8 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
     backend: '',
     source: a.sourceLabel,
     activations: a.activationsLabel,
+    // NaN (nothing planted, --null) travels as null, as JSON would write it anyway.
+    ...(a.plantedLatenciesSec ? { plantedLatenciesSec: a.plantedLatenciesSec.map((v) => (Number.isFinite(v) ? v : null)) } : {}),
   };
 
   let last: ScoreSnapshot | null = null;
@@ -154,7 +168,7 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
   dashboard?.publishHealth({ ...health });
   const final = last as ScoreSnapshot | null;
   if (final?.exact) {
-    log(`final: ${final.nWords} words, temporal score r = ${final.exact.temporalScore.toFixed(3)} (p = ${final.exact.p.toPrecision(3)}), Tmax ${final.exact.tmax.map((t) => t.toFixed(3)).join(' ')} s`);
+    log(`final: ${countOf(final.nWords, 'word')}, temporal score r = ${fixed(final.exact.temporalScore, 3)} (p = ${final.exact.p.toPrecision(3)}), Tmax ${final.exact.tmax.map((t) => fixed(t, 3)).join(' ')} s`);
   } else {
     log(`final: ${exactScoreStatus(final, a.foldBlockWords)}`);
   }
@@ -183,7 +197,6 @@ function progressLine(a: AnalysisSessionOptions, doneSec: number, speed: number,
       ? `, refit running ${((performance.now() - refitStartedMs) / 1000).toFixed(0)} s${lastRefitSec !== null ? ` (last took ${lastRefitSec.toFixed(1)} s)` : ''}`
       : '';
   const e = last?.exact;
-  const fmt = (v: number) => (Math.abs(v) < 0.0005 ? '0.000' : v.toFixed(3));
-  const score = e ? `exact r = ${fmt(e.temporalScore)} (p = ${e.p.toPrecision(2)})` : last?.rolling ? `rolling r = ${fmt(last.rolling.temporalScore)}` : 'no score yet';
+  const score = e ? `exact r = ${fixed(e.temporalScore, 3)} (p = ${e.p.toPrecision(2)})` : last?.rolling ? `rolling r = ${fixed(last.rolling.temporalScore, 3)}` : 'no score yet';
   return `words ${last?.nWords ?? 0}, ${(doneSec / 60).toFixed(1)}${of} min, ×${speed.toFixed(1)} real time${eta}${refit}, temporal score ${score}`;
 }

@@ -16,6 +16,7 @@ import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters
 import { InputError } from './errors.js';
 import { featureSource, nonNegativeInt, positive, positiveInt } from './options.js';
 import { extractReport, progressReporter } from './progress.js';
+import { countOf } from './format.js';
 
 export interface SimulateArgs {
   out: string;
@@ -153,6 +154,6 @@ export function registerSimulateCommand(program: Command): void {
         };
         const result = o.subjects > 1 ? await runSimulateSubjects(args, o.subjects) : await runSimulate(args);
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else for (const r of 'subjects' in result ? result.subjects : [result]) process.stdout.write(`wrote ${r.recording} (${r.minutes} min, ${r.nWords} words, seed ${r.subjectSeed}) and ${r.events}\n`);
+        else for (const r of 'subjects' in result ? result.subjects : [result]) process.stdout.write(`wrote ${r.recording} (${r.minutes} min, ${countOf(r.nWords, 'word')}, seed ${r.subjectSeed}) and ${r.events}\n`);
     });
 }

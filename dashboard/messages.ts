@@ -18,7 +18,12 @@ export interface StreamHealth {
   /** Replay speed, × real time. */
   speed: number | null;
   wordsAccepted: number;
-  /** reason → count */
+  /**
+   * Every word not decoded, reason → count: the decoder's skips and the pipeline's exclusions
+   * (`function-word`: excluded by design when content words only are decoded, the paper's default;
+   * `outside-recording`, `overlaps-data-gap`, `no-activations`, `nonfinite-epoch`,
+   * `nonfinite-activations`). The page shows these numbers, in both panels.
+   */
   wordsSkipped: Record<string, number>;
   /** Duration of the latest exact (K-fold) refit, seconds. */
   refitSeconds: number | null;
@@ -27,6 +32,13 @@ export interface StreamHealth {
   source: string;
   /** e.g. 'synthetic activations (not a language model)' */
   activations: string;
+  /**
+   * Simulated sources only: the latency (s) the simulation planted per layer, in the snapshot's
+   * layer order, after the control (--shuffle permutes them, --flat makes them equal; null for every
+   * layer under --null, where nothing is planted). The ground truth the page draws beside the
+   * measured Tmax. Absent for recordings and live sources.
+   */
+  plantedLatenciesSec?: (number | null)[];
 }
 
 /** The word being heard and the ones before it (most recent last). */

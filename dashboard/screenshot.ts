@@ -65,7 +65,12 @@ export async function screenshotDashboard(url: string, outPng: string, opts: Scr
       await context.close();
     }
   } finally {
-    // Chromium may still be writing its profile for a moment after the context closes.
-    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    // Chromium may still be writing to its profile as it exits (ENOTEMPTY on a loaded machine):
+    // retry for a moment, and never let the clean-up replace the outcome (a PNG, or the real error).
+    try {
+      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch (e) {
+      process.stderr.write(`screenshot: left the temporary chromium profile ${profile} behind: ${(e as Error).message}\n`);
+    }
   }
 }

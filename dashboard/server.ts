@@ -16,43 +16,23 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { SNAPSHOT_SCHEMA, type ScoreSnapshot } from '../src/snapshot.js';
-import { checkRequest, checkUpgrade, chooseProtocol, generateToken, isLoopbackHost, type AccessPolicy } from './access.js';
+import { checkAccess, chooseProtocol, generateToken, isLoopbackHost, tokenCookie, tokenCookieName, type AccessPolicy } from './access.js';
 import { CoalescingSender, type SendCounters } from './coalescingSender.js';
-import { MESSAGE_TYPES, type DashboardMessage, type DashboardMessageType, type ScoreHistory, type StreamHealth, type WordsUpdate } from './messages.js';
+import { emptyHistory, recordHistory } from './emergenceHistory.js';
+import { MESSAGE_TYPES, type DashboardMessage, type DashboardMessageType, type StreamHealth, type WordsUpdate } from './messages.js';
 import { serveStatic, staticRoutes } from './staticFiles.js';
 
 export type { DashboardMessage, ScoreHistory, StreamHealth, WordsUpdate } from './messages.js';
 
-/** Points kept in the emergence history; beyond it every other point is dropped (the span stays). */
-const HISTORY_MAX = 2000;
-
-/** Appends one snapshot's temporal scores; a source time going back starts a new history (new recording). */
-export function recordHistory(h: ScoreHistory, s: ScoreSnapshot): void {
-  if (s.sourceTimeSec === null || !Number.isFinite(s.sourceTimeSec)) return;
-  const last = h.sourceTimeSec.at(-1);
-  if (last !== undefined && s.sourceTimeSec < last) {
-    h.sourceTimeSec.length = 0;
-    h.rolling.length = 0;
-    h.exact.length = 0;
-  }
-  const finite = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v : null);
-  h.sourceTimeSec.push(s.sourceTimeSec);
-  h.rolling.push(finite(s.rolling?.temporalScore));
-  h.exact.push(finite(s.exact?.temporalScore));
-  if (h.sourceTimeSec.length > HISTORY_MAX) {
-    const keep = <T>(a: T[]) => a.filter((_, i) => i % 2 === 0 || i === a.length - 1);
-    h.sourceTimeSec = keep(h.sourceTimeSec);
-    h.rolling = keep(h.rolling);
-    h.exact = keep(h.exact);
-  }
-}
-
 export interface DashboardOptions {
-  /** Address to listen on; default 127.0.0.1. Beyond loopback a token is required (generated when not given). */
+  /**
+   * Address to listen on; default 127.0.0.1. Beyond loopback (e.g. 0.0.0.0) a token is set
+   * (generated when not given) and every client must present it, loopback clients included.
+   */
   host?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
-  /** Access token the WebSocket upgrade must carry (?token= or Sec-WebSocket-Protocol). */
+  /** Access token every request must carry (?token=, then the cookie it sets; the WebSocket also as Sec-WebSocket-Protocol). */
   token?: string;
   /** A client's socket may hold this many unsent bytes before its messages wait (coalescing); default 1 MiB. */
   maxBufferedBytes?: number;
@@ -125,7 +105,8 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   if (opts.token !== undefined && opts.token.length === 0) throw new RangeError('dashboard: token must be a non-empty string (or left out)');
   const loopback = isLoopbackHost(host);
   const token = opts.token ?? (loopback ? undefined : generateToken());
-  const policy: AccessPolicy = { token, loopbackOnly: loopback };
+  // The cookie name needs the bound port; it is set once the server listens, before any request.
+  const policy: AccessPolicy = { token, loopbackOnly: loopback, cookieName: '' };
   const maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const heartbeatMs = opts.heartbeatMs ?? 30_000;
 
@@ -135,12 +116,12 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   const clients = new Set<Client>();
 
   const server = http.createServer((req, res) => {
-    const access = checkRequest(req, policy);
+    const access = checkAccess(req, policy);
     if (!access.ok) {
       res.writeHead(access.status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${access.reason}\n`);
       return;
     }
-    serveStatic(routes, req, res);
+    serveStatic(routes, req, res, access.setCookie ? { 'Set-Cookie': tokenCookie(policy) } : {});
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096, handleProtocols: chooseProtocol });
 
@@ -150,7 +131,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
       rejectUpgrade(socket, 404, 'the WebSocket endpoint is /ws');
       return;
     }
-    const access = checkUpgrade(req, policy);
+    const access = checkAccess(req, policy);
     if (!access.ok) {
       rejectUpgrade(socket, access.status, access.reason);
       return;
@@ -178,7 +159,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     }
   });
 
-  const history: ScoreHistory = { sourceTimeSec: [], rolling: [], exact: [] };
+  const history = emptyHistory();
 
   function publish(message: DashboardMessage): void {
     const l: Latest = { message, wire: null };
@@ -215,6 +196,7 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     });
   });
   const bound = (server.address() as AddressInfo).port;
+  policy.cookieName = tokenCookieName(bound);
   const url = `http://${urlHost(host, bound)}/${token !== undefined ? `?token=${encodeURIComponent(token)}` : ''}`;
 
   let closing: Promise<void> | null = null;

@@ -1,5 +1,6 @@
 /**
- * The dashboard's static routes: the page (dashboard/public/*) and uPlot's dist files from
+ * The dashboard's static routes: the page (dashboard/public/*), the compiled emergence-history
+ * module it shares with the server (/emergenceHistory.js) and uPlot's dist files from
  * node_modules under /vendor/uplot/. A fixed table of routes, so no request path ever reaches the
  * file system. Owns locating and serving these files; must not know about WebSockets or scores.
  */
@@ -42,6 +43,8 @@ export function staticRoutes(): Map<string, Route> {
     ['/', { file: path.join(pub, 'index.html'), contentType: html }],
     ['/index.html', { file: path.join(pub, 'index.html'), contentType: html }],
     ['/app.js', { file: path.join(pub, 'app.js'), contentType: js }],
+    // The emergence-history rules, shared with the server: the compiled module beside this one.
+    ['/emergenceHistory.js', { file: fileURLToPath(import.meta.resolve('./emergenceHistory.js')), contentType: js }],
     ['/style.css', { file: path.join(pub, 'style.css'), contentType: css }],
     ['/vendor/uplot/uPlot.iife.min.js', { file: path.join(uplot, 'uPlot.iife.min.js'), contentType: js }],
     ['/vendor/uplot/uPlot.min.css', { file: path.join(uplot, 'uPlot.min.css'), contentType: css }],
@@ -55,8 +58,8 @@ const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
 };
 
-/** Answers GET/HEAD for the routes in `routes`; 404 for other paths, 405 for other methods. */
-export function serveStatic(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse): void {
+/** Answers GET/HEAD for the routes in `routes` (with `headers` added); 404 for other paths, 405 for other methods. */
+export function serveStatic(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse, headers: Record<string, string> = {}): void {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
@@ -76,7 +79,7 @@ export function serveStatic(routes: Map<string, Route>, req: IncomingMessage, re
       res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`dashboard: cannot read ${route.file}: ${err.message}\n`);
       return;
     }
-    res.writeHead(200, { 'Content-Type': route.contentType, 'Content-Length': body.length, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+    res.writeHead(200, { 'Content-Type': route.contentType, 'Content-Length': body.length, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS, ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
 }

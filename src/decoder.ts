@@ -7,9 +7,10 @@
  * (streams/ and adapters/ do).
  */
 import type { LinalgBackend } from './linalg/backend.js';
+import { allFinite } from './quality/finite.js';
 import { DEFAULT_ALPHAS, validateAlphas, type AlphaSelection } from './ridge/alphaGrid.js';
 import { kfoldRidge, type FullModel, type KFoldResult } from './ridge/kfoldRidge.js';
-import { foldOf, validateFoldPlan, type FoldPlan } from './stats/foldPlan.js';
+import { foldOf, MIN_WORDS_PER_FOLD, validateFoldPlan, type FoldPlan } from './stats/foldPlan.js';
 import { PrequentialScorer } from './stats/prequential.js';
 import { StatsAccumulator } from './stats/statsAccumulator.js';
 import { describeDims, nTargets, type DecoderDims, type SkipReason, type WordPair } from './types.js';
@@ -137,11 +138,11 @@ export class Decoder {
     await this.accumulator.flush(backend);
   }
 
-  /** True once every fold has at least two words and every training set too. */
+  /** True once every fold has at least two words and every training set too (src/stats/foldPlan.ts minWordsForExact says when). */
   get canRefit(): boolean {
     const sizes = this.foldSizes();
     const total = sizes.reduce((a, b) => a + b, 0);
-    return sizes.every((n) => n >= 2 && total - n >= 2);
+    return sizes.every((n) => n >= MIN_WORDS_PER_FOLD && total - n >= MIN_WORDS_PER_FOLD);
   }
 
   /** Words per fold, including pending ones. */
@@ -181,9 +182,4 @@ export class Decoder {
     this.latestAtWords = this.accepted;
     return result;
   }
-}
-
-function allFinite(a: ArrayLike<number>): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false;
-  return true;
 }

@@ -7,7 +7,7 @@ import type { Decoder } from './decoder.js';
 import type { KFoldResult } from './ridge/kfoldRidge.js';
 import { foldUncertainty, JACKKNIFE_TEST_METHOD, SCORE_INTERVAL_METHOD, TMAX_INTERVAL_METHOD } from './scores/foldUncertainty.js';
 import { temporalScore } from './scores/temporal.js';
-import { describeFoldPlan } from './stats/foldPlan.js';
+import { describeFoldPlan, minWordsForExact, type FoldPlan } from './stats/foldPlan.js';
 import type { SkipReason } from './types.js';
 
 export const SNAPSHOT_SCHEMA = 'lockstep.snapshot/1';
@@ -68,7 +68,12 @@ export interface ScoreSnapshot {
   backend: string;
   alphaSelection: string;
   alphas: number[];
+  /** `folds` in words, e.g. "5 folds from contiguous blocks of 100 words, assigned round-robin". */
   folds: string;
+  /** The same plan as data: `{ kind: 'blocks', folds, blockWords }` or `{ kind: 'total', folds, totalWords }`. */
+  foldPlan: FoldPlan;
+  /** Accepted words from which on every fold can be scored (the first exact score comes with the next refit); null: never. */
+  minWordsForExact: number | null;
   rolling: RollingScores | null;
   exact: ExactScores | null;
 }
@@ -146,6 +151,8 @@ export function snapshotOf(decoder: Decoder, ctx: SnapshotContext): ScoreSnapsho
     alphaSelection: decoder.options.selection,
     alphas: [...decoder.options.alphas],
     folds: describeFoldPlan(decoder.options.foldPlan),
+    foldPlan: { ...decoder.options.foldPlan },
+    minWordsForExact: minWordsForExact(decoder.options.foldPlan),
     rolling,
     exact,
   };

@@ -17,10 +17,11 @@
  * output at time t shows the signal of time t − delay, so reading delay later lines the epochs up
  * with the true onsets.
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { Observable, OperatorFunction } from 'rxjs';
 import type { DataGapLog } from '../src/quality/dataGapLog.js';
 import type { SampleChunk, WordEpoch, WordEvent } from '../src/types.js';
-import { checkChunkFollows, type ChunkShape } from './bandpass.js';
+import { checkChunkFollows, type ChunkShape } from './chunkChecks.js';
+import { operate } from './operate.js';
 
 /** Why a word got no epoch. */
 export type EpochOutsideReason =
@@ -93,160 +94,149 @@ export function epochs(words$: Observable<WordEvent>, opts: EpochsOptions = {}):
   const onOutside =
     opts.onOutside ?? ((w: WordEvent, reason: EpochOutsideReason, detail: string) => console.warn(`epochs: word ${w.wordIndex} "${w.word}" at ${w.onsetSec} s: ${reason}: ${detail}`));
 
-  return (source) =>
-    new Observable<WordEpoch>((subscriber) => {
-      let shape: ChunkShape | undefined;
-      // Clock and buffer, fixed by the first chunk.
-      let s0 = 0;
-      let t0 = 0;
-      let fs = 0;
-      let nTimes = 0;
-      let nChannels = 0;
-      let capacity = 0;
-      let ring: Float32Array | undefined; // [slot][channel], slot = (sample − s0) mod capacity
-      /** One past the last sample in the ring (= s0 before any data). */
-      let endSample = 0;
-      let early: WordEvent[] = []; // words that came before the first chunk
-      const pending: PendingWord[] = []; // sorted by end sample, then arrival
-      let samplesDone = false;
-      let wordsDone = false;
+  return operate<SampleChunk, WordEpoch>((subscriber) => {
+    let shape: ChunkShape | undefined;
+    // Clock and buffer, fixed by the first chunk.
+    let s0 = 0;
+    let t0 = 0;
+    let fs = 0;
+    let nTimes = 0;
+    let nChannels = 0;
+    let capacity = 0;
+    let ring: Float32Array | undefined; // [slot][channel], slot = (sample − s0) mod capacity
+    /** One past the last sample in the ring (= s0 before any data). */
+    let endSample = 0;
+    let early: WordEvent[] = []; // words that came before the first chunk
+    const pending: PendingWord[] = []; // sorted by end sample, then arrival
+    let samplesDone = false;
+    let wordsDone = false;
 
-      const outside = (w: WordEvent, reason: EpochOutsideReason, detail: string) => {
-        try {
-          onOutside(w, reason, detail);
-        } catch (e) {
-          subscriber.error(e);
+    const outside = (w: WordEvent, reason: EpochOutsideReason, detail: string) => {
+      try {
+        onOutside(w, reason, detail);
+      } catch (e) {
+        subscriber.error(e);
+      }
+    };
+
+    const emit = (p: PendingWord) => {
+      // The filters are causal: the epoch depends on raw data up to onset + tmax + delay only, all
+      // of which the guard upstream has already seen; before the window, the log's margin covers
+      // the filters' memory.
+      const gap = opts.gaps?.overlapping(p.word.onsetSec + tminSec, p.word.onsetSec + tmaxSec + delaySec);
+      if (gap) {
+        outside(p.word, 'overlaps-data-gap', `its window overlaps bad data (${gap.why}, ${gap.startSec.toFixed(3)}–${gap.endSec.toFixed(3)} s, ${gap.nSamples} samples)`);
+        return;
+      }
+      const epoch = new Float32Array(nChannels * nTimes); // [channel][time]
+      for (let i = 0; i < nTimes; i++) {
+        const slot = (p.start + i - s0) % capacity;
+        const src = slot * nChannels;
+        for (let c = 0; c < nChannels; c++) epoch[c * nTimes + i] = ring![src + c];
+      }
+      subscriber.next({ word: p.word, epoch });
+    };
+
+    /** Decide a word's fate now that the clock is known. */
+    const place = (word: WordEvent) => {
+      if (!Number.isFinite(word.onsetSec)) {
+        outside(word, 'invalid-onset', `onset ${word.onsetSec} is not a number of seconds`);
+        return;
+      }
+      const start = s0 + Math.round((word.onsetSec + tminSec + delaySec - t0) * fs);
+      const end = start + nTimes - 1;
+      const oldest = Math.max(s0, endSample - capacity);
+      if (start < s0) {
+        outside(word, 'starts-before-recording', `its window starts at sample ${start}, before the first sample ${s0} (t = ${t0} s)`);
+      } else if (start < oldest) {
+        outside(word, 'left-ring-buffer', `its window starts at sample ${start} but the buffer now begins at ${oldest}; the word came too late (raise bufferSec above ${bufferSec} s)`);
+      } else if (end < endSample) {
+        emit({ word, start, end, readyAt: end });
+      } else if (samplesDone) {
+        outside(word, 'ends-after-recording', `its window ends at sample ${end}, after the last sample ${endSample - 1}`);
+      } else {
+        // Insert after every word ready no later: readiness order, ties in arrival order.
+        const readyAt = end;
+        let lo = 0;
+        let hi = pending.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (pending[mid].readyAt <= readyAt) lo = mid + 1;
+          else hi = mid;
         }
-      };
+        pending.splice(lo, 0, { word, start, end, readyAt });
+      }
+    };
 
-      const emit = (p: PendingWord) => {
-        // The filters are causal: the epoch depends on raw data up to onset + tmax + delay only, all
-        // of which the guard upstream has already seen; before the window, the log's margin covers
-        // the filters' memory.
-        const gap = opts.gaps?.overlapping(p.word.onsetSec + tminSec, p.word.onsetSec + tmaxSec + delaySec);
-        if (gap) {
-          outside(p.word, 'overlaps-data-gap', `its window overlaps bad data (${gap.why}, ${gap.startSec.toFixed(3)}–${gap.endSec.toFixed(3)} s, ${gap.nSamples} samples)`);
-          return;
+    const flushReady = () => {
+      let n = 0;
+      while (n < pending.length && pending[n].readyAt < endSample) n++;
+      for (const p of pending.splice(0, n)) emit(p);
+    };
+
+    const append = (chunk: SampleChunk) => {
+      // Append in slices short enough that a word that becomes ready is emitted before its
+      // first sample can be overwritten: slice ≤ capacity − nTimes + 1.
+      const maxSlice = capacity - nTimes + 1;
+      for (let off = 0; off < chunk.nSamples; off += maxSlice) {
+        const n = Math.min(maxSlice, chunk.nSamples - off);
+        for (let t = 0; t < n; t++) {
+          const slot = (endSample + t - s0) % capacity;
+          ring!.set(chunk.data.subarray((off + t) * nChannels, (off + t + 1) * nChannels), slot * nChannels);
         }
-        const epoch = new Float32Array(nChannels * nTimes); // [channel][time]
-        for (let i = 0; i < nTimes; i++) {
-          const slot = (p.start + i - s0) % capacity;
-          const src = slot * nChannels;
-          for (let c = 0; c < nChannels; c++) epoch[c * nTimes + i] = ring![src + c];
-        }
-        subscriber.next({ word: p.word, epoch });
-      };
+        endSample += n;
+        flushReady();
+      }
+    };
 
-      /** Decide a word's fate now that the clock is known. */
-      const place = (word: WordEvent) => {
-        if (!Number.isFinite(word.onsetSec)) {
-          outside(word, 'invalid-onset', `onset ${word.onsetSec} is not a number of seconds`);
-          return;
-        }
-        const start = s0 + Math.round((word.onsetSec + tminSec + delaySec - t0) * fs);
-        const end = start + nTimes - 1;
-        const oldest = Math.max(s0, endSample - capacity);
-        if (start < s0) {
-          outside(word, 'starts-before-recording', `its window starts at sample ${start}, before the first sample ${s0} (t = ${t0} s)`);
-        } else if (start < oldest) {
-          outside(word, 'left-ring-buffer', `its window starts at sample ${start} but the buffer now begins at ${oldest}; the word came too late (raise bufferSec above ${bufferSec} s)`);
-        } else if (end < endSample) {
-          emit({ word, start, end, readyAt: end });
-        } else if (samplesDone) {
-          outside(word, 'ends-after-recording', `its window ends at sample ${end}, after the last sample ${endSample - 1}`);
-        } else {
-          // Insert after every word ready no later: readiness order, ties in arrival order.
-          const readyAt = end;
-          let lo = 0;
-          let hi = pending.length;
-          while (lo < hi) {
-            const mid = (lo + hi) >> 1;
-            if (pending[mid].readyAt <= readyAt) lo = mid + 1;
-            else hi = mid;
-          }
-          pending.splice(lo, 0, { word, start, end, readyAt });
-        }
-      };
+    const maybeComplete = () => {
+      if (samplesDone && wordsDone) subscriber.complete();
+    };
 
-      const flushReady = () => {
-        let n = 0;
-        while (n < pending.length && pending[n].readyAt < endSample) n++;
-        for (const p of pending.splice(0, n)) emit(p);
-      };
-
-      const append = (chunk: SampleChunk) => {
-        // Append in slices short enough that a word that becomes ready is emitted before its
-        // first sample can be overwritten: slice ≤ capacity − nTimes + 1.
-        const maxSlice = capacity - nTimes + 1;
-        for (let off = 0; off < chunk.nSamples; off += maxSlice) {
-          const n = Math.min(maxSlice, chunk.nSamples - off);
-          for (let t = 0; t < n; t++) {
-            const slot = (endSample + t - s0) % capacity;
-            ring!.set(chunk.data.subarray((off + t) * nChannels, (off + t + 1) * nChannels), slot * nChannels);
-          }
-          endSample += n;
-          flushReady();
-        }
-      };
-
-      const maybeComplete = () => {
-        if (samplesDone && wordsDone) subscriber.complete();
-      };
-
-      const wordSub = words$.subscribe({
-        next: (w) => {
-          if (ring) place(w);
-          else if (samplesDone) outside(w, 'ends-after-recording', 'the stream completed without any data');
-          else early.push(w);
-        },
-        error: (e) => subscriber.error(e),
-        complete: () => {
-          wordsDone = true;
-          maybeComplete();
-        },
-      });
-
-      // words$ may have errored synchronously above; then there is nothing to cut.
-      if (subscriber.closed) return () => wordSub.unsubscribe();
-      const chunkSub = source.subscribe({
-        next: (chunk) => {
-          try {
-            shape = checkChunkFollows('epochs', shape, chunk);
-          } catch (e) {
-            subscriber.error(e);
-            return;
-          }
-          if (!ring) {
-            s0 = chunk.firstSample;
-            t0 = chunk.tStartSec;
-            fs = chunk.sfreqHz;
-            nChannels = chunk.nChannels;
-            nTimes = Math.round((tmaxSec - tminSec) * fs) + 1;
-            capacity = Math.max(nTimes, Math.round(bufferSec * fs));
-            ring = new Float32Array(capacity * nChannels);
-            endSample = s0;
-            const waiting = early;
-            early = [];
-            for (const w of waiting) place(w);
-          }
-          append(chunk);
-        },
-        error: (e) => subscriber.error(e),
-        complete: () => {
-          samplesDone = true;
-          // Without data no clock: every word that came is outside the (empty) recording.
-          for (const w of early) outside(w, 'ends-after-recording', 'the stream completed without any data');
-          early = [];
-          for (const p of pending.splice(0)) {
-            outside(p.word, 'ends-after-recording', `its window ends at sample ${p.end}, after the last sample ${endSample - 1}`);
-          }
-          maybeComplete();
-        },
-      });
-
-      return () => {
-        wordSub.unsubscribe();
-        chunkSub.unsubscribe();
-      };
+    const wordSub = words$.subscribe({
+      next: (w) => {
+        if (ring) place(w);
+        else if (samplesDone) outside(w, 'ends-after-recording', 'the stream completed without any data');
+        else early.push(w);
+      },
+      error: (e) => subscriber.error(e),
+      complete: () => {
+        wordsDone = true;
+        maybeComplete();
+      },
     });
+
+    // operate subscribes the chunks after this returns, and not at all if words$ has already
+    // errored synchronously above (then there is nothing to cut).
+    return {
+      next: (chunk) => {
+        shape = checkChunkFollows('epochs', shape, chunk);
+        if (!ring) {
+          s0 = chunk.firstSample;
+          t0 = chunk.tStartSec;
+          fs = chunk.sfreqHz;
+          nChannels = chunk.nChannels;
+          nTimes = Math.round((tmaxSec - tminSec) * fs) + 1;
+          capacity = Math.max(nTimes, Math.round(bufferSec * fs));
+          ring = new Float32Array(capacity * nChannels);
+          endSample = s0;
+          const waiting = early;
+          early = [];
+          for (const w of waiting) place(w);
+        }
+        append(chunk);
+      },
+      complete: () => {
+        samplesDone = true;
+        // Without data no clock: every word that came is outside the (empty) recording.
+        for (const w of early) outside(w, 'ends-after-recording', 'the stream completed without any data');
+        early = [];
+        for (const p of pending.splice(0)) {
+          outside(p.word, 'ends-after-recording', `its window ends at sample ${p.end}, after the last sample ${endSample - 1}`);
+        }
+        maybeComplete();
+      },
+      finalize: () => wordSub.unsubscribe(),
+    };
+  });
 }

@@ -8,10 +8,11 @@
  *
  * Owns: the LSL → SampleChunk mapping and the gap filling. Must not: filter or pick channels.
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { GapInfo } from '../adapters/lsl/inlet.js';
 import type { SampleChunk } from '../src/types.js';
 import type { InletEvent } from './fromInlet.js';
+import { operate } from './operate.js';
 
 export interface LslSampleChunksOptions {
   sfreqHz: number;
@@ -36,51 +37,46 @@ export interface LslSampleChunksOptions {
 export function lslSampleChunks(o: LslSampleChunksOptions): OperatorFunction<InletEvent, SampleChunk> {
   const fs = o.sfreqHz;
   const maxGap = Math.round((o.maxGapSec ?? 600) * fs);
-  return (source) =>
-    new Observable<SampleChunk>((subscriber) => {
-      let t0: number | null = null;
-      let next = 0;
-      const emit = (data: Float32Array, n: number) => {
-        const c: SampleChunk = { sfreqHz: fs, firstSample: next, tStartSec: t0! + next / fs, nChannels: o.nChannels, nSamples: n, data };
-        next += n;
-        subscriber.next(c);
-        return c;
-      };
-      return source.subscribe({
-        next: (e) => {
-          if (e.kind === 'state') {
-            const gap = e.change.gap;
-            if (e.state === 'recovered' && gap && t0 !== null) {
-              const missing = Math.max(0, gap.missingSamples ?? Math.round(gap.spanSec * fs) - 1);
-              if (missing > maxGap) {
-                subscriber.error(new Error(`LSL MEG stream: an outage of ${gap.spanSec.toFixed(1)} s (${missing} samples) exceeds --max-gap ${o.maxGapSec ?? 600} s; restart the session`));
-                return;
-              }
-              // In one-second pieces: bounded memory for long outages.
-              for (let left = missing; left > 0; ) {
-                const n = Math.min(left, Math.ceil(fs));
-                emit(new Float32Array(n * o.nChannels).fill(NaN), n);
-                left -= n;
-              }
-              o.onGap?.(gap, missing);
+  return operate<InletEvent, SampleChunk>((subscriber) => {
+    let t0: number | null = null;
+    let next = 0;
+    const emit = (data: Float32Array, n: number) => {
+      const c: SampleChunk = { sfreqHz: fs, firstSample: next, tStartSec: t0! + next / fs, nChannels: o.nChannels, nSamples: n, data };
+      next += n;
+      subscriber.next(c);
+      return c;
+    };
+    return {
+      next: (e) => {
+        if (e.kind === 'state') {
+          const gap = e.change.gap;
+          if (e.state === 'recovered' && gap && t0 !== null) {
+            const missing = Math.max(0, gap.missingSamples ?? Math.round(gap.spanSec * fs) - 1);
+            if (missing > maxGap) {
+              throw new Error(`LSL MEG stream: an outage of ${gap.spanSec.toFixed(1)} s (${missing} samples) exceeds --max-gap ${o.maxGapSec ?? 600} s; restart the session`);
             }
-            return;
+            // In one-second pieces: bounded memory for long outages.
+            for (let left = missing; left > 0; ) {
+              const n = Math.min(left, Math.ceil(fs));
+              emit(new Float32Array(n * o.nChannels).fill(NaN), n);
+              left -= n;
+            }
+            o.onGap?.(gap, missing);
           }
-          const { chunk, timeCorrection } = e;
-          if (chunk.nSamples === 0) return;
-          if (chunk.nChannels !== o.nChannels) {
-            subscriber.error(new Error(`LSL MEG stream: a chunk with ${chunk.nChannels} channels, the stream declared ${o.nChannels}`));
-            return;
-          }
-          const tc = o.correction === 'none' ? 0 : (timeCorrection ?? 0);
-          if (t0 === null) t0 = chunk.timestamps[0] + tc;
-          const d = chunk.data;
-          const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>, Number);
-          const c = emit(data, chunk.nSamples);
-          o.onChunk?.(c, chunk.timestamps[chunk.nSamples - 1] + tc);
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-    });
+          return;
+        }
+        const { chunk, timeCorrection } = e;
+        if (chunk.nSamples === 0) return;
+        if (chunk.nChannels !== o.nChannels) {
+          throw new Error(`LSL MEG stream: a chunk with ${chunk.nChannels} channels, the stream declared ${o.nChannels}`);
+        }
+        const tc = o.correction === 'none' ? 0 : (timeCorrection ?? 0);
+        if (t0 === null) t0 = chunk.timestamps[0] + tc;
+        const d = chunk.data;
+        const data = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>, Number);
+        const c = emit(data, chunk.nSamples);
+        o.onChunk?.(c, chunk.timestamps[chunk.nSamples - 1] + tc);
+      },
+    };
+  });
 }

@@ -6,10 +6,12 @@
  *
  * Owns: parsing markers into words. Must not: decide content words (the feature table's tags do).
  */
-import { Observable, type OperatorFunction } from 'rxjs';
-import type { WordEvent } from '../src/types.js';
+import type { OperatorFunction } from 'rxjs';
+import { errorText } from '../src/errorText.js';
 import { parseWordMarker } from '../src/live/wordMarker.js';
+import type { WordEvent } from '../src/types.js';
 import type { InletEvent } from './fromInlet.js';
+import { operate } from './operate.js';
 
 export interface LslWordEventsOptions {
   /** Tags a word (content or not) from its stimulus index. */
@@ -23,34 +25,28 @@ export interface LslWordEventsOptions {
 }
 
 export function lslWordEvents(o: LslWordEventsOptions = {}): OperatorFunction<InletEvent, WordEvent> {
-  return (source) =>
-    new Observable<WordEvent>((subscriber) => {
-      const sub = source.subscribe({
-        next: (e) => {
-          if (e.kind !== 'chunk') return;
-          const { chunk, timeCorrection } = e;
-          const texts = chunk.data as unknown as string[];
-          for (let i = 0; i < chunk.nSamples; i++) {
-            const text = String(texts[i * chunk.nChannels]);
-            let m;
-            try {
-              m = parseWordMarker(text);
-            } catch (err) {
-              o.onBadMarker?.(text, (err as Error).message);
-              continue;
-            }
-            const at = chunk.timestamps[i] + (o.correction === 'none' ? 0 : (timeCorrection ?? 0));
-            if (m.kind === 'end') {
-              o.onEnd?.(at);
-              subscriber.complete();
-              return;
-            }
-            subscriber.next({ wordIndex: m.index, word: m.word, onsetSec: at, isContent: o.isContent?.(m.index) });
-          }
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-      return () => sub.unsubscribe();
-    });
+  return operate<InletEvent, WordEvent>((subscriber) => ({
+    next: (e) => {
+      if (e.kind !== 'chunk') return;
+      const { chunk, timeCorrection } = e;
+      const texts = chunk.data as unknown as string[];
+      for (let i = 0; i < chunk.nSamples; i++) {
+        const text = String(texts[i * chunk.nChannels]);
+        let m;
+        try {
+          m = parseWordMarker(text);
+        } catch (err) {
+          o.onBadMarker?.(text, errorText(err));
+          continue;
+        }
+        const at = chunk.timestamps[i] + (o.correction === 'none' ? 0 : (timeCorrection ?? 0));
+        if (m.kind === 'end') {
+          o.onEnd?.(at);
+          subscriber.complete();
+          return;
+        }
+        subscriber.next({ wordIndex: m.index, word: m.word, onsetSec: at, isContent: o.isContent?.(m.index) });
+      }
+    },
+  }));
 }

@@ -2,8 +2,9 @@
  * `pickChannels`: keep some channels of every SampleChunk, in the order given (MNE's `pick`).
  * Owns only the copy; which indices mean which sensors is the source's business (ChannelInfo).
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { SampleChunk } from '../src/types.js';
+import { operate } from './operate.js';
 
 /**
  * Keep channels `indices` (0-based, in that order; repeats allowed) of every chunk. Pick early:
@@ -22,25 +23,19 @@ export function pickChannels(indices: readonly number[]): OperatorFunction<Sampl
   if (bad !== undefined) throw new RangeError(`pickChannels: index ${bad} is not an integer ≥ 0`);
   const picks = Int32Array.from(indices);
   const maxIndex = Math.max(...indices);
-  return (source) =>
-    new Observable<SampleChunk>((subscriber) =>
-      source.subscribe({
-        next: (chunk) => {
-          if (maxIndex >= chunk.nChannels) {
-            subscriber.error(new RangeError(`pickChannels: index ${maxIndex} is out of range for a chunk of ${chunk.nChannels} channels (at sample ${chunk.firstSample})`));
-            return;
-          }
-          const nOut = picks.length;
-          const data = new Float32Array(chunk.nSamples * nOut);
-          for (let t = 0; t < chunk.nSamples; t++) {
-            const src = t * chunk.nChannels;
-            const dst = t * nOut;
-            for (let j = 0; j < nOut; j++) data[dst + j] = chunk.data[src + picks[j]];
-          }
-          subscriber.next({ ...chunk, nChannels: nOut, data });
-        },
-        error: (e) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      }),
-    );
+  return operate<SampleChunk, SampleChunk>((subscriber) => ({
+    next: (chunk) => {
+      if (maxIndex >= chunk.nChannels) {
+        throw new RangeError(`pickChannels: index ${maxIndex} is out of range for a chunk of ${chunk.nChannels} channels (at sample ${chunk.firstSample})`);
+      }
+      const nOut = picks.length;
+      const data = new Float32Array(chunk.nSamples * nOut);
+      for (let t = 0; t < chunk.nSamples; t++) {
+        const src = t * chunk.nChannels;
+        const dst = t * nOut;
+        for (let j = 0; j < nOut; j++) data[dst + j] = chunk.data[src + picks[j]];
+      }
+      subscriber.next({ ...chunk, nChannels: nOut, data });
+    },
+  }));
 }

@@ -10,21 +10,12 @@
  * filter here, the output is *late*, by the FIR's constant delay (0.6333 s with the defaults,
  * `resampleDelaySec`); `epochs({ delaySec })` compensates.
  */
-import { Observable, type OperatorFunction } from 'rxjs';
-import { createPolyphaseState, designResampler, polyphaseProcess, type PolyphaseKernel, type PolyphaseState, type ResamplerOptions } from '../src/filters/polyphase.js';
+import type { OperatorFunction } from 'rxjs';
+import { createPolyphaseState, polyphaseProcess, type PolyphaseKernel, type PolyphaseState, type ResamplerDesign } from '../src/filters/polyphase.js';
+import { designResample, type ResampleOptions } from '../src/filters/preprocessPlan.js';
 import type { SampleChunk } from '../src/types.js';
-import { checkChunkFollows, type ChunkShape } from './bandpass.js';
-
-export interface ResampleOptions extends Partial<Omit<ResamplerOptions, 'fromHz' | 'toHz'>> {
-  /** Output rate, Hz; must be the input rate × up/down with small integers. Default 30 (paper). */
-  toHz?: number;
-  /**
-   * Arithmetic of the FIR (src/filters/polyphase.ts): 'auto' (default) uses OpenBLAS dgemm when a
-   * BLAS library loads, else JavaScript; 'blas' requires the library; 'js' never loads it. The
-   * outputs agree to rounding; each is chunk-invariant bit for bit.
-   */
-  kernel?: PolyphaseKernel;
-}
+import { checkChunkFollows, type ChunkShape } from './chunkChecks.js';
+import { operate } from './operate.js';
 
 /**
  * Lower the sampling rate with a causal anti-alias FIR (default: flat to 12 Hz, ≥ 60 dB down from
@@ -38,51 +29,48 @@ export interface ResampleOptions extends Partial<Omit<ResamplerOptions, 'fromHz'
  * @returns an operator from chunks to chunks at toHz
  */
 export function resample(opts: ResampleOptions = {}): OperatorFunction<SampleChunk, SampleChunk> {
-  const toHz = opts.toHz ?? 30;
-  return (source) =>
-    new Observable<SampleChunk>((subscriber) => {
-      let shape: ChunkShape | undefined;
-      let state: PolyphaseState | undefined;
-      let passThrough = false;
-      return source.subscribe({
-        next: (chunk) => {
-          let out: SampleChunk | undefined;
-          try {
-            shape = checkChunkFollows('resample', shape, chunk);
-            if (!state && !passThrough) {
-              if (chunk.sfreqHz === toHz) passThrough = true;
-              else {
-                const design = designResampler({ ...opts, fromHz: chunk.sfreqHz, toHz });
-                state = createPolyphaseState(design, chunk.nChannels, chunk.firstSample, { kernel: opts.kernel });
-              }
-            }
-            if (passThrough) out = chunk;
-            else {
-              const { data, firstOutput, nOutputs } = polyphaseProcess(state!, chunk.data);
-              if (nOutputs > 0) {
-                const { up, down } = state!.design;
-                // Time of the input position k·down/up, from this chunk's own clock.
-                const inputPos = (firstOutput * down) / up;
-                out = {
-                  sfreqHz: toHz,
-                  firstSample: firstOutput,
-                  tStartSec: chunk.tStartSec + (inputPos - chunk.firstSample) / chunk.sfreqHz,
-                  nChannels: chunk.nChannels,
-                  nSamples: nOutputs,
-                  data,
-                };
-              }
-            }
-          } catch (e) {
-            subscriber.error(e);
-            return;
-          }
-          if (out) subscriber.next(out);
-        },
-        error: (e) => subscriber.error(e),
-        complete: () => subscriber.complete(),
-      });
-    });
+  return resampleWith((fromHz) => designResample(opts, fromHz), opts.kernel);
+}
+
+/**
+ * The resampler on a design chosen from the first chunk's rate (`resample` designs it from
+ * options; `preprocess` hands in its plan's): undefined passes chunks through unchanged.
+ * @param design the FIR for an input rate, or undefined for none (may throw a RangeError naming the bad option)
+ * @param kernel 'auto' (default), 'blas' or 'js'
+ */
+export function resampleWith(design: (fromHz: number) => ResamplerDesign | undefined, kernel?: PolyphaseKernel): OperatorFunction<SampleChunk, SampleChunk> {
+  return operate<SampleChunk, SampleChunk>((subscriber) => {
+    let shape: ChunkShape | undefined;
+    let state: PolyphaseState | undefined;
+    let passThrough = false;
+    return {
+      next: (chunk) => {
+        shape = checkChunkFollows('resample', shape, chunk);
+        if (!state && !passThrough) {
+          const d = design(chunk.sfreqHz);
+          if (d) state = createPolyphaseState(d, chunk.nChannels, chunk.firstSample, { kernel });
+          else passThrough = true;
+        }
+        if (passThrough) {
+          subscriber.next(chunk);
+          return;
+        }
+        const { data, firstOutput, nOutputs } = polyphaseProcess(state!, chunk.data);
+        if (nOutputs === 0) return;
+        const { up, down, toHz } = state!.design;
+        // Time of the input position k·down/up, from this chunk's own clock.
+        const inputPos = (firstOutput * down) / up;
+        subscriber.next({
+          sfreqHz: toHz,
+          firstSample: firstOutput,
+          tStartSec: chunk.tStartSec + (inputPos - chunk.firstSample) / chunk.sfreqHz,
+          nChannels: chunk.nChannels,
+          nSamples: nOutputs,
+          data,
+        });
+      },
+    };
+  });
 }
 
 /**
@@ -91,7 +79,5 @@ export function resample(opts: ResampleOptions = {}): OperatorFunction<SampleChu
  *   resampleDelaySec(1200, { toHz: 30 }); // 0.6333…
  */
 export function resampleDelaySec(fromHz: number, opts: ResampleOptions = {}): number {
-  const toHz = opts.toHz ?? 30;
-  if (fromHz === toHz) return 0;
-  return designResampler({ ...opts, fromHz, toHz }).delaySec;
+  return designResample(opts, fromHz)?.delaySec ?? 0;
 }

@@ -8,12 +8,13 @@
  * Ordering hazard: requests are answered strictly in the order sent, which is what makes a snapshot
  * requested right after a refit include that refit.
  */
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { WordPair } from '../src/types.js';
 import { startDecoderHost, type DecoderHost } from './decoderHost.js';
 import type { DecoderSessionOptions, RefitSummary } from './decoderSession.js';
 import type { FlowControl } from './flowControl.js';
+import { operate } from './operate.js';
 
 export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
   /** Exact K-fold refit (and new prequential model) every N accepted-or-not words. */
@@ -58,130 +59,128 @@ export interface ScoreSnapshotsOptions extends DecoderSessionOptions {
  */
 export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<WordPair, ScoreSnapshot> {
   if (!(opts.refitEveryWords >= 1)) throw new RangeError(`refitEveryWords must be ≥ 1, got ${opts.refitEveryWords}`);
-  return (source) =>
-    new Observable<ScoreSnapshot>((subscriber) => {
-      let host: DecoderHost | undefined;
-      let closed = false;
-      let words = 0;
-      let seq = 0;
-      let lastSnapshotSourceSec: number | null = null;
-      let batch: WordPair[] = [];
-      const sendBatch = opts.sendBatchWords ?? 16;
-      // Everything that talks to the host goes through this chain so that the host is ready and
-      // failures surface once, as a stream error.
-      // Only the session's own options cross into the worker (callbacks and flow stay here).
-      const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom, includeFoldCurves: opts.includeFoldCurves };
-      let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
-        host = h;
-        opts.onHost?.(h);
+  return operate<WordPair, ScoreSnapshot>((subscriber) => {
+    let host: DecoderHost | undefined;
+    let closed = false;
+    let words = 0;
+    let seq = 0;
+    let lastSnapshotSourceSec: number | null = null;
+    let batch: WordPair[] = [];
+    const sendBatch = opts.sendBatchWords ?? 16;
+    // Everything that talks to the host goes through this chain so that the host is ready and
+    // failures surface once, as a stream error.
+    // Only the session's own options cross into the worker (callbacks and flow stay here).
+    const session: DecoderSessionOptions = { decoder: opts.decoder, backend: opts.backend, times: opts.times, depths: opts.depths, resumeFrom: opts.resumeFrom, includeFoldCurves: opts.includeFoldCurves };
+    let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
+      host = h;
+      opts.onHost?.(h);
+    });
+    const fail = (e: unknown) => {
+      if (!closed) subscriber.error(e);
+      closed = true;
+    };
+    const enqueue = (op: (h: DecoderHost) => Promise<unknown>) => {
+      // Requests are fired as soon as the host exists (not awaited one by one); the host keeps order.
+      chain = chain.then(() => {
+        const p = op(host!);
+        p.catch(fail);
+        return undefined;
       });
-      const fail = (e: unknown) => {
-        if (!closed) subscriber.error(e);
-        closed = true;
-      };
-      const enqueue = (op: (h: DecoderHost) => Promise<unknown>) => {
-        // Requests are fired as soon as the host exists (not awaited one by one); the host keeps order.
-        chain = chain.then(() => {
-          const p = op(host!);
-          p.catch(fail);
-          return undefined;
+      chain.catch(fail);
+    };
+    const flushBatch = () => {
+      if (batch.length === 0) return;
+      const send = batch;
+      batch = [];
+      enqueue((h) =>
+        h.add(send).then((summary) => {
+          opts.flow?.finished(send.length);
+          for (const m of summary.errors) {
+            if (opts.onWordError) opts.onWordError(m);
+            else fail(new RangeError(m));
+          }
+        }),
+      );
+    };
+    // At most one refit in flight: a refit that falls due while another computes runs right
+    // after it (once), so a slow machine refits less often instead of queueing refits.
+    let refitRunning = false;
+    let refitWanted = false;
+    const requestRefit = () => {
+      flushBatch();
+      if (refitRunning) {
+        refitWanted = true;
+        return;
+      }
+      refitRunning = (opts.refitPolicy ?? 'every') === 'coalesce';
+      const at = words;
+      enqueue((h) => {
+        opts.onRefitStart?.(at);
+        return h.refit().then((r) => {
+          refitRunning = false;
+          opts.onRefit?.(r);
+          if (refitWanted && !closed) {
+            refitWanted = false;
+            requestRefit();
+          }
         });
-        chain.catch(fail);
-      };
-      const flushBatch = () => {
-        if (batch.length === 0) return;
-        const send = batch;
-        batch = [];
-        enqueue((h) =>
-          h.add(send).then((summary) => {
-            opts.flow?.finished(send.length);
-            for (const m of summary.errors) {
-              if (opts.onWordError) opts.onWordError(m);
-              else fail(new RangeError(m));
-            }
-          }),
-        );
-      };
-      // At most one refit in flight: a refit that falls due while another computes runs right
-      // after it (once), so a slow machine refits less often instead of queueing refits.
-      let refitRunning = false;
-      let refitWanted = false;
-      const requestRefit = () => {
-        flushBatch();
-        if (refitRunning) {
-          refitWanted = true;
-          return;
-        }
-        refitRunning = (opts.refitPolicy ?? 'every') === 'coalesce';
-        const at = words;
-        enqueue((h) => {
-          opts.onRefitStart?.(at);
-          return h.refit().then((r) => {
-            refitRunning = false;
-            opts.onRefit?.(r);
-            if (refitWanted && !closed) {
-              refitWanted = false;
-              requestRefit();
-            }
-          });
-        });
-      };
-      const emitSnapshot = () => {
-        flushBatch();
-        const s = ++seq;
-        enqueue((h) => h.snapshot(s).then((snap) => !closed && subscriber.next(snap)));
-      };
+      });
+    };
+    const emitSnapshot = () => {
+      flushBatch();
+      const s = ++seq;
+      enqueue((h) => h.snapshot(s).then((snap) => !closed && subscriber.next(snap)));
+    };
 
-      const sub = source.subscribe({
-        next: (word) => {
-          batch.push(word);
-          opts.flow?.taken();
-          words += 1;
-          if (batch.length >= sendBatch) flushBatch();
-          if (words % opts.refitEveryWords === 0) requestRefit();
-          if (opts.checkpointPath && opts.checkpointEveryWords && words % opts.checkpointEveryWords === 0) {
-            flushBatch();
-            const path = opts.checkpointPath;
-            enqueue((h) => h.checkpoint(path));
-          }
-          const byCount = (opts.snapshotEveryWords ?? 0) > 0 && words % opts.snapshotEveryWords! === 0;
-          const bySource =
-            opts.snapshotEverySourceSec !== undefined &&
-            (lastSnapshotSourceSec === null || word.onsetSec - lastSnapshotSourceSec >= opts.snapshotEverySourceSec);
-          if (byCount || bySource) {
-            lastSnapshotSourceSec = word.onsetSec;
-            emitSnapshot();
-          }
-        },
-        error: (e) => fail(e),
-        complete: () => {
+    return {
+      next: (word) => {
+        batch.push(word);
+        opts.flow?.taken();
+        words += 1;
+        if (batch.length >= sendBatch) flushBatch();
+        if (words % opts.refitEveryWords === 0) requestRefit();
+        if (opts.checkpointPath && opts.checkpointEveryWords && words % opts.checkpointEveryWords === 0) {
           flushBatch();
-          if (opts.finalRefit ?? true) {
-            const at = words;
-            enqueue((h) => {
-              opts.onRefitStart?.(at);
-              return h.refit().then((r) => opts.onRefit?.(r));
-            });
-          }
-          if (opts.checkpointPath) {
-            const path = opts.checkpointPath;
-            enqueue((h) => h.checkpoint(path));
-          }
+          const path = opts.checkpointPath;
+          enqueue((h) => h.checkpoint(path));
+        }
+        const byCount = (opts.snapshotEveryWords ?? 0) > 0 && words % opts.snapshotEveryWords! === 0;
+        const bySource =
+          opts.snapshotEverySourceSec !== undefined &&
+          (lastSnapshotSourceSec === null || word.onsetSec - lastSnapshotSourceSec >= opts.snapshotEverySourceSec);
+        if (byCount || bySource) {
+          lastSnapshotSourceSec = word.onsetSec;
           emitSnapshot();
-          chain
-            .then(() => host?.close())
-            .then(() => {
-              if (!closed) subscriber.complete();
-              closed = true;
-            })
-            .catch(fail);
-        },
-      });
-      return () => {
+        }
+      },
+      error: (e) => fail(e),
+      complete: () => {
+        flushBatch();
+        if (opts.finalRefit ?? true) {
+          const at = words;
+          enqueue((h) => {
+            opts.onRefitStart?.(at);
+            return h.refit().then((r) => opts.onRefit?.(r));
+          });
+        }
+        if (opts.checkpointPath) {
+          const path = opts.checkpointPath;
+          enqueue((h) => h.checkpoint(path));
+        }
+        emitSnapshot();
+        chain
+          .then(() => host?.close())
+          .then(() => {
+            if (!closed) subscriber.complete();
+            closed = true;
+          })
+          .catch(fail);
+      },
+      finalize: () => {
         closed = true;
-        sub.unsubscribe();
         // Let queued requests finish, then stop the worker.
         chain.finally(() => host?.close().catch(() => undefined)).catch(() => undefined);
-      };
-    });
+      },
+    };
+  });
 }

@@ -110,13 +110,20 @@ describe('lockstep decode (command line)', () => {
 });
 
 describe('lockstep demo (command line)', () => {
-  it('stops by itself after --minutes, exits 0, and writes one JSON snapshot per line', () => {
+  it('stops by itself after --minutes, exits 0, and writes one JSON snapshot per line, then the final result', () => {
     const res = spawnSync(process.execPath, [CLI, 'demo', '--minutes', '1', '--json', '--no-dashboard', '--synthetic', '--dims', '5', '--refit-every', '120', '--snapshot-every', '40', '--fold-block', '20'], { encoding: 'utf8' });
     assert.equal(res.status, 0, res.stderr);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { schema: string; seq: number; nWords: number; exact: unknown });
-    assert.ok(lines.length >= 3, `${lines.length} snapshots`);
-    assert.ok(lines.every((s, i) => s.schema === 'lockstep.snapshot/1' && s.seq === i + 1));
-    assert.ok(lines.at(-1)!.exact, 'the final snapshot carries the exact K-fold result');
+    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const result = lines.pop() as { command: string; plantedLatenciesSec: number[]; final: { seq: number; exact: unknown }; wordsDecoded: number };
+    const snapshots = lines as unknown as { schema: string; seq: number; nWords: number; exact: unknown }[];
+    assert.ok(snapshots.length >= 3, `${snapshots.length} snapshots`);
+    assert.ok(snapshots.every((s, i) => s.schema === 'lockstep.snapshot/1' && s.seq === i + 1));
+    assert.ok(snapshots.at(-1)!.exact, 'the final snapshot carries the exact K-fold result');
+    assert.equal(result.command, 'demo', 'the last line is the result, not a snapshot');
+    assert.deepEqual(result.final, snapshots.at(-1), 'with the last snapshot');
+    assert.equal(result.wordsDecoded, snapshots.at(-1)!.nWords);
+    assert.equal(result.plantedLatenciesSec.length, 9);
+    assert.ok(Math.abs(result.plantedLatenciesSec[0] - 0.3) < 1e-9 && Math.abs(result.plantedLatenciesSec[8] - 0.65) < 1e-9, `planted ${result.plantedLatenciesSec.join(' ')}`);
     assert.match(res.stderr, /simulated subject \(seed 1, planted latencies 0\.30 .* 0\.65 s\), features: synthetic activations \(seeded, not a language model\)/);
     assert.match(res.stderr, /final: \d+ words, temporal score r = /);
   });

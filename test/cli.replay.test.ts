@@ -81,8 +81,21 @@ describe('simulate → replay', () => {
 
   it('the CTF dataset (int32 as CTF stores it) holds the same data within half a stored unit and replays to nearly the same scores', async () => {
     // Data: every MEG sample of the first 10 s within half a quantisation step (cal) of the FIF's float32.
-    const [fifRec] = (await openBidsRuns({ root, subject: '001' })).map((b) => b.recording!);
-    const [ctfRec] = (await openBidsRuns({ root: ctfRoot, subject: '001' })).map((b) => b.recording!);
+    const [fifBundle] = await openBidsRuns({ root, subject: '001' });
+    const [ctfBundle] = await openBidsRuns({ root: ctfRoot, subject: '001' });
+    const [fifRec, ctfRec] = [fifBundle.recording!, ctfBundle.recording!];
+    // channels.tsv lists exactly the recording's channels, in order, with matching types, so the
+    // replay has nothing to warn about (CTF: 273 gradiometers + 28 references + trigger, clock, ADC).
+    for (const b of [fifBundle, ctfBundle]) {
+      assert.deepEqual(b.warnings, [], `${b.entry.key}: no warnings`);
+      const rec = b.recording!.header.channels;
+      assert.deepEqual(b.channels!.channels.map((c) => [c.name, c.mneType]), rec.map((c) => [c.name, c.type]), `${b.entry.channelsTsv} matches the recording`);
+    }
+    assert.equal(ctfRec.header.channels.length, 304);
+    assert.deepEqual(
+      Object.entries(ctfBundle.channels!.channels.reduce<Record<string, number>>((m, c) => ((m[c.type] = (m[c.type] ?? 0) + 1), m), {})).sort(),
+      [['ADC', 1], ['MEGGRADAXIAL', 273], ['MEGREFGRADAXIAL', 20], ['MEGREFMAG', 8], ['SYSCLOCK', 1], ['TRIG', 1]],
+    );
     const names = fifRec.header.channels.filter((c) => c.type === 'mag').map((c) => c.name);
     const pf = names.map((n) => fifRec.header.channels.findIndex((c) => c.name === n));
     const pc = names.map((n) => ctfRec.header.channels.findIndex((c) => c.name.split('-')[0] === n));
@@ -111,6 +124,14 @@ describe('simulate → replay', () => {
     assert.equal(j.command, 'replay');
     assert.equal(j.sfreqHz, 1200);
     assert.ok(j.final.exact.temporalScore !== undefined);
+    // Counts read as words: one recording is "1 MEG recording", not "1 MEG recordings".
+    const info = execFileSync(process.execPath, [CLI, 'info', ctfRoot], { encoding: 'utf8' });
+    assert.match(info, /^1 MEG recording:$/m);
+    const text = spawnSync(process.execPath, [CLI, 'replay', ctfRoot, '--subject', '001', '--all-words', '--features', `synthetic:${SEED}`, '--refit-every', '1000000', '--fold-block', '100'], { encoding: 'utf8' });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^\d+ words from 1 recording, /m);
+    assert.match(text.stderr, /replay: 1 recording of sub-001, /);
+    assert.doesNotMatch(text.stderr, /warning/, 'the simulated CTF dataset (304 channels, all in channels.tsv) replays without warnings');
     const bad = spawnSync(process.execPath, [CLI, 'replay', root, '--subject', '999', '--features', 'synthetic'], { encoding: 'utf8' });
     const noFeatures = spawnSync(process.execPath, [CLI, 'replay', root, '--subject', '001'], { encoding: 'utf8' });
     assert.equal(noFeatures.status, 2);

@@ -24,6 +24,10 @@ interface Exposed {
   lastTemporalScore: number | null;
   connected: boolean;
   drawCount: number;
+  /** Planted latencies drawn on the Tmax-vs-depth chart (finite points). */
+  plantedPoints: number;
+  /** The tick labels uPlot last drew, by axis label. */
+  tickLabels: Record<string, string[]>;
 }
 
 const exposed = (page: Page): Promise<Exposed> => page.evaluate(() => ({ ...(globalThis as unknown as { lockstep: Exposed }).lockstep }));
@@ -110,7 +114,18 @@ describe('dashboard page in chromium', { skip }, () => {
     }
     assert.match(await text(page, '#health'), /live/);
     assert.match(await text(page, '#activations-label'), /synthetic activations \(not a language model\)/);
-    assert.match(await text(page, '#health'), /nonfinite-epoch: 2/);
+    // One source for the word counts: the same rows in the score panel and in stream health, with
+    // function words excluded by design rather than "skipped".
+    const scoreWords = await text(page, '#score-words');
+    assert.equal(scoreWords, await text(page, '#health-words'));
+    assert.match(scoreWords, /words decoded\s+250/);
+    assert.match(scoreWords, /excluded by design\s+2,037 function words \(content words only, paper default\)/);
+    assert.match(scoreWords, /words skipped\s+2: 2 with a non-finite MEG epoch/);
+    assert.doesNotMatch(await text(page, '.score-card'), /none skipped/);
+    // The headline is the neuroscience; the backend and its libraries are in stream health.
+    assert.doesNotMatch(await text(page, '.score-card'), /backend|reference/);
+    assert.match(await text(page, '#computation'), /backend\s+reference/);
+    assert.match(await text(page, '.score-card'), /Tmax\s+[\d.-]+ /);
     assert.equal(await text(page, '#current-word'), 'w24');
     assert.equal(await page.locator('#recent-words li').count(), 25);
     assert.equal(await page.locator('#banner').isVisible(), false, 'no banner while connected and live');
@@ -129,6 +144,79 @@ describe('dashboard page in chromium', { skip }, () => {
     await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === 101, undefined, { timeout: 5000 });
     assert.equal(await text(page, '#temporal-score'), noExact.rolling!.temporalScore.toFixed(3));
     assert.match(await text(page, '#score-method'), /rolling prequential/);
+  });
+
+  it('before the first exact score says how many words it needs and has, from the snapshot (not the page)', async () => {
+    const waitSeq = (seq: number) => page.waitForFunction((s) => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === s, seq, { timeout: 5000 });
+    dash.publishHealth(fakeHealth({ wordsAccepted: 61 }));
+    dash.publishSnapshot(fakeSnapshot(201, { noExact: true, noRolling: true, nWords: 61 }));
+    await waitSeq(201);
+    assert.equal(await text(page, '#exact-status'), '61 / 82 words before the first exact score (every one of the 5 folds needs at least 2 words; folds fill in blocks of 20 words, dealt round-robin)');
+    assert.equal(await text(page, '#temporal-score'), '—');
+    // Another fold plan in the data, another number on the page.
+    dash.publishHealth(fakeHealth({ wordsAccepted: 123 }));
+    dash.publishSnapshot({ ...fakeSnapshot(202, { noExact: true, noRolling: true, nWords: 123 }), foldPlan: { kind: 'blocks', folds: 5, blockWords: 100 }, minWordsForExact: 402 });
+    await waitSeq(202);
+    await page.locator('#exact-status', { hasText: '123 / 402' }).waitFor({ timeout: 5000 });
+    assert.match(await text(page, '#exact-status'), /^123 \/ 402 words before the first exact score \(.*blocks of 100 words/);
+    dash.publishHealth(fakeHealth({ wordsAccepted: 90 }));
+    dash.publishSnapshot(fakeSnapshot(203, { noExact: true, nWords: 90 }));
+    await waitSeq(203);
+    await page.locator('#exact-status', { hasText: 'reached' }).waitFor({ timeout: 5000 });
+    assert.equal(await text(page, '#exact-status'), '82 words reached: the first exact score comes with the next refit');
+    dash.publishSnapshot(fakeSnapshot(204));
+    await waitSeq(204);
+    assert.equal(await text(page, '#exact-status'), '');
+    dash.publishHealth(fakeHealth());
+  });
+
+  it('shows no number as a negative zero (values that round to 0 show as 0.000)', async () => {
+    const base = fakeSnapshot(301);
+    const tiny = (v: number, i: number) => (i % 2 ? -1 : 1) * 4e-5 * (1 + (i % 7)) + 0 * v;
+    const curves = (c: NonNullable<typeof base.exact>) => ({
+      ...c,
+      R: c.R.map((row) => row.map(tiny)),
+      tmax: c.tmax.map((_, l) => (l % 2 ? -0.0001 : 0.0002)),
+      temporalScore: -0.0002,
+      p: 0.9996,
+      alignmentScore: -0.0001,
+      peakTimeSec: -0.0004,
+    });
+    const s = { ...base, exact: { ...curves(base.exact!), ci: { method: 'fold bootstrap', level: 0.95, low: -0.0004, high: 0.3 }, computeSeconds: -0.0001 }, rolling: { ...curves(base.rolling! as never), nScored: 10, halfLifeWords: null } };
+    dash.publishHealth(fakeHealth({ wallLagSec: -0.001, sourceTimeSec: -0.03, speed: -0.0001, inputRateHz: -0.01, refitSeconds: -0.001 }));
+    dash.publishWords({ current: { wordIndex: 3, word: 'w3', onsetSec: -0.02, durationSec: -0.001 }, recent: [] });
+    dash.publishSnapshot(s);
+    await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === 301, undefined, { timeout: 5000 });
+    await sleep(300);
+    assert.equal(await text(page, '#temporal-score'), '0.000');
+    const all = await text(page, 'body');
+    const negativeZero = /[-\u2212]0(?:[.,]0+)?(?![\d.,:])|[-\u2212]0:00\.0(?!\d)/;
+    assert.doesNotMatch(all, negativeZero, `page text: ${all.match(new RegExp(`.{0,40}${negativeZero.source}.{0,10}`))?.[0]}`);
+    await page.click('#mode-rolling');
+    await sleep(300);
+    assert.doesNotMatch(await text(page, 'body'), negativeZero);
+    const ticks = Object.values((await exposed(page)).tickLabels).flat();
+    assert.ok(ticks.length > 10, `${ticks.length} tick labels recorded`);
+    assert.ok(ticks.some((t) => t === '0'), 'a zero tick is drawn');
+    assert.ok(!ticks.some((t) => negativeZero.test(t)), `tick labels: ${ticks.join(' ')}`);
+    await page.click('#mode-exact');
+  });
+
+  it('draws the planted latencies beside Tmax for a simulated source, and nothing for other sources', async () => {
+    const planted = [0.3, 0.34, 0.39, 0.43, 0.48, 0.52, 0.56, 0.61, 0.65];
+    const plantedPoints = (n: number) => page.waitForFunction((k) => (globalThis as unknown as { lockstep: Exposed }).lockstep.plantedPoints === k, n, { timeout: 5000 });
+    dash.publishSnapshot(fakeSnapshot(401));
+    dash.publishHealth(fakeHealth({ plantedLatenciesSec: planted }));
+    await plantedPoints(9);
+    assert.match(await text(page, '#tmax-legend'), /planted latency: the simulation's ground truth/);
+    dash.publishHealth(fakeHealth({ plantedLatenciesSec: planted.map(() => null) }));
+    await page.locator('#tmax-legend', { hasText: 'none (the null control' }).waitFor({ timeout: 5000 });
+    assert.equal((await exposed(page)).plantedPoints, 0);
+    dash.publishHealth(fakeHealth({ plantedLatenciesSec: planted }));
+    await plantedPoints(9);
+    dash.publishHealth(fakeHealth({ source: 'replay of /data sub-001' }));
+    await plantedPoints(0);
+    assert.equal(await text(page, '#tmax-legend'), '', 'no planted series, no legend, for a recording');
   });
 
   it('shows a banner when the stream stalls or the server goes away, and reconnects to a restarted server on the same port', async () => {
@@ -159,7 +247,7 @@ describe('dashboard page in chromium', { skip }, () => {
     assert.deepEqual(foreignRequests, [], 'the page loads nothing from elsewhere');
   });
 
-  it('reads the token from its own URL and sends it on the upgrade; without it the page stays disconnected', async () => {
+  it('reads the token from its own URL and sends it on the upgrade; without it the server refuses the page', async () => {
     const guarded = await startDashboard({ port: 0, token: 'browser-token-42' });
     const other = await context.newPage();
     try {
@@ -167,12 +255,11 @@ describe('dashboard page in chromium', { skip }, () => {
       await other.goto(guarded.url);
       await other.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.lastSnapshotSeq === 3, undefined, { timeout: 10_000 });
       assert.equal(await text(other, '#temporal-score'), fakeExactScore(3).toFixed(3));
-      await other.goto(guarded.url.replace(/\?token=.*$/, ''));
-      await other.locator('#banner', { hasText: 'Cannot connect' }).waitFor({ timeout: 5000 });
-      await sleep(1500);
-      const denied = await exposed(other);
-      assert.equal(denied.connected, false);
-      assert.equal(denied.lastSnapshotSeq, -1);
+      // Every client presents the token: without it (and without the cookie the visit above left), no page.
+      await context.clearCookies();
+      const res = await other.goto(guarded.url.replace(/\?token=.*$/, ''));
+      assert.equal(res?.status(), 401);
+      assert.match(await other.locator('body').innerText(), /missing or wrong token/);
     } finally {
       await other.close();
       await guarded.close();

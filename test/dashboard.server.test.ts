@@ -10,7 +10,8 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { WebSocket } from 'ws';
-import { isLoopbackHost } from '../dashboard/access.js';
+import { isLoopbackHost, sameSecret } from '../dashboard/access.js';
+import { emptyHistory, HISTORY_MAX_POINTS, recordHistory } from '../dashboard/emergenceHistory.js';
 import { startDashboard, type Dashboard } from '../dashboard/server.js';
 import { fakeHealth, fakeSnapshot, fakeWords } from './helpers/dashboardFixtures.js';
 
@@ -91,13 +92,13 @@ function upgradeStatus(url: string, options: { protocols?: string[]; headers?: R
   });
 }
 
-function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string; setCookie: string[] }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8'), setCookie: res.headers['set-cookie'] ?? [] }));
       })
       .on('error', reject);
   });
@@ -124,9 +125,14 @@ describe('dashboard server', () => {
     assert.equal(page.status, 200);
     assert.match(page.type, /text\/html/);
     assert.match(page.body, /id="temporal-score"/);
-    for (const p of ['app.js', 'style.css', 'vendor/uplot/uPlot.iife.min.js', 'vendor/uplot/uPlot.min.css']) {
+    for (const p of ['app.js', 'emergenceHistory.js', 'style.css', 'vendor/uplot/uPlot.iife.min.js', 'vendor/uplot/uPlot.min.css']) {
       assert.equal((await httpGet(dash.url + p)).status, 200, p);
     }
+    // The page's history module is the server's own, compiled: one implementation.
+    const shared = await httpGet(`${dash.url}emergenceHistory.js`);
+    assert.match(shared.type, /text\/javascript/);
+    assert.match(shared.body, /export function recordHistory\(/);
+    assert.doesNotMatch(shared.body, /^import /m, 'no run-time imports: the browser loads it as it is');
     assert.equal((await httpGet(`${dash.url}../package.json`)).status, 404, 'only the fixed routes are served');
     assert.equal((await httpGet(dash.url, { Host: 'evil.example:80' })).status, 403, 'a non-loopback Host is refused (DNS rebinding)');
     assert.equal(await upgradeStatus(wsUrl(dash).replace('/ws', '/other')), 404);
@@ -191,6 +197,84 @@ describe('dashboard server', () => {
     // Beyond loopback a token is always required; which hosts count as loopback:
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) assert.ok(isLoopbackHost(h), h);
     for (const h of ['0.0.0.0', '::', '192.168.1.10', 'example.org', '10.0.0.1']) assert.ok(!isLoopbackHost(h), h);
+  });
+
+  it('beyond loopback every client presents the token, loopback clients included: page, scripts and WebSocket', async () => {
+    // Listening on 0.0.0.0; the test connects over 127.0.0.1 only (loopback is no exemption).
+    const dash = await startDashboard({ host: '0.0.0.0', port: 0 });
+    open.push(dash);
+    const token = dash.token;
+    assert.ok(token && token.length >= 32, 'a token is generated');
+    const port = Number(new URL(dash.url).port);
+    assert.equal(dash.url, `http://127.0.0.1:${port}/?token=${token}`);
+    dash.publishSnapshot(fakeSnapshot(4));
+    const base = `http://127.0.0.1:${port}/`;
+    const ws = `ws://127.0.0.1:${port}/ws`;
+    for (const p of ['', 'index.html', 'app.js', 'emergenceHistory.js', 'vendor/uplot/uPlot.iife.min.js']) {
+      const r = await httpGet(base + p);
+      assert.equal(r.status, 401, `/${p} without the token`);
+      assert.match(r.body, /token/);
+      assert.equal((await httpGet(`${base}${p}?token=wrong`)).status, 401, `/${p} with a wrong token`);
+    }
+    assert.equal(await upgradeStatus(ws), 401, 'the WebSocket without the token');
+    assert.equal(await upgradeStatus(`${ws}?token=wrong`), 401);
+    assert.equal(await upgradeStatus(ws, { protocols: ['lockstep.v1', `lockstep.token.${token}x`] }), 401);
+
+    // With it: the page (the URL printed at start-up) sets a cookie that the page's own requests carry.
+    const page = await httpGet(dash.url);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /id="temporal-score"/);
+    const cookie = page.setCookie.map((c) => c.split(';')[0]).find((c) => c.startsWith(`lockstep-token-${port}=`));
+    assert.ok(cookie, `a per-port token cookie is set (${page.setCookie.join(' | ')})`);
+    assert.match(page.setCookie.join(';'), /HttpOnly/);
+    assert.match(page.setCookie.join(';'), /SameSite=Strict/);
+    for (const p of ['app.js', 'emergenceHistory.js', 'style.css', 'vendor/uplot/uPlot.iife.min.js']) assert.equal((await httpGet(base + p, { Cookie: cookie })).status, 200, `/${p} with the cookie`);
+    assert.equal((await httpGet(`${base}app.js`, { Cookie: `lockstep-token-${port}=wrong` })).status, 401, 'a wrong cookie');
+    assert.equal((await httpGet(`${base}app.js`, { Cookie: `lockstep-token-${port + 1}=${token}` })).status, 401, "another port's cookie name");
+    assert.equal(await upgradeStatus(`${ws}?token=${encodeURIComponent(token)}`), 101);
+    assert.equal(await upgradeStatus(ws, { protocols: ['lockstep.v1', `lockstep.token.${token}`] }), 101);
+    assert.equal(await upgradeStatus(ws, { headers: { Cookie: cookie } }), 101);
+    const c = await TestClient.open(ws, ['lockstep.v1', `lockstep.token.${token}`]);
+    await c.waitFor(() => c.lastSeq() === 4, 5000, 'the snapshot, with the token');
+    await c.close();
+    await dash.close();
+
+    // An explicit token on loopback is required too; without one, loopback needs none (first test).
+    const guarded = await startDashboard({ port: 0, token: 'given' });
+    open.push(guarded);
+    assert.equal((await httpGet(guarded.url.replace(/\?.*$/, ''))).status, 401);
+    assert.equal((await httpGet(guarded.url)).status, 200);
+    await guarded.close();
+  });
+
+  it('compares tokens through equal-length digests (any lengths, no exception)', () => {
+    assert.equal(sameSecret('abc', 'abc'), true);
+    assert.equal(sameSecret('abc', 'abd'), false);
+    assert.equal(sameSecret('', 'abc'), false);
+    assert.equal(sameSecret('a'.repeat(10_000), 'abc'), false);
+    assert.equal(sameSecret('é', 'é'), true);
+  });
+
+  it('the emergence history: a new recording restarts it, a repeated source time replaces its point, thinning keeps it bounded with its span', () => {
+    const h = emptyHistory();
+    const snap = (t: number | null, exact: number | null, rolling: number | null = 0.5) => ({
+      sourceTimeSec: t,
+      rolling: rolling === null ? null : { temporalScore: rolling },
+      exact: exact === null ? null : { temporalScore: exact },
+    }) as unknown as Parameters<typeof recordHistory>[1];
+    assert.equal(recordHistory(h, snap(null, 0.1)), false, 'no source time, no point');
+    recordHistory(h, snap(1, null));
+    recordHistory(h, snap(2, 0.3));
+    recordHistory(h, snap(2, 0.4, Number.NaN));
+    assert.deepEqual(h, { sourceTimeSec: [1, 2], rolling: [0.5, null], exact: [null, 0.4] });
+    recordHistory(h, snap(0.5, 0.2));
+    assert.deepEqual(h.sourceTimeSec, [0.5], 'source time went back: a new curve');
+    for (let i = 1; i <= 3 * HISTORY_MAX_POINTS; i++) recordHistory(h, snap(0.5 + i, i));
+    assert.ok(h.sourceTimeSec.length <= HISTORY_MAX_POINTS && h.sourceTimeSec.length > HISTORY_MAX_POINTS / 2, `${h.sourceTimeSec.length} points`);
+    assert.equal(h.sourceTimeSec[0], 0.5);
+    assert.equal(h.sourceTimeSec.at(-1), 0.5 + 3 * HISTORY_MAX_POINTS);
+    assert.equal(h.exact.at(-1), 3 * HISTORY_MAX_POINTS);
+    assert.equal(h.rolling.length, h.sourceTimeSec.length);
   });
 
   it('a client that never reads neither blocks publishing 2000 large snapshots nor grows memory, and gets the latest when it reads', async () => {

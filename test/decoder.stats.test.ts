@@ -9,7 +9,7 @@ import { Decoder } from '../src/decoder.js';
 import { ReferenceBackend } from '../src/linalg/reference.js';
 import { createBackend } from '../src/linalg/select.js';
 import { addStatsInto, addWordDirect, emptyStats, STATS_ARRAY_KEYS, type SufficientStats } from '../src/stats/sufficientStats.js';
-import { foldOf } from '../src/stats/foldPlan.js';
+import { foldOf, minWordsForExact, type FoldPlan } from '../src/stats/foldPlan.js';
 import { smallPlanted, wordsOf } from './helpers/planted.js';
 
 const data = smallPlanted({ nChannels: 7, nTimes: 9, nLayers: 3, nDims: 2 });
@@ -98,5 +98,26 @@ describe('sufficient statistics', () => {
     }
     assert.deepEqual(sizes, [5, 5, 5, 4, 4]);
     assert.throws(() => foldOf(plan, 23), /beyond the declared total of 23/);
+  });
+
+  it('minWordsForExact is the word at which the decoder can first run the exact K-fold', async () => {
+    const plans: FoldPlan[] = [
+      { kind: 'blocks', folds: 5, blockWords: 4 },
+      { kind: 'blocks', folds: 5, blockWords: 1 },
+      { kind: 'blocks', folds: 3, blockWords: 2 },
+      { kind: 'total', folds: 5, totalWords: 23 },
+      { kind: 'total', folds: 5, totalWords: 57 },
+    ];
+    for (const plan of plans) {
+      const d = new Decoder({ dims: data.o, foldPlan: plan, batchWords: 8 });
+      let first: number | null = null;
+      for (let i = 0; i < words.length && (plan.kind === 'blocks' || i < plan.totalWords); i++) {
+        await d.add(words[i], reference);
+        if (first === null && d.canRefit) first = i + 1;
+      }
+      assert.equal(minWordsForExact(plan), first, JSON.stringify(plan));
+    }
+    assert.equal(minWordsForExact({ kind: 'blocks', folds: 5, blockWords: 100 }), 402, 'the streaming default: 4 blocks of 100, then 2 words of the fifth fold');
+    assert.equal(minWordsForExact({ kind: 'total', folds: 5, totalWords: 9 }), null, 'folds of one word never score');
   });
 });

@@ -2,11 +2,15 @@
  * The demo's promise, as a test: with default settings, within 20 simulated minutes the exact
  * K-fold temporal score exceeds 0.9 and every layer's Tmax is within one sample (33 ms) of its
  * planted latency; with --null the temporal score is not significant. The whole pipeline runs:
- * simulated 1200 Hz MEG → band-pass → resampling → epochs → decoder worker.
+ * simulated 1200 Hz MEG → band-pass → resampling → epochs → decoder worker. The planted latencies
+ * reach the dashboard (health) and the final --json line as the simulation's ground truth.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runDemo, type DemoArgs } from '../cli/demo.js';
+import { WebSocket } from 'ws';
+import { demoResultJson, runDemo, type DemoArgs } from '../cli/demo.js';
+import type { StreamHealth } from '../dashboard/messages.js';
+import type { Dashboard } from '../dashboard/server.js';
 
 const base: DemoArgs = {
   port: 0,
@@ -42,5 +46,51 @@ describe('lockstep demo (simulated subject, whole pipeline)', () => {
     const exact = r.last?.exact;
     assert.ok(exact);
     assert.ok(!(exact.p < 0.05), `null control gave r = ${exact.temporalScore}, p = ${exact.p}`);
+  });
+
+  it('sends the planted latencies to the dashboard and the final result (null per layer under --null)', async () => {
+    for (const control of ['planted', 'null'] as const) {
+      const healths: StreamHealth[] = [];
+      let opened: Promise<WebSocket> | undefined;
+      const r = await runDemo({
+        ...base,
+        control,
+        minutes: 0.25,
+        nDims: 5,
+        dashboard: true,
+        onDashboard: (d: Dashboard) => {
+          opened = new Promise((resolve, reject) => {
+            const ws = new WebSocket(`${d.url.replace(/^http/, 'ws').replace(/\/(\?.*)?$/, '')}/ws`);
+            ws.on('message', (m: Buffer) => {
+              const msg = JSON.parse(m.toString('utf8')) as { type: string; health?: StreamHealth };
+              if (msg.type === 'health' && msg.health) healths.push(msg.health);
+            });
+            ws.once('open', () => resolve(ws));
+            ws.once('error', reject);
+          });
+        },
+        // The last health (state 'ended') is published before this runs; wait for it to arrive.
+        beforeClose: async () => {
+          const ws = await opened!;
+          for (let i = 0; i < 200 && !healths.some((h) => h.state === 'ended'); i++) await new Promise((ok) => setTimeout(ok, 25));
+          ws.terminate();
+        },
+      });
+      const last = healths.at(-1);
+      assert.ok(last, `${control}: health reached the dashboard`);
+      assert.equal(last.state, 'ended');
+      const expected = r.plantedLatenciesSec.map((v) => (Number.isFinite(v) ? v : null));
+      assert.deepEqual(last.plantedLatenciesSec, expected, `${control}: the planted latencies, per layer`);
+      if (control === 'planted') {
+        assert.equal(expected.length, 9);
+        assert.ok(Math.abs(expected[0]! - 0.3) < 1e-9 && Math.abs(expected[8]! - 0.65) < 1e-9, `planted ${expected.join(' ')}`);
+      } else {
+        assert.ok(expected.every((v) => v === null), '--null plants nothing');
+      }
+      const json = JSON.parse(JSON.stringify(demoResultJson(r))) as { command: string; plantedLatenciesSec: (number | null)[]; control: string };
+      assert.equal(json.command, 'demo');
+      assert.equal(json.control, control);
+      assert.deepEqual(json.plantedLatenciesSec, expected);
+    }
   });
 });

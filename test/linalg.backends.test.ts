@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { GemmShape, LinalgBackend } from '../src/linalg/backend.js';
-import { BLAS_INSTALL_HINT, loadBlas } from '../src/linalg/blas.js';
+import { loadBlas } from '../src/linalg/blas.js';
+import { BLAS_INSTALL_HINT } from '../src/linalg/openblas.js';
 import { loadOrt } from '../src/linalg/ort.js';
 import { ReferenceBackend } from '../src/linalg/reference.js';
 import { createBackend, describeAvailability } from '../src/linalg/select.js';

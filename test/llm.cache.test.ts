@@ -1,12 +1,11 @@
 /**
  * The activation cache and the extraction job: round trips (raw and PCA), key invalidation, resume
- * after a crash (byte-identical files), and the `wordActivations` Observable source.
+ * after a crash (byte-identical files), progress reports.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { lastValueFrom, take, toArray } from 'rxjs';
 import { cacheDirFor, cacheKeyHash, openActivationCache, readCompleteManifest, type CacheKey } from '../adapters/llm/activationCache.js';
 import { extractWords, type RawWordFeatures, type StoryStimulus } from '../adapters/llm/extractor.js';
 import { runExtraction, type ExtractionJob, type ExtractionProgress } from '../adapters/llm/extraction.js';
@@ -14,7 +13,6 @@ import type { ContextWindow } from '../src/types.js';
 import { readNpyFile } from '../adapters/npyFile.js';
 import { ReferenceBackend } from '../src/linalg/reference.js';
 import { fitTransform } from '../src/llm/pca.js';
-import { wordActivations } from '../streams/wordActivations.js';
 import { TOY, ToyCausalLm } from './helpers/toyCausalLm.js';
 import { exactWindows, randomStory } from './helpers/toyStimulus.js';
 import { tempDir } from './helpers/paths.js';
@@ -175,51 +173,18 @@ describe('activation cache', () => {
       for (const [f, bytes] of a) assert.ok(bytes.equals(b.get(f)!), `${f} differs after resume`);
     });
   }
-});
 
-describe('wordActivations source', () => {
-  it('emits raw words as computed, after the checkpointed ones on a resume, with progress', async () => {
-    const root = tempDir('stream-raw');
+  it('reports progress while it computes: from the resumed words to all of them, then done', async () => {
+    const root = tempDir('cache-progress');
     await assert.rejects(runExtraction(job(new ToyCausalLm({ failAfter: 25 }), root, 'none')), /simulated crash/);
     const progress: ExtractionProgress[] = [];
     const model = new ToyCausalLm();
-    const { model: _m, ...rest } = job(model, root, 'none');
-    const got = await lastValueFrom(wordActivations({ model, ...rest }, { onProgress: (p) => progress.push(p) }).pipe(toArray()));
-    const expected = await direct();
-    assert.deepEqual(got.map((w) => w.wordIndex), expected.map((w) => w.wordIndex));
-    got.forEach((w, i) => {
-      assert.deepEqual(w.activations, expected[i].activations);
-      assert.equal(w.surprisalNats, expected[i].surprisalNats);
-      assert.equal(w.nDims, TOY.H);
-      assert.deepEqual(w.layers, LAYERS);
-    });
+    await runExtraction(job(model, root, 'none', { onProgress: (p) => progress.push(p) }));
     assert.equal(model.forwardCalls, 100);
     const extract = progress.filter((p) => p.phase === 'extract');
     assert.equal(extract[0].wordsDone, 20);
     assert.equal(extract.at(-1)!.wordsDone, 120);
     assert.ok(extract.at(-1)!.wordsPerSec > 0 && extract.at(-1)!.etaSec === 0);
     assert.equal(progress.at(-1)!.phase, 'done');
-  });
-
-  it('emits PCA words from the finished cache, and again from the cache without running the model', async () => {
-    const root = tempDir('stream-pca');
-    const { model: _m, ...rest } = job(new ToyCausalLm(), root, 3);
-    const first = await lastValueFrom(wordActivations({ model: new ToyCausalLm(), ...rest }).pipe(toArray()));
-    assert.equal(first.length, 120);
-    assert.equal(first[0].nDims, 3);
-    const idle = new ToyCausalLm();
-    const again = await lastValueFrom(wordActivations({ model: idle, ...rest }).pipe(toArray()));
-    assert.equal(idle.forwardCalls, 0);
-    assert.deepEqual(again, first);
-  });
-
-  it('stops the extraction when unsubscribed and keeps the checkpoint', async () => {
-    const root = tempDir('stream-stop');
-    const model = new ToyCausalLm();
-    const { model: _m, ...rest } = job(model, root, 'none');
-    const firstFive = await lastValueFrom(wordActivations({ model, ...rest }).pipe(take(5), toArray()));
-    assert.equal(firstFive.length, 5);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.ok(model.forwardCalls < 120, `ran ${model.forwardCalls} windows after unsubscribing`);
   });
 });

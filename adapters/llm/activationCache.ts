@@ -34,7 +34,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LinalgBackend } from '../../src/linalg/backend.js';
 import { ReferenceBackend } from '../../src/linalg/reference.js';
-import { decodeNpyData, encodeNpyData, HOST_LITTLE_ENDIAN, npyHeaderBytes, parseNpyHeader, parseNpyPreamble } from '../../src/npy.js';
+import { decodeNpyData, encodeNpyData, npyHeaderBytes } from '../../src/npy.js';
 import { fitFromScatter, flipComponents, MeanAccumulator, project, ScatterAccumulator, SignTracker, type PcaFit } from '../../src/llm/pca.js';
 import { writeFileAtomic } from '../atomicFile.js';
 import { openNpyFile, readNpyFile, writeNpyFile } from '../npyFile.js';
@@ -615,40 +615,4 @@ export function openActivationCache(dir: string): ActivationCacheReader {
       }
     },
   };
-}
-
-/**
- * The first `rows` words of an unfinished cache (a checkpoint being resumed), read from raw.npy and
- * meta.partial one row at a time: for emitting raw-dimension words in order before live ones.
- */
-export function* checkpointedRows(dir: string, rows: number): Generator<{ row: number; activations: Float32Array; surprisalNats: number | null; tokensPerWord: number }> {
-  // raw.npy is still growing (its header already states the final shape), so openNpyFile's length
-  // check would refuse it: read the header here and the rows at their offsets.
-  const rawPath = path.join(dir, RAW);
-  const metaPath = path.join(dir, META);
-  const rawFd = fs.openSync(rawPath, 'r');
-  const fd = fs.openSync(metaPath, 'r');
-  try {
-    const size = fs.fstatSync(rawFd).size;
-    const first = new Uint8Array(Math.min(size, 4096));
-    fs.readSync(rawFd, first, 0, first.length, 0);
-    const header = parseNpyHeader(first.subarray(0, parseNpyPreamble(first, rawPath, size).dataOffset), rawPath, size);
-    const [, nL, H] = header.shape;
-    const meta = new Float64Array(META_COLS);
-    const metaBytes = new Uint8Array(meta.buffer);
-    for (let r = 0; r < rows; r++) {
-      const activations = new Float32Array(nL * H);
-      const bytes = new Uint8Array(activations.buffer);
-      if (fs.readSync(rawFd, bytes, 0, bytes.length, header.dataOffset + r * bytes.length) !== bytes.length) throw new Error(`${rawPath}: row ${r} is missing; delete ${dir} to recompute`);
-      if (fs.readSync(fd, metaBytes, 0, metaBytes.length, r * META_COLS * 8) !== metaBytes.length) throw new Error(`${metaPath}: row ${r} is missing; delete ${dir} to recompute`);
-      if (!HOST_LITTLE_ENDIAN) {
-        decodeNpyData(bytes.slice(), activations);
-        decodeNpyData(metaBytes.slice(), meta);
-      }
-      yield { row: r, activations, surprisalNats: Number.isNaN(meta[0]) ? null : meta[0], tokensPerWord: meta[1] };
-    }
-  } finally {
-    fs.closeSync(rawFd);
-    fs.closeSync(fd);
-  }
 }

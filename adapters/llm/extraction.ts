@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { LinalgBackend } from '../../src/linalg/backend.js';
 import { ActivationCacheWriter, cacheDirFor, readCompleteManifest, type CacheKey, type CacheManifest, type CachedWord } from './activationCache.js';
-import { extractWords, StimulusIndex, type RawWordFeatures, type StoryStimulus } from './extractor.js';
+import { extractWords, StimulusIndex, type StoryStimulus } from './extractor.js';
 import type { ContextWindow, HiddenStateModel } from '../../src/types.js';
 
 export interface ExtractionProgress {
@@ -35,10 +35,6 @@ export interface ExtractionJob {
   keepRaw?: boolean;
   blockRows?: number;
   onProgress?: (p: ExtractionProgress) => void;
-  /** Called with each window's words as they are computed (not for resumed or cached words). */
-  onWords?: (words: RawWordFeatures[]) => void;
-  /** Called once before extraction continues from a checkpoint holding `rows` words, with the cache folder. */
-  onResume?: (rows: number, dir: string) => void;
   /** Stop early (for cancellation): checked between windows; the checkpoint is kept. */
   signal?: AbortSignal;
 }
@@ -83,7 +79,6 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
   const writer = new ActivationCacheWriter(job.cacheRoot, key, { rowWords, nWindows: job.windows.length, nBlocks: job.model.nBlocks, hiddenSize: job.model.hiddenSize, windowsHash }, { checkpointEvery: job.checkpointEvery });
   const total = rowWords.length;
   const resumed = writer.resumedRows;
-  if (resumed > 0) job.onResume?.(resumed, writer.dir);
   let tokens = 0;
   const progress = (phase: ExtractionProgress['phase'], done: number, phaseTotal: number, computed: number, phaseStart: number) => {
     const now = performance.now();
@@ -97,7 +92,6 @@ export async function runExtraction(job: ExtractionJob): Promise<ExtractionResul
     for await (const { windowIndex, words: got } of extractWords(job.model, job.stories, job.windows, { layers: key.layers, aggregate: key.aggregate, bosTokenId: key.bosTokenId ?? undefined }, writer.resumeWindow)) {
       writer.append(windowIndex, got);
       tokens += job.windows[windowIndex].tokenStop - job.windows[windowIndex].tokenStart;
-      job.onWords?.(got);
       progress('extract', writer.rows, total, writer.rows - resumed, tExtract);
       if (job.signal?.aborted) {
         writer.checkpoint();

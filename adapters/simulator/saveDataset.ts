@@ -9,7 +9,8 @@
  *                                                   …_meg.fif             FIF raw (float32)
  *   …_events.tsv   onset duration sample type value   (type word_onset_01, value = the word in upper
  *                  case; `sp` rows for pauses; one trigger at onset 0, as the Armeni files have)
- *   …_channels.tsv, …_meg.json
+ *   …_channels.tsv   every channel of the recording, in file order, with its BIDS type, units and
+ *                    status (for CTF also the references, trigger, clock and ADC: 304 rows), …_meg.json
  *
  * Owns: the layout and the sidecars' content for simulated data. Must not: simulate (the subject
  * does) or encode CTF/FIF (the writers do).
@@ -19,6 +20,7 @@ import path from 'node:path';
 import type { SimulatedSubject } from './simulatedSubject.js';
 import type { WordEvent } from '../../src/types.js';
 import { armeniCtfChannels } from '../meg/ctf/armeniLayout.js';
+import { CTF_MEG, CTF_REF_GRAD, CTF_REF_MAG, CTF_STIM, CTF_SYSTEM_CLOCK } from '../meg/ctf/ctfChannels.js';
 import { CtfWriter } from '../meg/ctf/ctfWriter.js';
 import { FifWriter } from '../meg/fif/fifWriter.js';
 
@@ -82,9 +84,12 @@ export async function saveSimulatedDataset(o: SaveDatasetOptions): Promise<Saved
 
   let recording: string;
   const megNames = sim.channels.map((c) => c.name);
+  // The rows of channels.tsv: exactly the channels the recording holds, in its order.
+  let channelRows: ChannelRow[];
   if (o.format === 'ctf') {
     recording = path.join(megDir, `${base}_meg.ds`);
     const channels = armeniCtfChannels();
+    channelRows = channels.map((c) => ctfChannelRow(c.name, c.sensorTypeIndex, megNames.includes(c.name.split('-')[0]!)));
     // Where each written channel takes its values from (−1: zeros).
     const source = channels.map((c) => megNames.indexOf(c.name.split('-')[0]!));
     const writer = await CtfWriter.create(recording, { sfreqHz, channels, runName: base, maxFileBytes: o.maxFileBytes });
@@ -98,6 +103,7 @@ export async function saveSimulatedDataset(o: SaveDatasetOptions): Promise<Saved
     await writer.close();
   } else {
     recording = path.join(megDir, `${base}_meg.fif`);
+    channelRows = megNames.map((name) => ({ name, type: 'MEGMAG', units: 'T', description: 'magnetometer (simulated)' }));
     const writer = await FifWriter.create(recording, {
       sfreqHz,
       channels: sim.channels.map((c) => ({ name: c.name, type: 'mag' as const })),
@@ -123,13 +129,57 @@ export async function saveSimulatedDataset(o: SaveDatasetOptions): Promise<Saved
   fs.writeFileSync(events, `${rows.join('\n')}\n`);
   fs.writeFileSync(
     path.join(megDir, `${base}_channels.tsv`),
-    `name\ttype\tunits\tsampling_frequency\tstatus\n${megNames.map((n) => `${o.format === 'ctf' ? `${n}-4304` : n}\tMEGMAG\tT\t${sfreqHz}\tgood`).join('\n')}\n`,
+    `name\ttype\tunits\tdescription\tsampling_frequency\tstatus\n${channelRows.map((c) => `${c.name}\t${c.type}\t${c.units}\t${c.description}\t${sfreqHz}\tgood`).join('\n')}\n`,
   );
+  const countOf = (...types: string[]) => channelRows.filter((c) => types.includes(c.type)).length;
   fs.writeFileSync(
     path.join(megDir, `${base}_meg.json`),
-    `${JSON.stringify({ TaskName: o.task, SamplingFrequency: sfreqHz, PowerLineFrequency: 50, DewarPosition: 'upright', SoftwareFilters: 'n/a', DigitizedLandmarks: false, DigitizedHeadPoints: false, MEGChannelCount: megNames.length, RecordingDuration: nSamples / sfreqHz, Manufacturer: o.format === 'ctf' ? 'CTF' : 'Elekta', Description: o.description }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        TaskName: o.task,
+        SamplingFrequency: sfreqHz,
+        PowerLineFrequency: 50,
+        DewarPosition: 'upright',
+        SoftwareFilters: 'n/a',
+        DigitizedLandmarks: false,
+        DigitizedHeadPoints: false,
+        MEGChannelCount: megNames.length,
+        MEGREFChannelCount: countOf('MEGREFMAG', 'MEGREFGRADAXIAL'),
+        TriggerChannelCount: countOf('TRIG'),
+        MiscChannelCount: countOf('SYSCLOCK', 'ADC'),
+        RecordingDuration: nSamples / sfreqHz,
+        Manufacturer: o.format === 'ctf' ? 'CTF' : 'Elekta',
+        Description: o.description,
+      },
+      null,
+      2,
+    )}\n`,
   );
   return { root: o.root, recording, events, stimulus, nSamples, nWords };
+}
+
+interface ChannelRow {
+  name: string;
+  /** BIDS channel type (MEGGRADAXIAL, MEGREFMAG, TRIG, …), as `adapters/meg/bids/sidecars.ts` reads it. */
+  type: string;
+  units: string;
+  description: string;
+}
+
+/**
+ * One CTF channel of the Armeni layout as a channels.tsv row (types as mne-bids writes them for CTF:
+ * axial gradiometers MEGGRADAXIAL, references MEGREFMAG/MEGREFGRADAXIAL, UPPT trigger TRIG, the system
+ * clock SYSCLOCK, the audio ADC ADC). `simulated`: the channel carries the subject's signal (else zeros).
+ */
+function ctfChannelRow(name: string, sensorTypeIndex: number, simulated: boolean): ChannelRow {
+  const zeros = simulated ? 'simulated' : 'simulated: zeros';
+  if (name === CTF_SYSTEM_CLOCK) return { name, type: 'SYSCLOCK', units: 's', description: `system clock (${zeros})` };
+  if (sensorTypeIndex === CTF_MEG) return { name, type: 'MEGGRADAXIAL', units: 'T', description: `axial gradiometer (${zeros})` };
+  if (sensorTypeIndex === CTF_REF_MAG) return { name, type: 'MEGREFMAG', units: 'T', description: `reference magnetometer (${zeros})` };
+  if (sensorTypeIndex === CTF_REF_GRAD) return { name, type: 'MEGREFGRADAXIAL', units: 'T', description: `reference gradiometer (${zeros})` };
+  if (sensorTypeIndex === CTF_STIM) return { name, type: 'TRIG', units: 'V', description: `stimulus trigger (${zeros})` };
+  if (/^UADC/.test(name)) return { name, type: 'ADC', units: 'V', description: `audio ADC (${zeros})` };
+  return { name, type: 'MISC', units: 'n/a', description: `other (${zeros})` };
 }
 
 async function writeBlocks(o: SaveDatasetOptions, nSamples: number, write: (data: Float32Array, n: number, first: number) => Promise<void>): Promise<void> {

@@ -1,12 +1,15 @@
 /*
  * lockstep dashboard page. Owns: the WebSocket connection to /ws (reconnecting with backoff), the
- * latest snapshot / health / words the server pushed, a bounded client-side history of temporal
- * scores, and drawing all of it at most once per animation frame (uPlot charts are created once and
- * fed with setData). Must not compute scores: every number shown comes from the server's messages
- * (the Tmax-vs-depth line is a least-squares fit drawn for the eye; r, p and CI are the snapshot's).
- * Plain browser JS, no build step; uPlot is loaded as a global by index.html.
+ * latest snapshot / health / words the server pushed, the emergence history between the server's
+ * history messages, and drawing all of it at most once per animation frame (uPlot charts are created
+ * once and fed with setData). Must not compute scores: every number shown comes from the server's
+ * messages (the Tmax-vs-depth line is a least-squares fit drawn for the eye; r, p and CI are the
+ * snapshot's; the words needed for an exact score are the snapshot's `minWordsForExact`).
+ * Plain browser JS, no build step: an ES module (index.html loads it with type="module"); uPlot is
+ * a global from its own script tag. The history rules are the server's own module
+ * (dashboard/emergenceHistory.ts, compiled by `npm run build`, served as /emergenceHistory.js).
  */
-'use strict';
+import { emptyHistory, recordHistory } from '/emergenceHistory.js';
 
 (function lockstepDashboard() {
   const SNAPSHOT_SCHEMA = 'lockstep.snapshot/1';
@@ -16,8 +19,6 @@
   const STALL_MS = 10000;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 10000;
-  /** Points of the emergence curve kept; beyond this every other point is dropped (the span is kept). */
-  const HISTORY_MAX = 2000;
   const RECENT_WORDS_SHOWN = 30;
   const CHART_HEIGHT = 220;
 
@@ -25,11 +26,24 @@
   const GRID_COLOUR = '#2a2e38';
   const SERIES_ROLLING = '#58a6ff';
   const SERIES_EXACT = '#f0883e';
+  /** Planted latencies (simulated sources): hollow markers, neutral colour, distinct from the depth colours. */
+  const SERIES_PLANTED = '#e6edf3';
+  const CARD_COLOUR = '#1a1d24';
+  /** Exclusion reason that is a design choice, not lost data: the paper decodes content words only. */
+  const BY_DESIGN = 'function-word';
+  /** Words for each exclusion reason (health.wordsSkipped keys; unknown keys are shown as they are). */
+  const REASON_TEXT = {
+    'outside-recording': 'outside the recording',
+    'overlaps-data-gap': 'in data gaps',
+    'no-activations': 'without activations',
+    'nonfinite-epoch': 'with a non-finite MEG epoch',
+    'nonfinite-activations': 'with non-finite activations',
+  };
 
   const $ = (id) => document.getElementById(id);
 
   /** What tests and the screenshot tool read. */
-  const exposed = { lastSnapshotSeq: -1, lastTemporalScore: null, connected: false, drawCount: 0 };
+  const exposed = { lastSnapshotSeq: -1, lastTemporalScore: null, connected: false, drawCount: 0, plantedPoints: 0, tickLabels: {} };
   window.lockstep = exposed;
 
   const state = {
@@ -43,7 +57,10 @@
     lastMessageAt: 0,
     reconnectAt: 0,
     attempt: 0,
-    history: { x: [], rolling: [], exact: [] },
+    /** ScoreHistory (seconds), the same shape and rules as the server's. */
+    history: emptyHistory(),
+    /** JSON of the planted latencies last drawn: the Tmax chart is redrawn when they change. */
+    plantedKey: 'none',
     schemaWarning: null,
   };
   const dirty = { banner: true, health: false, words: false, snapshot: false, history: false, layout: false };
@@ -90,19 +107,39 @@
 
   // ---------------------------------------------------------------- formatting
 
+  // Every number on the page goes through these: a value that rounds to zero shows as 0 (0.000),
+  // never as a negative zero ("-0.000"), whatever its sign before rounding.
   const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
-  const fmt = (x, digits) => (isNum(x) ? x.toFixed(digits) : '—');
+  const NEGATIVE_ZERO = /^[-\u2212](0(?:[.,]0*)?)$/;
+  const noNegativeZero = (text) => {
+    const m = NEGATIVE_ZERO.exec(text);
+    return m ? m[1] : text;
+  };
+  const fmt = (x, digits) => (isNum(x) ? noNegativeZero(x.toFixed(digits)) : '—');
+  const intFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+  /** Whole counts with thousands separators: 2,037. */
+  const count = (n) => (isNum(n) ? noNegativeZero(intFormat.format(n)) : '—');
+  /** "1 word", "2,037 words". */
+  const countOf = (n, singular, plural) => `${count(n)} ${n === 1 ? singular : plural || `${singular}s`}`;
   function fmtP(p) {
     if (!isNum(p)) return '—';
-    return p < 1e-3 ? p.toExponential(1) : p.toFixed(3);
+    return p < 1e-3 ? p.toExponential(1) : fmt(p, 3);
   }
   function fmtClock(sec) {
     if (!isNum(sec)) return '—';
-    const sign = sec < 0 ? '−' : '';
-    const a = Math.abs(sec);
-    const m = Math.floor(a / 60);
-    return `${sign}${m}:${(a - m * 60).toFixed(1).padStart(4, '0')}`;
+    // Round first, then take the sign: −0.04 s is 0:00.0, not −0:00.0 (and 59.97 s is 1:00.0).
+    const tenths = Math.round(Math.abs(sec) * 10);
+    const sign = sec < 0 && tenths > 0 ? '−' : '';
+    const m = Math.floor(tenths / 600);
+    return `${sign}${m}:${((tenths - m * 600) / 10).toFixed(1).padStart(4, '0')}`;
   }
+  /** uPlot's own tick format (the browser's locale), without negative zeros; the labels are kept for tests. */
+  const tickFormat = new Intl.NumberFormat(navigator.language);
+  const tickValues = (name) => (u, splits) => {
+    const out = splits.map((v) => (v == null ? '' : noNegativeZero(tickFormat.format(v))));
+    exposed.tickLabels[name] = out;
+    return out;
+  };
   function setDetails(dl, rows) {
     const nodes = [];
     for (const [k, v, cls] of rows) {
@@ -203,50 +240,32 @@
       state.health = msg.health;
       dirty.health = true;
       dirty.banner = true;
+      const plantedKey = JSON.stringify(msg.health && msg.health.plantedLatenciesSec !== undefined ? msg.health.plantedLatenciesSec : 'none');
+      if (plantedKey !== state.plantedKey) {
+        state.plantedKey = plantedKey;
+        dirty.snapshot = true;
+      }
     } else if (msg.type === 'words') {
       state.words = msg.words;
       dirty.words = true;
     } else if (msg.type === 'history') {
       // The server's history of the recording so far (sent on connect): it replaces ours.
       const h = msg.history;
-      state.history = { x: h.sourceTimeSec.map((t) => t / 60), rolling: h.rolling.slice(), exact: h.exact.slice() };
+      state.history = { sourceTimeSec: h.sourceTimeSec.slice(), rolling: h.rolling.slice(), exact: h.exact.slice() };
       dirty.history = true;
     }
     schedule();
   }
 
   function addToHistory(s) {
-    if (!isNum(s.sourceTimeSec)) return;
-    const h = state.history;
-    const x = s.sourceTimeSec / 60;
-    const last = h.x.length ? h.x[h.x.length - 1] : null;
-    if (last !== null && x < last) {
-      // Source time went back: a new recording or a restarted replay. Start a new curve.
-      h.x = [];
-      h.rolling = [];
-      h.exact = [];
-    } else if (last !== null && x === last) {
-      h.x.pop();
-      h.rolling.pop();
-      h.exact.pop();
-    }
-    h.x.push(x);
-    h.rolling.push(s.rolling && isNum(s.rolling.temporalScore) ? s.rolling.temporalScore : null);
-    h.exact.push(s.exact && isNum(s.exact.temporalScore) ? s.exact.temporalScore : null);
-    if (h.x.length > HISTORY_MAX) {
-      const keep = (a) => a.filter((_, i) => i % 2 === 0 || i === a.length - 1);
-      h.x = keep(h.x);
-      h.rolling = keep(h.rolling);
-      h.exact = keep(h.exact);
-    }
-    dirty.history = true;
+    if (recordHistory(state.history, s)) dirty.history = true;
   }
 
   // ---------------------------------------------------------------- charts
 
   function axis(label, extra) {
     return Object.assign(
-      { label, stroke: AXIS_COLOUR, grid: { stroke: GRID_COLOUR, width: 1 }, ticks: { stroke: GRID_COLOUR, width: 1 }, labelSize: 18, font: '11px system-ui', labelFont: '12px system-ui' },
+      { label, stroke: AXIS_COLOUR, grid: { stroke: GRID_COLOUR, width: 1 }, ticks: { stroke: GRID_COLOUR, width: 1 }, labelSize: 18, font: '11px system-ui', labelFont: '12px system-ui', values: tickValues(label) },
       extra || {},
     );
   }
@@ -362,10 +381,12 @@
           { label: 'depth' },
           { label: 'Tmax', paths: () => null, points: { show: false } },
           { label: 'fit', stroke: '#c9d1d9', width: 1.5, dash: [6, 4], points: { show: false } },
+          // The simulation's ground truth (health.plantedLatenciesSec): hollow markers on a dotted line.
+          { label: 'planted', stroke: SERIES_PLANTED, width: 1, dash: [2, 3], points: { show: true, size: 13, width: 1.5, stroke: SERIES_PLANTED, fill: CARD_COLOUR } },
         ],
         hooks: { draw: [drawTmaxDots] },
       },
-      [[], [], []],
+      [[], [], [], []],
       el,
     );
   }
@@ -513,12 +534,84 @@
     }
     ctx.fillStyle = AXIS_COLOUR;
     ctx.textAlign = 'left';
-    ctx.fillText(`+${maxAbs.toFixed(3)}`, bx + bw + 4, m.top + 6);
+    // Two significant digits: a small but non-zero scale never reads as ±0.000.
+    const scale = noNegativeZero(String(Number(maxAbs.toPrecision(2))));
+    ctx.fillText(`+${scale}`, bx + bw + 4, m.top + 6);
     ctx.fillText('0', bx + bw + 4, m.top + ph / 2);
-    ctx.fillText(`−${maxAbs.toFixed(3)}`, bx + bw + 4, m.top + ph - 6);
+    ctx.fillText(`−${scale}`, bx + bw + 4, m.top + ph - 6);
   }
 
   // ---------------------------------------------------------------- panels
+
+  /**
+   * Why there is no exact score yet, from the snapshot's fold plan and the words decoded so far ('' once
+   * there is one): e.g. "123 / 402 words before the first exact score".
+   */
+  function exactStatusText(s, counts) {
+    if (!s) return '';
+    if (s.exact) return '';
+    const need = s.minWordsForExact;
+    const plan = s.foldPlan;
+    const have = counts ? counts.decoded : s.nWords;
+    if (!isNum(need)) return plan ? `no exact score: ${plan.folds} folds leave a fold with fewer than 2 words` : 'no exact score yet';
+    if (have >= need) return `${countOf(need, 'word')} reached: the first exact score comes with the next refit`;
+    const why = plan
+      ? ` (every one of the ${plan.folds} folds needs at least 2 words; ${plan.kind === 'blocks' ? `folds fill in blocks of ${countOf(plan.blockWords, 'word')}, dealt round-robin` : `contiguous folds over ${countOf(plan.totalWords, 'word')} fill one after the other`})`
+      : '';
+    return `${count(have)} / ${countOf(need, 'word')} before the first exact score${why}`;
+  }
+
+  /** Tmax per layer, deepest last: "0.300 0.333 … s". */
+  function tmaxText(s, sc) {
+    const order = s.depths.map((d, l) => [d, l]).sort((a, b) => a[0] - b[0]);
+    return `${order.map(([, l]) => fmt(sc.tmax[l], 3)).join(' ')} s (depth ${order.map(([d]) => d).join(', ')})`;
+  }
+
+  /**
+   * Word counts for both panels, from one source: the health record (decoded words and every
+   * exclusion by reason, decoder and pipeline merged), or the snapshot before the first health.
+   * Function words are excluded by design (content words only, the paper's default), not skipped data.
+   */
+  function wordCounts() {
+    const h = state.health;
+    const s = state.snapshot;
+    return h ? { decoded: h.wordsAccepted, excluded: h.wordsSkipped || {} } : s ? { decoded: s.nWords, excluded: s.skipped || {} } : null;
+  }
+
+  function wordCountRows(src) {
+    if (!src) return [];
+    const byDesign = src.excluded[BY_DESIGN] || 0;
+    const skipped = Object.entries(src.excluded).filter(([k, n]) => k !== BY_DESIGN && isNum(n) && n > 0);
+    const skippedTotal = skipped.reduce((a, [, n]) => a + n, 0);
+    return [
+      ['words decoded', count(src.decoded)],
+      ['excluded by design', byDesign > 0 ? `${countOf(byDesign, 'function word')} (content words only, paper default)` : 'none (every word decoded)'],
+      ['words skipped', skippedTotal > 0 ? `${count(skippedTotal)}: ${skipped.map(([k, n]) => `${count(n)} ${REASON_TEXT[k] || k}`).join(', ')}` : 'none'],
+    ];
+  }
+
+  /** The analysis machinery (backend and its libraries, refits, α grid, fold plan): health panel, not headline. */
+  function computationRows() {
+    const s = state.snapshot;
+    const h = state.health;
+    const backend = (s && s.backend) || (h && h.backend) || '—';
+    const refitSec = h && isNum(h.refitSeconds) ? h.refitSeconds : s && s.exact ? s.exact.computeSeconds : null;
+    const rows = [['backend', backend], ['last refit', isNum(refitSec) ? `${fmt(refitSec, 2)} s` : '—']];
+    if (s) {
+      const fmtAlpha = (a) => (a >= 1e-3 && a < 1e4 ? String(Number(a.toPrecision(3))) : a.toExponential(0));
+      rows.push(['α', s.alphas && s.alphas.length ? `${s.alphaSelection} over ${s.alphas.length} α (${fmtAlpha(s.alphas[0])}…${fmtAlpha(s.alphas[s.alphas.length - 1])})` : s.alphaSelection]);
+      rows.push(['folds', s.folds]);
+      rows.push(['snapshot', `#${s.seq}, source time ${fmtClock(s.sourceTimeSec)}`]);
+    }
+    return rows;
+  }
+
+  /** Planted latencies in the snapshot's layer order, or null when the source is not simulated. */
+  function plantedLatencies(s) {
+    const p = state.health && state.health.plantedLatenciesSec;
+    if (!Array.isArray(p) || p.length !== s.depths.length) return null;
+    return p.map((v) => (isNum(v) ? v : null));
+  }
 
   function renderSnapshot() {
     const s = state.snapshot;
@@ -530,33 +623,27 @@
     $('mode-rolling').classList.toggle('active', !!shown && shown.kind === 'rolling');
 
     const score = shown && isNum(shown.sc.temporalScore) ? shown.sc.temporalScore : null;
-    $('temporal-score').textContent = score === null ? '—' : score.toFixed(3);
+    $('temporal-score').textContent = fmt(score, 3);
     exposed.lastTemporalScore = score;
 
-    const fmtAlpha = (a) => (a >= 1e-3 && a < 1e4 ? String(Number(a.toPrecision(3))) : a.toExponential(0));
-    const alphaText = s.alphas && s.alphas.length ? `${s.alphaSelection} over ${s.alphas.length} α (${fmtAlpha(s.alphas[0])}…${fmtAlpha(s.alphas[s.alphas.length - 1])})` : s.alphaSelection;
-    let method = 'no scores yet (waiting for enough words)';
+    let method = 'no scores yet';
     const rows = [];
     if (shown && shown.kind === 'exact') {
       const e = shown.sc;
-      method = `exact K-fold CV · n = ${e.nWords} words · ${e.foldSizes.length} folds · backend ${s.backend}`;
+      method = `exact K-fold CV · ${countOf(e.nWords, 'word')} · ${e.foldSizes.length} folds`;
       rows.push(['p', `${fmtP(e.p)} (t-test, ${s.depths.length - 2} df)`]);
       rows.push([`${Math.round((e.ci && e.ci.level) * 100)}% CI`, e.ci ? `[${fmt(e.ci.low, 3)}, ${fmt(e.ci.high, 3)}] (${e.ci.method})` : '—']);
-      rows.push(['refit', `${fmt(e.computeSeconds, 2)} s`]);
     } else if (shown) {
       const r = shown.sc;
-      method = `rolling prequential · ${r.nScored} words scored${r.halfLifeWords ? ` · half-life ${r.halfLifeWords} words` : ''} · backend ${s.backend}`;
+      method = `rolling prequential · ${countOf(r.nScored, 'word')} scored${r.halfLifeWords ? ` · half-life ${countOf(r.halfLifeWords, 'word')}` : ''}`;
       rows.push(['p', `${fmtP(r.p)} (t-test, ${s.depths.length - 2} df)`]);
       rows.push(['CI', 'only for exact K-fold scores']);
     }
     if (shown) {
       const sc = shown.sc;
+      rows.push(['Tmax', tmaxText(s, sc)]);
       rows.push(['alignment', `peak R ${fmt(sc.alignmentScore, 3)} at depth ${s.depths[sc.bestLayer] ?? '—'}, t = ${fmt(sc.peakTimeSec, 2)} s`]);
     }
-    rows.push(['words', `${s.nWords} accepted${skippedText(s.skipped)}`]);
-    rows.push(['folds', s.folds]);
-    rows.push(['α', alphaText]);
-    rows.push(['snapshot', `#${s.seq}, source time ${fmtClock(s.sourceTimeSec)}`]);
     $('score-method').textContent = method;
     setDetails($('score-details'), rows);
 
@@ -569,10 +656,18 @@
     overlay.tmax = shown ? shown.sc.tmax : [];
     charts.curves.setData([s.times, ...R]);
 
-    const byDepth = s.depths.map((d, l) => [d, shown ? shown.sc.tmax[l] : null]).sort((a, b) => a[0] - b[0]);
+    const planted = plantedLatencies(s);
+    const byDepth = s.depths.map((d, l) => [d, shown ? shown.sc.tmax[l] : null, planted ? planted[l] : null]).sort((a, b) => a[0] - b[0]);
     const xs = byDepth.map((p) => p[0]);
     const ys = byDepth.map((p) => (isNum(p[1]) ? p[1] : null));
-    charts.tmax.setData([xs, ys, displayFit(xs, ys)]);
+    const plantedYs = byDepth.map((p) => p[2]);
+    charts.tmax.setData([xs, ys, displayFit(xs, ys), plantedYs]);
+    exposed.plantedPoints = plantedYs.filter(isNum).length;
+    $('tmax-legend').textContent = !planted
+      ? ''
+      : exposed.plantedPoints > 0
+        ? "● measured Tmax · ○ planted latency: the simulation's ground truth"
+        : '○ planted latency: none (the null control plants no response)';
     if (shown) {
       const ci = shown.kind === 'exact' && shown.sc.ci ? `, ${Math.round(shown.sc.ci.level * 100)}% CI [${fmt(shown.sc.ci.low, 3)}, ${fmt(shown.sc.ci.high, 3)}]` : '';
       $('tmax-stats').textContent = `r = ${fmt(shown.sc.temporalScore, 3)}, p = ${fmtP(shown.sc.p)}${ci} · ${shown.kind === 'exact' ? 'exact K-fold' : 'rolling prequential'}, ${s.depths.length} layers`;
@@ -584,37 +679,37 @@
     exposed.lastSnapshotSeq = s.seq;
   }
 
-  function skippedText(skipped) {
-    const parts = Object.entries(skipped || {}).filter(([, n]) => n > 0).map(([k, n]) => `${k}: ${n}`);
-    return parts.length ? `, skipped ${parts.join(', ')}` : ', none skipped';
+  /** The word counts, in the score panel and the health panel alike, and the words still needed for an exact score (one source). */
+  function renderWordCounts() {
+    const counts = wordCounts();
+    const rows = wordCountRows(counts);
+    setDetails($('score-words'), rows);
+    setDetails($('health-words'), rows);
+    $('exact-status').textContent = exactStatusText(state.snapshot, counts);
   }
 
   function renderHistory() {
     ensureEmergenceChart();
     const h = state.history;
-    charts.emergence.setData([h.x.slice(), h.rolling.slice(), h.exact.slice()]);
+    charts.emergence.setData([h.sourceTimeSec.map((t) => t / 60), h.rolling.slice(), h.exact.slice()]);
   }
 
   function renderHealth() {
     const h = state.health;
-    if (!h) return;
-    const act = $('activations-label');
-    act.textContent = `activations: ${h.activations}`;
-    act.classList.toggle('synthetic', /synthetic|not a language model|random/i.test(h.activations || ''));
-    const skippedTotal = Object.values(h.wordsSkipped || {}).reduce((a, n) => a + n, 0);
-    const skippedParts = Object.entries(h.wordsSkipped || {}).filter(([, n]) => n > 0).map(([k, n]) => `${k}: ${n}`);
-    setDetails($('health'), [
-      ['state', h.state, `state-${h.state}`],
-      ['source', h.source],
-      ['input rate', isNum(h.inputRateHz) ? `${h.inputRateHz.toFixed(1)} samples/s` : '—'],
-      ['speed', isNum(h.speed) ? `×${h.speed.toFixed(2)} real time` : '—'],
-      ['source time', fmtClock(h.sourceTimeSec)],
-      ['source-time lag', isNum(h.wallLagSec) ? `${h.wallLagSec.toFixed(2)} s behind wall clock` : '—'],
-      ['words accepted', `${h.wordsAccepted}`],
-      ['words skipped', skippedTotal ? `${skippedTotal} (${skippedParts.join(', ')})` : '0'],
-      ['last refit', isNum(h.refitSeconds) ? `${h.refitSeconds.toFixed(2)} s` : '—'],
-      ['backend', h.backend],
-    ]);
+    if (h) {
+      const act = $('activations-label');
+      act.textContent = `activations: ${h.activations}`;
+      act.classList.toggle('synthetic', /synthetic|not a language model|random/i.test(h.activations || ''));
+      setDetails($('health'), [
+        ['state', h.state, `state-${h.state}`],
+        ['source', h.source],
+        ['input rate', isNum(h.inputRateHz) ? `${fmt(h.inputRateHz, 1)} samples/s` : '—'],
+        ['speed', isNum(h.speed) ? `×${fmt(h.speed, 2)} real time` : '—'],
+        ['source time', fmtClock(h.sourceTimeSec)],
+        ['source-time lag', isNum(h.wallLagSec) ? `${fmt(h.wallLagSec, 2)} s behind wall clock` : '—'],
+      ]);
+    }
+    setDetails($('computation'), computationRows());
   }
 
   function renderWords() {
@@ -623,7 +718,7 @@
     const cur = w.current;
     $('current-word').textContent = cur ? cur.word : '—';
     $('current-word-meta').textContent = cur
-      ? `word #${cur.wordIndex} · onset ${fmtClock(cur.onsetSec)}${isNum(cur.durationSec) ? ` · ${cur.durationSec.toFixed(2)} s` : ''}${cur.isContent === true ? ' · content word' : cur.isContent === false ? ' · function word' : ''}`
+      ? `word #${cur.wordIndex} · onset ${fmtClock(cur.onsetSec)}${isNum(cur.durationSec) ? ` · ${fmt(cur.durationSec, 2)} s` : ''}${cur.isContent === true ? ' · content word' : cur.isContent === false ? ' · function word' : ''}`
       : '';
     const recent = (w.recent || []).slice(-RECENT_WORDS_SHOWN);
     $('recent-words').replaceChildren(
@@ -700,10 +795,12 @@
       dirty.banner = false;
       renderBanner();
     }
-    if (dirty.health) {
-      dirty.health = false;
+    if (dirty.health || dirty.snapshot) {
+      // Word counts and the computation rows read both messages.
       renderHealth();
+      renderWordCounts();
     }
+    dirty.health = false;
     if (dirty.words) {
       dirty.words = false;
       renderWords();

@@ -5,8 +5,8 @@
  *
  * Owns: the design arithmetic (reproducing scipy.signal's `butter(..., output='sos')`, `iirnotch`,
  * `sosfilt`, `sosfilt_zi`, `sosfreqz` to rounding), and the per-channel filter state.
- * Must not: know about RxJS, chunks or time stamps (streams/bandpass.ts and streams/notch.ts wrap
- * these functions), or do I/O.
+ * Must not: know about RxJS, chunks or time stamps (streams/sosFilter.ts wraps these functions;
+ * the paper's designs and defaults are src/filters/preprocessPlan.ts), or do I/O.
  *
  * Layouts: an SOS array is a Float64Array `[section][b0 b1 b2 a0 a1 a2]`, row-major, a0 = 1 (scipy's
  * `sos` array flattened). Signals are interleaved `[sample][channel]`, as in SampleChunk.data.

@@ -9,8 +9,9 @@
  * JavaScript; the former per-channel dot products ran at ≈ 25–30× in the same conditions.
  *
  * Owns: the FIR design (and its documented band), rational rate ratios, the polyphase state and
- * its block products (including the synchronous dgemm binding). Must not: know about RxJS,
- * chunks or clocks (streams/resample.ts maps sample indices to time).
+ * its block products (on the shared OpenBLAS binding's dgemm, src/linalg/openblas.ts, or in
+ * JavaScript). Must not: know about RxJS, chunks or clocks (streams/resample.ts maps sample indices
+ * to time), or bind a native library itself.
  *
  * The design, and why (defaults for 1200 → 30 Hz):
  * - The paper band-passes 0.1–20 Hz, but 20 Hz is above the 15 Hz Nyquist of the 30 Hz output, so
@@ -29,8 +30,7 @@
  *   sample 40k), from inputs at or before it (causal; the signal is taken as 0 before the first
  *   sample), and estimates the signal at input time k·40 − 760, i.e. 0.6333 s earlier.
  */
-import { createRequire } from 'node:module';
-import { BLAS_INSTALL_HINT, defaultBlasCandidates } from '../linalg/blas.js';
+import { openBlasGemm } from '../linalg/openblas.js';
 import type { FrequencyResponse } from './butterworth.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -489,41 +489,38 @@ function jsBlockProduct(g: Float64Array, R: number, D: number, C: number, x: Flo
 }
 
 // ---------------------------------------------------------------------------------------------
-// The BLAS kernel: dgemm through koffi, synchronously (the operator is synchronous)
+// The BLAS kernel: dgemm from the shared OpenBLAS binding, called synchronously (the operator is synchronous)
 
 /** acc[off…] += the block product, as jsBlockProduct computes it (C channels, R rows, D taps). */
 type BlockGemm = (C: number, R: number, D: number, x: Float64Array, g: Float64Array, acc: Float64Array, off: number) => void;
 
-type Koffi = typeof import('koffi');
-type NativeFn = ReturnType<ReturnType<Koffi['load']>['func']>;
-
-let gemmBinding: { gemm: BlockGemm; describe: string } | { error: string } | undefined;
+let blockGemm: { gemm: BlockGemm; describe: string } | { error: string } | undefined;
 
 /**
- * Binds dgemm from the first BLAS library of the linalg `blas` backend's search order
- * ($LOCKSTEP_BLAS_LIB, OpenBLAS, reference BLAS), once per process; the error says why none did.
- * The product is issued column-major, so that the channel axis (contiguous in our layout) is the
- * GEMM's long M dimension: acc (C × R, ld C) += x (C × D, ld C) · g (D × R, ld D).
+ * The block product on dgemm from the OpenBLAS binding (src/linalg/openblas.ts: the linalg `blas`
+ * backend's search order, $LOCKSTEP_BLAS_LIB, OpenBLAS, reference BLAS), once per thread; the
+ * error says why no library did. The product is issued column-major, so that the channel axis
+ * (contiguous in our layout) is the GEMM's long M dimension: acc (C × R, ld C) += x (C × D, ld C) · g (D × R, ld D).
  */
 export function loadResampleGemm(): { gemm: BlockGemm; describe: string } | { error: string } {
-  if (gemmBinding) return gemmBinding;
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (e) {
-    return (gemmBinding = { error: `koffi failed to load (${errorText(e)})` });
-  }
-  const failures: string[] = [];
-  for (const cand of defaultBlasCandidates()) {
-    const file = cand.blas ?? cand.lib;
-    try {
-      gemmBinding = bindGemm(koffi, file);
-      return gemmBinding;
-    } catch (e) {
-      failures.push(`${file}: ${errorText(e)}`);
+  if (blockGemm) return blockGemm;
+  const lib = openBlasGemm();
+  if ('error' in lib) return (blockGemm = lib);
+  const { dgemm } = lib;
+  // Channel groups of ≤ GEMM_SERIAL_MNK / (R·D) channels: OpenBLAS runs a GEMM on the calling thread
+  // when M·N·K ≤ 4·65536, and waking its pool for these ~0.4 Mflop products cost more than it
+  // saved (1800 products of 273 × 39 × 40: ~90–200 ms whole vs ~65–125 ms as 137 + 136 channels,
+  // 2-core EPYC, OpenBLAS 0.3.21). The split depends on the shapes only, never on the chunking.
+  // Each group is a sub-matrix of the same leading dimension, passed as offset pointers.
+  const gemm: BlockGemm = (C, R, D, x, g, acc, off) => {
+    const groups = Math.ceil(C / Math.max(1, Math.floor(GEMM_SERIAL_MNK / (R * D))));
+    for (let i = 0, c0 = 0; i < groups; i++) {
+      const c1 = Math.round((C * (i + 1)) / groups);
+      dgemm('col', false, false, c1 - c0, R, D, 1, c0 ? x.subarray(c0) : x, C, g, D, 1, off + c0 ? acc.subarray(off + c0) : acc, C);
+      c0 = c1;
     }
-  }
-  return (gemmBinding = { error: `no usable BLAS library (${failures.join('; ')}); ${BLAS_INSTALL_HINT}` });
+  };
+  return (blockGemm = { gemm, describe: lib.describe });
 }
 
 /** The bound kernel of a state whose kernel is 'blas' (bound when the state was created). */
@@ -535,54 +532,3 @@ function blasGemm(): BlockGemm {
 
 /** OpenBLAS's M·N·K up to which a GEMM stays single-threaded (SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD). */
 const GEMM_SERIAL_MNK = 4 * 65536;
-
-// CBLAS enum values (cblas.h).
-const CblasColMajor = 102;
-const CblasNoTrans = 111;
-
-function bindGemm(koffi: Koffi, file: string): { gemm: BlockGemm; describe: string } {
-  const lib = koffi.load(file);
-  const tryFunc = (decl: string): NativeFn | undefined => {
-    try {
-      return lib.func(decl);
-    } catch {
-      return undefined;
-    }
-  };
-  const cblas = tryFunc('void cblas_dgemm(int order, int transA, int transB, int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc)');
-  /** acc[off + c0…] += rows c0 … c0 + m − 1 of the product (a sub-matrix: same ld, offset pointers). */
-  let part: (m: number, C: number, R: number, D: number, x: Float64Array, g: Float64Array, acc: Float64Array) => void;
-  let how: string;
-  if (cblas) {
-    how = 'cblas_dgemm';
-    part = (m, C, R, D, x, g, acc) => cblas(CblasColMajor, CblasNoTrans, CblasNoTrans, m, R, D, 1, x, C, g, D, 1, acc, C);
-  } else {
-    const fortran = tryFunc('void dgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k, const double *alpha, const double *a, const int *lda, const double *b, const int *ldb, const double *beta, double *c, const int *ldc, size_t taLen, size_t tbLen)');
-    if (!fortran) throw new Error('exports neither cblas_dgemm nor dgemm_');
-    how = 'dgemm_';
-    // Fortran is column-major already; every scalar goes by reference.
-    const one = Float64Array.of(1);
-    part = (m, C, R, D, x, g, acc) =>
-      fortran('N', 'N', Int32Array.of(m), Int32Array.of(R), Int32Array.of(D), one, x, Int32Array.of(C), g, Int32Array.of(D), one, acc, Int32Array.of(C), 1, 1);
-  }
-  // Channel groups of ≤ GEMM_SERIAL_MNK / (R·D) channels: OpenBLAS runs a GEMM on the calling thread
-  // when M·N·K ≤ 4·65536, and waking its pool for these ~0.4 Mflop products cost more than it
-  // saved (1800 products of 273 × 39 × 40: ~90–200 ms whole vs ~65–125 ms as 137 + 136 channels,
-  // 2-core EPYC, OpenBLAS 0.3.21). The split depends on the shapes only, never on the chunking.
-  const gemm: BlockGemm = (C, R, D, x, g, acc, off) => {
-    const groups = Math.ceil(C / Math.max(1, Math.floor(GEMM_SERIAL_MNK / (R * D))));
-    for (let i = 0, c0 = 0; i < groups; i++) {
-      const c1 = Math.round((C * (i + 1)) / groups);
-      part(c1 - c0, C, R, D, c0 ? x.subarray(c0) : x, g, off + c0 ? acc.subarray(off + c0) : acc);
-      c0 = c1;
-    }
-  };
-  let version = '';
-  const config = tryFunc('const char *openblas_get_config()');
-  if (config) version = `${/OpenBLAS [\d.]+/.exec(String(config()))?.[0] ?? 'OpenBLAS'}, `;
-  return { gemm, describe: `${version}${file}, ${how}` };
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

@@ -8,6 +8,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { errorText } from '../errorText.js';
 import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { buildMatmulModel, type MatmulGraphKind } from './onnxGraph.js';
 import { symEigLoops } from './reference.js';
@@ -186,8 +187,4 @@ function outputData(out: InferenceSession.OnnxValueMapType): Float32Array {
 
 function addInto(dst: Float64Array, offset: number, src: Float32Array): void {
   for (let i = 0; i < src.length; i++) dst[offset + i] += src[i];
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -5,6 +5,7 @@
  * Owns: the fallback order and the user-facing "why not / what to do" messages. Must not: import
  * optional native packages at module load (every backend module is imported on demand).
  */
+import { errorText } from '../errorText.js';
 import type { BackendName, LinalgBackend } from './backend.js';
 import { BACKEND_NAMES } from './backend.js';
 import { ReferenceBackend } from './reference.js';
@@ -24,7 +25,7 @@ async function tryLoad(name: BackendName): Promise<LinalgBackend | { error: stri
     }
   } catch (e) {
     // The loaders report their own failures; this only catches a broken module graph.
-    return { error: e instanceof Error ? e.message : String(e) };
+    return { error: errorText(e) };
   }
 }
 

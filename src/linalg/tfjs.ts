@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { errorText } from '../errorText.js';
 import { checkLength, type GemmShape, type LinalgBackend, type SymEig, matmulOutput, type MatmulOptions } from './backend.js';
 import { symEigLoops } from './reference.js';
 
@@ -97,7 +98,7 @@ function namespaceOf<T extends object>(mod: unknown): T {
 
 function describeImportFailure(e: unknown, pkg: string): string {
   const code = (e as { code?: unknown } | null)?.code;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && msg.includes(pkg)) return 'not installed';
   // The usual partial install: npm kept the JS but the postinstall download of libtensorflow failed.
   if (/tfjs_binding\.node/.test(msg)) return 'installed without its native addon (its libtensorflow download did not complete)';

@@ -36,6 +36,31 @@ export function describeFoldPlan(plan: FoldPlan): string {
     : `${plan.folds} folds from contiguous blocks of ${plan.blockWords} words, assigned round-robin`;
 }
 
+/** Fewest words each fold (and each training set) needs before the exact K-fold can score it. */
+export const MIN_WORDS_PER_FOLD = 2;
+
+/**
+ * Accepted words after which every fold holds {@link MIN_WORDS_PER_FOLD} words, i.e. from when on
+ * an exact K-fold score can be computed (it then comes with the next refit); null when the plan
+ * never gets there. Blocks of B ≥ 2 words over K folds: the last fold's second word is word
+ * B·(K−1) + 2 (402 for 100-word blocks over 5 folds); B = 1: 2K. A known total: the last fold
+ * (filled last) must reach its second word.
+ * @example minWordsForExact({ kind: 'blocks', folds: 5, blockWords: 100 }) // 402
+ */
+export function minWordsForExact(plan: FoldPlan): number | null {
+  const m = MIN_WORDS_PER_FOLD;
+  const last = plan.folds - 1;
+  if (plan.kind === 'blocks') {
+    // The m-th word of the last fold: its ⌊(m−1)/B⌋-th block of that fold, offset (m−1) mod B.
+    const q = Math.floor((m - 1) / plan.blockWords);
+    const r = (m - 1) % plan.blockWords;
+    return (last + q * plan.folds) * plan.blockWords + r + 1;
+  }
+  const lastSize = Math.floor(plan.totalWords / plan.folds); // the first totalWords mod K folds get one more
+  if (lastSize < m) return null;
+  return plan.totalWords - lastSize + m;
+}
+
 export function validateFoldPlan(plan: FoldPlan): void {
   if (!Number.isInteger(plan.folds) || plan.folds < 2) throw new RangeError(`folds must be an integer ≥ 2, got ${plan.folds}`);
   if (plan.kind === 'total' && (!Number.isInteger(plan.totalWords) || plan.totalWords < plan.folds)) {

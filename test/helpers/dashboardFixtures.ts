@@ -14,6 +14,10 @@ export interface FakeSnapshotOptions {
   folds?: number;
   /** Leave out the exact (K-fold) scores, as before the first refit. */
   noExact?: boolean;
+  /** Leave out the rolling scores too, as before any refit. */
+  noRolling?: boolean;
+  /** Accepted words (default 50 × seq). */
+  nWords?: number;
 }
 
 /** Deterministic pseudo-random in [0, 1) from two integers. */
@@ -44,7 +48,7 @@ export function fakeSnapshot(seq: number, opts: FakeSnapshotOptions = {}): Score
   const T = samplesBetween(PAPER_EPOCH.tStartSec, PAPER_EPOCH.tEndSec, PAPER_EPOCH.sfreqHz);
   const times = epochTimes(PAPER_EPOCH.tStartSec, PAPER_EPOCH.sfreqHz, T);
   const depths = defaultDepths(L);
-  const nWords = 50 * seq;
+  const nWords = opts.nWords ?? 50 * seq;
   const exactCurves = fakeCurves(seq, times, depths, fakeExactScore(seq), 0);
   const folds = opts.folds ?? 0;
   return {
@@ -60,7 +64,9 @@ export function fakeSnapshot(seq: number, opts: FakeSnapshotOptions = {}): Score
     alphaSelection: 'per-target GCV',
     alphas: [1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3, 1e4, 1e5],
     folds: '5 folds from contiguous blocks of 20 words, assigned round-robin',
-    rolling: { ...fakeCurves(seq, times, depths, 0.1 + 0.8 * hash01(seq, 3), 7), nScored: nWords - 20, halfLifeWords: null },
+    foldPlan: { kind: 'blocks', folds: 5, blockWords: 20 },
+    minWordsForExact: 82,
+    rolling: opts.noRolling ? null : { ...fakeCurves(seq, times, depths, 0.1 + 0.8 * hash01(seq, 3), 7), nScored: nWords - 20, halfLifeWords: null },
     exact: opts.noExact
       ? null
       : {
@@ -85,7 +91,7 @@ export function fakeHealth(over: Partial<StreamHealth> = {}): StreamHealth {
     inputRateHz: 1200,
     speed: 1,
     wordsAccepted: 250,
-    wordsSkipped: { 'nonfinite-epoch': 2 },
+    wordsSkipped: { 'nonfinite-epoch': 2, 'function-word': 2037 },
     refitSeconds: 0.8,
     backend: 'reference',
     source: 'simulated subject (seed 1)',

@@ -1,7 +1,10 @@
 /**
  * The CTF `.res4` header, byte for byte, in both directions: `parseRes4` turns the file's bytes
  * into a `Res4` (every field MNE-Python's `_read_res4` reads, at the same offsets, with the same
- * alignment), and `encodeRes4` writes a `Res4` back in the same layout (for ctfWriter).
+ * alignment), and `encodeRes4` writes a `Res4` back in the same layout (for ctfWriter). Both go
+ * through one field table per record (RES4_GENERAL, RES4_FILTER, RES4_CHANNEL, RES4_COIL,
+ * RES4_COMP: each field's name, MNE's name, offset, type and length), so every offset is written
+ * once.
  *
  * Layout (all big-endian; offsets checked against MNE 1.3 `mne/io/ctf/res4.py` and against the
  * Donders CTF-275 test set, where parsing ends exactly at EOF): a fixed 1844-byte general header,
@@ -15,16 +18,6 @@
  * touch the data files.
  */
 import { RecordingFormatError } from '../rawRecording.js';
-
-/** Offset of run_desc (MNE's CTF.FUNNY_POS): the general header's fixed part ends here. */
-export const RES4_FIXED_SIZE = 1844;
-export const RES4_NAME_SIZE = 32;
-export const RES4_CHANNEL_SIZE = 1328;
-export const RES4_COIL_SIZE = 80;
-export const RES4_MAX_COILS = 8;
-export const RES4_COMP_SIZE = 1992;
-export const RES4_MAX_BALANCING = 50;
-export const RES4_SENSOR_LABEL = 31;
 
 /** Plausibility limits: a count above these is a damaged header, not a big recording. */
 const MAX_CHANNELS = 4096;
@@ -112,6 +105,159 @@ export interface Res4 {
   offsets: { filters: number; names: number; channels: number; comps: number; end: number };
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The layout: one table per record. Offsets are from the start of the record.
+
+/** Big-endian numbers as stored: int16, int32, uint8, float64. */
+type Res4Number = 'i16' | 'i32' | 'u8' | 'f64';
+
+/** One field of a record. */
+export interface Res4Field {
+  /** MNE-Python's name for it (`mne/io/ctf/res4.py`); names the field in error messages. */
+  readonly mne: string;
+  /** Byte offset from the start of the record. */
+  readonly offset: number;
+  /** A number, a NUL-terminated string of `length` bytes (decoded as UTF-8, as MNE does), or a nested record. */
+  readonly type: Res4Number | 'str' | Res4Record;
+  /** Bytes of a 'str' field (unused for the others). */
+  readonly length?: number;
+  /**
+   * Values stored back to back (each `length` bytes for strings, the record's size for records);
+   * absent: one value, read as a plain number or string. For the compensation sensors and
+   * coefficients this is the number of slots; `ncoeff` says how many are used.
+   */
+  readonly count?: number;
+}
+
+/** A fixed-size record: its size in bytes and its fields by our property name. */
+export interface Res4Record {
+  readonly size: number;
+  readonly fields: Readonly<Record<string, Res4Field>>;
+}
+
+/** A table for `T`'s properties (less those handled outside the table), plus count fields. */
+type TableOf<T, Omitted extends keyof T, Counts extends string = never> = {
+  readonly size: number;
+  readonly fields: { readonly [K in Exclude<keyof T, Omitted> | Counts]: Res4Field };
+};
+
+const NUMBER_BYTES: Record<Res4Number, number> = { i16: 2, i32: 4, u8: 1, f64: 8 };
+
+/** One sensor or head coil of a channel record. */
+export const RES4_COIL = {
+  size: 80,
+  fields: {
+    posCm: { mne: 'pos', offset: 0, type: 'f64', count: 3 },
+    norm: { mne: 'norm', offset: 32, type: 'f64', count: 3 },
+    turns: { mne: 'turns', offset: 64, type: 'i16' },
+    areaCm2: { mne: 'area', offset: 72, type: 'f64' },
+  },
+} as const satisfies TableOf<Res4Coil, never>;
+
+export const RES4_MAX_COILS = 8;
+
+/** One channel record (its name is stored separately, in the names section). */
+export const RES4_CHANNEL = {
+  size: 1328,
+  fields: {
+    sensorTypeIndex: { mne: 'sensor_type_index', offset: 0, type: 'i16' },
+    originalRunNo: { mne: 'original_run_no', offset: 2, type: 'i16' },
+    coilType: { mne: 'coil_type', offset: 4, type: 'i32' },
+    properGain: { mne: 'proper_gain', offset: 8, type: 'f64' },
+    qgain: { mne: 'qgain', offset: 16, type: 'f64' },
+    ioGain: { mne: 'io_gain', offset: 24, type: 'f64' },
+    ioOffset: { mne: 'io_offset', offset: 32, type: 'f64' },
+    numCoils: { mne: 'num_coils', offset: 40, type: 'i16' },
+    gradOrderNo: { mne: 'grad_order_no', offset: 42, type: 'i16' },
+    coils: { mne: 'coil', offset: 48, type: RES4_COIL, count: RES4_MAX_COILS },
+    headCoils: { mne: 'head_coil', offset: 688, type: RES4_COIL, count: RES4_MAX_COILS },
+  },
+} as const satisfies TableOf<Res4Channel, 'name'>;
+
+export const RES4_MAX_BALANCING = 50;
+export const RES4_SENSOR_LABEL = 31;
+
+/** One compensation record: `ncoeff` of the 50 sensor-name and coefficient slots are used. */
+export const RES4_COMP = {
+  size: 1992,
+  fields: {
+    sensorName: { mne: 'sensor_name', offset: 0, type: 'str', length: 32 },
+    coeffType: { mne: 'coeff_type', offset: 32, type: 'i32' },
+    ncoeff: { mne: 'ncoeff', offset: 40, type: 'i16' },
+    sensors: { mne: 'sensors', offset: 42, type: 'str', length: RES4_SENSOR_LABEL, count: RES4_MAX_BALANCING },
+    coeffs: { mne: 'coeffs', offset: 1592, type: 'f64', count: RES4_MAX_BALANCING },
+  },
+} as const satisfies TableOf<Res4Comp, never, 'ncoeff'>;
+
+/** A filter's fixed part; its `npar` float64 parameters follow it directly (filters are packed). */
+export const RES4_FILTER = {
+  size: 18,
+  fields: {
+    freqHz: { mne: 'freq', offset: 0, type: 'f64' },
+    filterClass: { mne: 'class', offset: 8, type: 'i32' },
+    type: { mne: 'type', offset: 12, type: 'i32' },
+    npar: { mne: 'npar', offset: 16, type: 'i16' },
+  },
+} as const satisfies TableOf<Res4Filter, 'params', 'npar'>;
+
+/** The fixed general header; run_desc (`rdlen` bytes) follows it. */
+export const RES4_GENERAL = {
+  // MNE's CTF.FUNNY_POS: the offset of run_desc.
+  size: 1844,
+  fields: {
+    // The magic, "MEG41RS" or "MEG42RS", in the first 7 of these 8 bytes.
+    head: { mne: 'head', offset: 0, type: 'str', length: 8 },
+    appName: { mne: 'appname', offset: 8, type: 'str', length: 256 },
+    origin: { mne: 'origin', offset: 264, type: 'str', length: 256 },
+    description: { mne: 'desc', offset: 520, type: 'str', length: 256 },
+    nave: { mne: 'nave', offset: 776, type: 'i16' },
+    dataTime: { mne: 'data_time', offset: 778, type: 'str', length: 255 },
+    dataDate: { mne: 'data_date', offset: 1033, type: 'str', length: 255 },
+    nSamplesPerTrial: { mne: 'nsamp', offset: 1288, type: 'i32' },
+    nChannels: { mne: 'nchan', offset: 1292, type: 'i16' },
+    sfreqHz: { mne: 'sfreq', offset: 1296, type: 'f64' },
+    epochTimeSec: { mne: 'epoch_time', offset: 1304, type: 'f64' },
+    nTrials: { mne: 'no_trials', offset: 1312, type: 'i16' },
+    preTrigPts: { mne: 'pre_trig_pts', offset: 1316, type: 'i32' },
+    nTrialsDone: { mne: 'no_trials_done', offset: 1320, type: 'i16' },
+    nTrialsDisplay: { mne: 'no_trials_display', offset: 1322, type: 'i16' },
+    saveTrials: { mne: 'save_trials', offset: 1324, type: 'i32' },
+    primaryTrigger: { mne: 'primary_trigger', offset: 1328, type: 'u8' },
+    secondaryTrigger: { mne: 'secondary_trigger', offset: 1329, type: 'u8', count: 8 },
+    triggerPolarityMask: { mne: 'trigger_polarity_mask', offset: 1337, type: 'u8' },
+    triggerMode: { mne: 'trigger_mode', offset: 1338, type: 'i16' },
+    acceptReject: { mne: 'accept_reject', offset: 1340, type: 'i32' },
+    runTimeDisplay: { mne: 'run_time_display', offset: 1344, type: 'i16' },
+    zeroHead: { mne: 'zero_head', offset: 1348, type: 'i32' },
+    artifactMode: { mne: 'artifact_mode', offset: 1352, type: 'i32' },
+    runName: { mne: 'run_name', offset: 1360, type: 'str', length: 32 },
+    runTitle: { mne: 'run_title', offset: 1392, type: 'str', length: 256 },
+    instruments: { mne: 'instruments', offset: 1648, type: 'str', length: 32 },
+    collectDescriptor: { mne: 'collect_descriptor', offset: 1680, type: 'str', length: 32 },
+    subjectId: { mne: 'subject_id', offset: 1712, type: 'str', length: 32 },
+    operator: { mne: 'operator', offset: 1744, type: 'str', length: 32 },
+    sensorFileName: { mne: 'sensor_file_name', offset: 1776, type: 'str', length: 60 },
+    rdlen: { mne: 'rdlen', offset: 1836, type: 'i32' },
+  },
+} as const satisfies TableOf<Res4, 'runDescription' | 'filters' | 'channels' | 'comps' | 'offsets', 'rdlen'>;
+
+/** Offset of run_desc (MNE's CTF.FUNNY_POS): the general header's fixed part ends here. */
+export const RES4_FIXED_SIZE = RES4_GENERAL.size;
+/** Each channel name: char[32], NUL-terminated. */
+export const RES4_NAME_SIZE = 32;
+export const RES4_CHANNEL_SIZE = RES4_CHANNEL.size;
+export const RES4_COIL_SIZE = RES4_COIL.size;
+export const RES4_COMP_SIZE = RES4_COMP.size;
+
+/** Bytes one value of a field takes. */
+function valueBytes(f: Res4Field): number {
+  return typeof f.type === 'object' ? f.type.size : f.type === 'str' ? f.length! : NUMBER_BYTES[f.type];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
 const latin1 = new TextDecoder('latin1');
 
 /** A bounds-checked big-endian cursor over the file bytes; every read names its field on failure. */
@@ -128,10 +274,15 @@ class Res4Cursor {
         `expected ${what} (${n} bytes) but the file ends at byte ${this.bytes.byteLength}`);
     }
   }
-  i16(pos: number, what: string): number { this.need(pos, 2, what); return this.view.getInt16(pos, false); }
-  i32(pos: number, what: string): number { this.need(pos, 4, what); return this.view.getInt32(pos, false); }
-  u8(pos: number, what: string): number { this.need(pos, 1, what); return this.view.getUint8(pos); }
-  f64(pos: number, what: string): number { this.need(pos, 8, what); return this.view.getFloat64(pos, false); }
+  number(type: Res4Number, pos: number, what: string): number {
+    this.need(pos, NUMBER_BYTES[type], what);
+    switch (type) {
+      case 'i16': return this.view.getInt16(pos, false);
+      case 'i32': return this.view.getInt32(pos, false);
+      case 'u8': return this.view.getUint8(pos);
+      case 'f64': return this.view.getFloat64(pos, false);
+    }
+  }
   /** NUL-terminated string in a fixed field, decoded as MNE does (UTF-8). */
   str(pos: number, n: number, what: string): string {
     this.need(pos, n, what);
@@ -139,69 +290,82 @@ class Res4Cursor {
     while (end < pos + n && this.bytes[end] !== 0) end++;
     return this.buf.toString('utf8', pos, end);
   }
-}
 
-function readCoil(c: Res4Cursor, pos: number, what: string): Res4Coil {
-  return {
-    posCm: [c.f64(pos, what), c.f64(pos + 8, what), c.f64(pos + 16, what)],
-    norm: [c.f64(pos + 32, what), c.f64(pos + 40, what), c.f64(pos + 48, what)],
-    turns: c.i16(pos + 64, what),
-    areaCm2: c.f64(pos + 72, what),
-  };
+  /** One value of field `f` at byte `pos`: a number, a string or a nested record. */
+  private value(f: Res4Field, pos: number, what: string | undefined): unknown {
+    const label = what ?? f.mne;
+    if (typeof f.type === 'object') return this.record(f.type, pos, label);
+    return f.type === 'str' ? this.str(pos, f.length!, label) : this.number(f.type, pos, label);
+  }
+
+  /** Field `f` of the record at `at`: one value, or `count` of them (fewer when `used` says so). */
+  field(f: Res4Field, at: number, what?: string, used?: number): unknown {
+    if (f.count === undefined) return this.value(f, at + f.offset, what);
+    const step = valueBytes(f);
+    const out: unknown[] = [];
+    for (let i = 0; i < (used ?? f.count); i++) out.push(this.value(f, at + f.offset + i * step, what));
+    return out;
+  }
+
+  /**
+   * Every field of the record at `at`, in table order (ascending offsets: a truncated record
+   * fails at its first missing field). `what` names the record in errors (default: each field's
+   * MNE name); `used` gives the used length of variable fields.
+   */
+  record(rec: Res4Record, at: number, what?: string, used: Readonly<Record<string, number>> = {}): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, f] of Object.entries(rec.fields)) out[key] = this.field(f, at, what, used[key]);
+    return out;
+  }
 }
 
 /** Parses a whole `.res4` file. `file` names it in errors. */
 export function parseRes4(bytes: Uint8Array, file: string): Res4 {
+  const G = RES4_GENERAL.fields;
   const c = new Res4Cursor(bytes, file);
   c.need(0, RES4_FIXED_SIZE, 'the 1844-byte res4 general header');
-  const head = latin1.decode(bytes.subarray(0, 7));
+  const head = latin1.decode(bytes.subarray(G.head.offset, G.head.offset + 7));
   if (!/^MEG4[12]RS$/.test(head)) {
     throw new RecordingFormatError(file, 'byte 0', `expected the res4 magic "MEG41RS" or "MEG42RS", found ${JSON.stringify(head)}`,
       'this is not a CTF .res4 header');
   }
-  let dataTime = c.str(778, 255, 'data_time');
-  let dataDate = c.str(1033, 255, 'data_date');
+  // The whole fixed header is there (checked above): read it, then check the counts it holds.
+  const general = c.record(RES4_GENERAL, 0) as Omit<Res4, 'head' | 'runDescription' | 'filters' | 'channels' | 'comps' | 'offsets'> & { rdlen: number };
+  const { rdlen, nSamplesPerTrial, nChannels, sfreqHz } = general;
   // As MNE: some writers swap date and time.
-  if (dataTime.includes('/') && dataDate.includes(':')) [dataTime, dataDate] = [dataDate, dataTime];
+  if (general.dataTime.includes('/') && general.dataDate.includes(':')) [general.dataTime, general.dataDate] = [general.dataDate, general.dataTime];
 
-  const nSamplesPerTrial = c.i32(1288, 'nsamp');
   if (nSamplesPerTrial <= 0) {
-    throw new RecordingFormatError(file, 'byte 1288', `expected a positive number of samples per trial, found ${nSamplesPerTrial}`);
+    throw new RecordingFormatError(file, `byte ${G.nSamplesPerTrial.offset}`, `expected a positive number of samples per trial, found ${nSamplesPerTrial}`);
   }
-  const nChannels = c.i16(1292, 'nchan');
   if (nChannels <= 0 || nChannels > MAX_CHANNELS) {
-    throw new RecordingFormatError(file, 'byte 1292', `expected a channel count in 1…${MAX_CHANNELS}, found ${nChannels}`);
+    throw new RecordingFormatError(file, `byte ${G.nChannels.offset}`, `expected a channel count in 1…${MAX_CHANNELS}, found ${nChannels}`);
   }
-  const sfreqHz = c.f64(1296, 'sfreq');
   if (!Number.isFinite(sfreqHz) || sfreqHz <= 0 || sfreqHz > 1e6) {
-    throw new RecordingFormatError(file, 'byte 1296', `expected a sampling rate in (0, 1e6] Hz, found ${sfreqHz}`);
+    throw new RecordingFormatError(file, `byte ${G.sfreqHz.offset}`, `expected a sampling rate in (0, 1e6] Hz, found ${sfreqHz}`);
   }
-  const rdlen = c.i32(1836, 'rdlen');
   if (rdlen < 0 || RES4_FIXED_SIZE + rdlen > bytes.byteLength) {
-    throw new RecordingFormatError(file, 'byte 1836',
+    throw new RecordingFormatError(file, `byte ${G.rdlen.offset}`,
       `expected a run description length in 0…${bytes.byteLength - RES4_FIXED_SIZE}, found ${rdlen}`);
   }
   const runDescription = rdlen > 0 ? c.str(RES4_FIXED_SIZE, rdlen, 'run_desc') : '';
 
   let pos = RES4_FIXED_SIZE + rdlen;
   const filtersAt = pos;
-  const nFilters = c.i16(pos, 'nfilt');
+  const nFilters = c.number('i16', pos, 'nfilt');
   if (nFilters < 0) throw new RecordingFormatError(file, `byte ${pos}`, `expected a non-negative filter count, found ${nFilters}`);
   pos += 2;
   const filters: Res4Filter[] = [];
   for (let k = 0; k < nFilters; k++) {
     const what = `filter ${k}`;
-    const freqHz = c.f64(pos, what);
-    const filterClass = c.i32(pos + 8, what);
-    const type = c.i32(pos + 12, what);
-    const npar = c.i16(pos + 16, what);
-    if (npar < 0) throw new RecordingFormatError(file, `byte ${pos + 16}`, `expected a non-negative parameter count for ${what}, found ${npar}`);
-    pos += 18;
+    const { npar, ...fixed } = c.record(RES4_FILTER, pos, what) as Omit<Res4Filter, 'params'> & { npar: number };
+    if (npar < 0) throw new RecordingFormatError(file, `byte ${pos + RES4_FILTER.fields.npar.offset}`, `expected a non-negative parameter count for ${what}, found ${npar}`);
+    pos += RES4_FILTER.size;
     c.need(pos, npar * 8, `${npar} parameters of ${what}`);
     const params: number[] = [];
-    for (let p = 0; p < npar; p++) params.push(c.f64(pos + 8 * p, what));
+    for (let p = 0; p < npar; p++) params.push(c.number('f64', pos + 8 * p, what));
     pos += npar * 8;
-    filters.push({ freqHz, filterClass, type, params });
+    filters.push({ ...fixed, params });
   }
 
   const namesAt = pos;
@@ -214,33 +378,13 @@ export function parseRes4(bytes: Uint8Array, file: string): Res4 {
   c.need(pos, nChannels * RES4_CHANNEL_SIZE, `${nChannels} channel records of ${RES4_CHANNEL_SIZE} bytes`);
   const channels: Res4Channel[] = [];
   for (let k = 0; k < nChannels; k++) {
-    const at = pos + k * RES4_CHANNEL_SIZE;
-    const what = `channel record ${k} (${names[k]})`;
-    const coils: Res4Coil[] = [];
-    const headCoils: Res4Coil[] = [];
-    for (let j = 0; j < RES4_MAX_COILS; j++) {
-      coils.push(readCoil(c, at + 48 + j * RES4_COIL_SIZE, what));
-      headCoils.push(readCoil(c, at + 688 + j * RES4_COIL_SIZE, what));
-    }
-    channels.push({
-      name: names[k]!,
-      sensorTypeIndex: c.i16(at, what),
-      originalRunNo: c.i16(at + 2, what),
-      coilType: c.i32(at + 4, what),
-      properGain: c.f64(at + 8, what),
-      qgain: c.f64(at + 16, what),
-      ioGain: c.f64(at + 24, what),
-      ioOffset: c.f64(at + 32, what),
-      numCoils: c.i16(at + 40, what),
-      gradOrderNo: c.i16(at + 42, what),
-      coils,
-      headCoils,
-    });
+    const record = c.record(RES4_CHANNEL, pos + k * RES4_CHANNEL_SIZE, `channel record ${k} (${names[k]})`) as Omit<Res4Channel, 'name'>;
+    channels.push({ name: names[k]!, ...record });
   }
   pos += nChannels * RES4_CHANNEL_SIZE;
 
   const compsAt = pos;
-  const nComps = c.i16(pos, 'ncomp');
+  const nComps = c.number('i16', pos, 'ncomp');
   pos += 2;
   const compBytes = nComps * RES4_COMP_SIZE;
   if (nComps < 0 || pos + compBytes !== bytes.byteLength) {
@@ -252,54 +396,20 @@ export function parseRes4(bytes: Uint8Array, file: string): Res4 {
   for (let k = 0; k < nComps; k++) {
     const at = pos + k * RES4_COMP_SIZE;
     const what = `compensation record ${k}`;
-    const ncoeff = c.i16(at + 40, what);
+    const ncoeff = c.field(RES4_COMP.fields.ncoeff, at, what) as number;
     if (ncoeff < 0 || ncoeff > RES4_MAX_BALANCING) {
-      throw new RecordingFormatError(file, `byte ${at + 40}`, `expected a coefficient count in 0…${RES4_MAX_BALANCING} in ${what}, found ${ncoeff}`);
+      throw new RecordingFormatError(file, `byte ${at + RES4_COMP.fields.ncoeff.offset}`, `expected a coefficient count in 0…${RES4_MAX_BALANCING} in ${what}, found ${ncoeff}`);
     }
-    const sensors: string[] = [];
-    const coeffs: number[] = [];
-    for (let j = 0; j < ncoeff; j++) {
-      sensors.push(c.str(at + 42 + j * RES4_SENSOR_LABEL, RES4_SENSOR_LABEL, what));
-      coeffs.push(c.f64(at + 1592 + j * 8, what));
-    }
-    comps.push({ sensorName: c.str(at, 32, what), coeffType: c.i32(at + 32, what), sensors, coeffs });
+    const { ncoeff: _used, ...comp } = c.record(RES4_COMP, at, what, { sensors: ncoeff, coeffs: ncoeff }) as unknown as Res4Comp & { ncoeff: number };
+    comps.push(comp);
   }
   pos += compBytes;
 
-  const secondaryTrigger: number[] = [];
-  for (let k = 0; k < 8; k++) secondaryTrigger.push(c.u8(1329 + k, 'secondary_trigger'));
+  // `head` as checked above (the table's 8-byte string may run past the 7-byte magic).
+  const { rdlen: _rdlen, head: _head, ...fixed } = general as typeof general & { head: string };
   return {
     head,
-    appName: c.str(8, 256, 'appname'),
-    origin: c.str(264, 256, 'origin'),
-    description: c.str(520, 256, 'desc'),
-    nave: c.i16(776, 'nave'),
-    dataTime,
-    dataDate,
-    nSamplesPerTrial,
-    nChannels,
-    sfreqHz,
-    epochTimeSec: c.f64(1304, 'epoch_time'),
-    nTrials: c.i16(1312, 'no_trials'),
-    preTrigPts: c.i32(1316, 'pre_trig_pts'),
-    nTrialsDone: c.i16(1320, 'no_trials_done'),
-    nTrialsDisplay: c.i16(1322, 'no_trials_display'),
-    saveTrials: c.i32(1324, 'save_trials'),
-    primaryTrigger: c.u8(1328, 'primary_trigger'),
-    secondaryTrigger,
-    triggerPolarityMask: c.u8(1337, 'trigger_polarity_mask'),
-    triggerMode: c.i16(1338, 'trigger_mode'),
-    acceptReject: c.i32(1340, 'accept_reject'),
-    runTimeDisplay: c.i16(1344, 'run_time_display'),
-    zeroHead: c.i32(1348, 'zero_head'),
-    artifactMode: c.i32(1352, 'artifact_mode'),
-    runName: c.str(1360, 32, 'run_name'),
-    runTitle: c.str(1392, 256, 'run_title'),
-    instruments: c.str(1648, 32, 'instruments'),
-    collectDescriptor: c.str(1680, 32, 'collect_descriptor'),
-    subjectId: c.str(1712, 32, 'subject_id'),
-    operator: c.str(1744, 32, 'operator'),
-    sensorFileName: c.str(1776, 60, 'sensor_file_name'),
+    ...fixed,
     runDescription,
     filters,
     channels,
@@ -308,95 +418,78 @@ export function parseRes4(bytes: Uint8Array, file: string): Res4 {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Writing
+
 /** What encodeRes4 needs: a Res4 without the offsets it computes itself. */
 export type Res4Fields = Omit<Res4, 'offsets'>;
+
+/** A big-endian writer into a zeroed buffer, driven by the same tables. */
+class Res4Writer {
+  constructor(readonly b: Buffer) {}
+  number(type: Res4Number, pos: number, v: number): void {
+    switch (type) {
+      case 'i16': this.b.writeInt16BE(v, pos); break;
+      case 'i32': this.b.writeInt32BE(v, pos); break;
+      case 'u8': this.b.writeUInt8(v, pos); break;
+      case 'f64': this.b.writeDoubleBE(v, pos); break;
+    }
+  }
+  str(pos: number, n: number, s: string): void {
+    const bytes = Buffer.from(s, 'utf8');
+    if (bytes.length >= n) throw new RangeError(`res4 string field of ${n} bytes cannot hold ${JSON.stringify(s)}`);
+    bytes.copy(this.b, pos);
+  }
+  private value(f: Res4Field, pos: number, v: unknown): void {
+    if (typeof f.type === 'object') this.record(f.type, pos, v as object);
+    else if (f.type === 'str') this.str(pos, f.length!, v as string);
+    else this.number(f.type, pos, v as number);
+  }
+  /** Field `f` of the record at `at`; an array field takes up to `count` values (unused slots stay zero). */
+  field(f: Res4Field, at: number, key: string, v: unknown): void {
+    if (f.count === undefined) {
+      this.value(f, at + f.offset, v);
+      return;
+    }
+    const values = v as readonly unknown[];
+    if (values.length > f.count) throw new RangeError(`res4 field ${f.mne} holds at most ${f.count} values, got ${values.length} for ${key}`);
+    const step = valueBytes(f);
+    values.forEach((x, i) => this.value(f, at + f.offset + i * step, x));
+  }
+  /** Every field of `rec` at `at`, from the same-named properties of `values`. */
+  record(rec: Res4Record, at: number, values: object): void {
+    for (const [key, f] of Object.entries(rec.fields)) this.field(f, at, key, (values as Record<string, unknown>)[key]);
+  }
+}
 
 /** Writes a Res4 in the layout parseRes4 reads (padding bytes zero). */
 export function encodeRes4(r: Res4Fields): Buffer {
   const runDesc = Buffer.from(r.runDescription, 'utf8');
   let size = RES4_FIXED_SIZE + runDesc.length + 2;
-  for (const f of r.filters) size += 18 + 8 * f.params.length;
+  for (const f of r.filters) size += RES4_FILTER.size + 8 * f.params.length;
   size += r.channels.length * (RES4_NAME_SIZE + RES4_CHANNEL_SIZE) + 2 + r.comps.length * RES4_COMP_SIZE;
-  const b = Buffer.alloc(size);
-  const str = (pos: number, n: number, s: string): void => {
-    const bytes = Buffer.from(s, 'utf8');
-    if (bytes.length >= n) throw new RangeError(`res4 string field of ${n} bytes cannot hold ${JSON.stringify(s)}`);
-    bytes.copy(b, pos);
-  };
-  str(0, 8, r.head);
-  str(8, 256, r.appName);
-  str(264, 256, r.origin);
-  str(520, 256, r.description);
-  b.writeInt16BE(r.nave, 776);
-  str(778, 255, r.dataTime);
-  str(1033, 255, r.dataDate);
-  b.writeInt32BE(r.nSamplesPerTrial, 1288);
-  b.writeInt16BE(r.channels.length, 1292);
-  b.writeDoubleBE(r.sfreqHz, 1296);
-  b.writeDoubleBE(r.epochTimeSec, 1304);
-  b.writeInt16BE(r.nTrials, 1312);
-  b.writeInt32BE(r.preTrigPts, 1316);
-  b.writeInt16BE(r.nTrialsDone, 1320);
-  b.writeInt16BE(r.nTrialsDisplay, 1322);
-  b.writeInt32BE(r.saveTrials, 1324);
-  b.writeUInt8(r.primaryTrigger, 1328);
-  r.secondaryTrigger.slice(0, 8).forEach((v, k) => b.writeUInt8(v, 1329 + k));
-  b.writeUInt8(r.triggerPolarityMask, 1337);
-  b.writeInt16BE(r.triggerMode, 1338);
-  b.writeInt32BE(r.acceptReject, 1340);
-  b.writeInt16BE(r.runTimeDisplay, 1344);
-  b.writeInt32BE(r.zeroHead, 1348);
-  b.writeInt32BE(r.artifactMode, 1352);
-  str(1360, 32, r.runName);
-  str(1392, 256, r.runTitle);
-  str(1648, 32, r.instruments);
-  str(1680, 32, r.collectDescriptor);
-  str(1712, 32, r.subjectId);
-  str(1744, 32, r.operator);
-  str(1776, 60, r.sensorFileName);
-  b.writeInt32BE(runDesc.length, 1836);
-  runDesc.copy(b, RES4_FIXED_SIZE);
+  const w = new Res4Writer(Buffer.alloc(size));
+  // The counts come from the arrays they count, never from fields that could disagree with them.
+  w.record(RES4_GENERAL, 0, { ...r, nChannels: r.channels.length, rdlen: runDesc.length });
+  runDesc.copy(w.b, RES4_FIXED_SIZE);
   let pos = RES4_FIXED_SIZE + runDesc.length;
-  b.writeInt16BE(r.filters.length, pos);
+  w.number('i16', pos, r.filters.length);
   pos += 2;
   for (const f of r.filters) {
-    b.writeDoubleBE(f.freqHz, pos);
-    b.writeInt32BE(f.filterClass, pos + 8);
-    b.writeInt32BE(f.type, pos + 12);
-    b.writeInt16BE(f.params.length, pos + 16);
-    pos += 18;
-    for (const p of f.params) { b.writeDoubleBE(p, pos); pos += 8; }
+    w.record(RES4_FILTER, pos, { ...f, npar: f.params.length });
+    pos += RES4_FILTER.size;
+    for (const p of f.params) { w.number('f64', pos, p); pos += 8; }
   }
-  for (const ch of r.channels) { str(pos, RES4_NAME_SIZE, ch.name); pos += RES4_NAME_SIZE; }
-  const coil = (at: number, k: Res4Coil): void => {
-    k.posCm.forEach((v, j) => b.writeDoubleBE(v, at + 8 * j));
-    k.norm.forEach((v, j) => b.writeDoubleBE(v, at + 32 + 8 * j));
-    b.writeInt16BE(k.turns, at + 64);
-    b.writeDoubleBE(k.areaCm2, at + 72);
-  };
+  for (const ch of r.channels) { w.str(pos, RES4_NAME_SIZE, ch.name); pos += RES4_NAME_SIZE; }
   for (const ch of r.channels) {
-    b.writeInt16BE(ch.sensorTypeIndex, pos);
-    b.writeInt16BE(ch.originalRunNo, pos + 2);
-    b.writeInt32BE(ch.coilType, pos + 4);
-    b.writeDoubleBE(ch.properGain, pos + 8);
-    b.writeDoubleBE(ch.qgain, pos + 16);
-    b.writeDoubleBE(ch.ioGain, pos + 24);
-    b.writeDoubleBE(ch.ioOffset, pos + 32);
-    b.writeInt16BE(ch.numCoils, pos + 40);
-    b.writeInt16BE(ch.gradOrderNo, pos + 42);
-    ch.coils.slice(0, RES4_MAX_COILS).forEach((k, j) => coil(pos + 48 + j * RES4_COIL_SIZE, k));
-    ch.headCoils.slice(0, RES4_MAX_COILS).forEach((k, j) => coil(pos + 688 + j * RES4_COIL_SIZE, k));
+    w.record(RES4_CHANNEL, pos, ch);
     pos += RES4_CHANNEL_SIZE;
   }
-  b.writeInt16BE(r.comps.length, pos);
+  w.number('i16', pos, r.comps.length);
   pos += 2;
   for (const k of r.comps) {
-    str(pos, 32, k.sensorName);
-    b.writeInt32BE(k.coeffType, pos + 32);
-    b.writeInt16BE(k.sensors.length, pos + 40);
-    k.sensors.forEach((s, j) => str(pos + 42 + j * RES4_SENSOR_LABEL, RES4_SENSOR_LABEL, s));
-    k.coeffs.forEach((v, j) => b.writeDoubleBE(v, pos + 1592 + j * 8));
+    w.record(RES4_COMP, pos, { ...k, ncoeff: k.sensors.length });
     pos += RES4_COMP_SIZE;
   }
-  return b;
+  return w.b;
 }
