@@ -23,7 +23,7 @@ import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../a
 import { closeSubjectRecordings, openSubjectRecordings, resolveSubjects, stimulusSegments } from '../replay/subjectRecordings.js';
 import { InputError } from './errors.js';
 import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
-import { startDashboard, type Dashboard } from '../dashboard/server.js';
+import { startDashboard, type Dashboard, type GroupUpdate, type SubjectSummary } from '../dashboard/server.js';
 import { groupScores, type GroupScores } from '../src/scores/group.js';
 import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
@@ -174,6 +174,21 @@ export function groupOf(results: readonly ReplayResult[]): { group: GroupScores 
   return { group, excluded };
 }
 
+/** What the dashboard shows of the subjects so far (dashboard/messages.ts GroupUpdate). */
+export function groupUpdate(done: readonly ReplayResult[], group: GroupScores | null, pending: string[]): GroupUpdate {
+  const shape = done.find((r) => r.final)?.final;
+  return {
+    depths: shape?.depths ?? [],
+    times: shape?.times ?? [],
+    subjects: done.map((r): SubjectSummary => {
+      const e = r.final?.exact;
+      return { subject: r.subject, temporalScore: e?.temporalScore ?? null, p: e?.p ?? null, foldTestP: e?.foldTest.p ?? null, tmax: e?.tmax ?? null, status: e ? null : r.exactStatus };
+    }),
+    group,
+    pending,
+  };
+}
+
 /**
  * Replays the subjects one after another (each with its own decoder statistics, so memory stays
  * that of one subject), then summarises them as the paper does. With a dashboard, one server shows
@@ -190,6 +205,7 @@ export async function runGroupReplay(a: Omit<ReplayArgs, 'subject' | 'out'> & { 
       log(`replay: subject ${k + 1} of ${a.subjects.length} (sub-${subject})`);
       perSubject.push(await runReplay({ ...a, subject, out: undefined, dashboard: undefined, sharedDashboard: dashboard }));
       const { group } = groupOf(perSubject);
+      dashboard?.publishGroup(groupUpdate(perSubject, group, a.subjects.slice(k + 1)));
       a.onSubject?.(perSubject, group);
     }
   } finally {
