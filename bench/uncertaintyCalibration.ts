@@ -108,7 +108,11 @@ function plantedSummary(runs: Session[]) {
   const L = runs[0].planted.length;
   const covered = (lo: number, hi: number, x: number) => lo <= x + 1e-9 && x - 1e-9 <= hi;
   const variants: Record<string, boolean[]> = {};
-  const add = (name: string, ok: boolean) => (variants[name] ??= []).push(ok);
+  const variantHalfWidths: Record<string, number[]> = {};
+  const add = (name: string, ok: boolean, half: number) => {
+    (variants[name] ??= []).push(ok);
+    (variantHalfWidths[name] ??= []).push(half);
+  };
   const perLayer: boolean[][] = Array.from({ length: L }, () => []);
   const perSnr: Record<string, boolean[]> = {};
   const errors: number[][] = Array.from({ length: L }, () => []);
@@ -124,9 +128,9 @@ function plantedSummary(runs: Session[]) {
       const ok = covered(e.tmaxCI.low[l], e.tmaxCI.high[l], x);
       perLayer[l].push(ok);
       (perSnr[String(s.snr)] ??= []).push(ok);
-      add('snapshot (pooled)', ok);
-      for (const [m, u] of Object.entries(byMethod)) add(`${m} ⊕ grid`, covered(u.tmax.low[l], u.tmax.high[l], x));
-      add('jackknife alone (no grid term)', covered(noGrid.tmax.low[l], noGrid.tmax.high[l], x));
+      add('snapshot (pooled)', ok, (e.tmaxCI.high[l] - e.tmaxCI.low[l]) / 2);
+      for (const [m, u] of Object.entries(byMethod)) add(`${m} ⊕ grid`, covered(u.tmax.low[l], u.tmax.high[l], x), (u.tmax.high[l] - u.tmax.low[l]) / 2);
+      add('jackknife alone (no grid term)', covered(noGrid.tmax.low[l], noGrid.tmax.high[l], x), (noGrid.tmax.high[l] - noGrid.tmax.low[l]) / 2);
       errors[l].push(e.tmax[l] - x);
       halfWidths.push((e.tmaxCI.high[l] - e.tmaxCI.low[l]) / 2);
     }
@@ -138,7 +142,7 @@ function plantedSummary(runs: Session[]) {
     coverage: round(rate(all)),
     coverageBySnr: Object.fromEntries(Object.entries(perSnr).map(([k, v]) => [k, { intervals: v.length, coverage: round(rate(v)) }])),
     coverageByLayer: perLayer.map((v) => round(rate(v))),
-    coverageOfVariants: Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, round(rate(v))])),
+    coverageOfVariants: Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, { coverage: round(rate(v)), medianHalfWidthMs: ms(median(variantHalfWidths[k])) }])),
     medianHalfWidthMs: ms(median(halfWidths)),
     tmaxErrorMs: {
       meanByLayer: errors.map((v) => ms(mean(v))),

@@ -40,12 +40,12 @@ export interface FoldUncertaintyOptions {
   threshold?: number;
   /** Width of a time step, seconds; default the spacing of `times`. 0 ignores the grid. */
   resolutionSec?: number;
-  /** Which sampling standard error the Tmax interval uses (default `pooled`; the others are for comparison). */
+  /** Which sampling standard error the Tmax interval uses (default `jackknife`; the others are measured against it in bench/uncertaintyCalibration). */
   tmaxSe?: TmaxSeMethod;
 }
 
 /** Names of the methods, as snapshots and results state them. */
-export const TMAX_INTERVAL_METHOD = 'fold jackknife + per-fold spread (pooled), t(K−1), ⊕ time-grid resolution Δ/√12';
+export const TMAX_INTERVAL_METHOD = 'delete-one-fold jackknife, t(K−1), ⊕ time-grid resolution Δ/√12';
 export const SCORE_INTERVAL_METHOD = 'fold jackknife on Fisher z, t(K−1), ⊕ time-grid resolution';
 export const JACKKNIFE_TEST_METHOD = 'fold jackknife t-test on Fisher z, K−1 df (0 outside the interval ⇔ p < 1 − level)';
 export const FOLD_TEST_METHOD = 'one-sample t-test of the folds\' Spearman ρ(Tmax, depth), K−1 df';
@@ -176,7 +176,7 @@ function pearsonGradientSquared(tmax: readonly number[], depths: ArrayLike<numbe
  * @param nLayers L
  * @param times sample times, seconds (length T, evenly spaced)
  * @param depths relative depth of each layer (length L)
- * @param options level (0.95), threshold (0.95), resolutionSec (the time step), tmaxSe ('pooled')
+ * @param options level (0.95), threshold (0.95), resolutionSec (the time step), tmaxSe ('jackknife')
  * @returns estimates, intervals, standard errors, replicates and the tests
  * @throws RangeError on inconsistent sizes or invalid options
  */
@@ -191,7 +191,7 @@ export function foldUncertainty(
   const T = times.length;
   const K = nFolds;
   const L = nLayers;
-  const { level = 0.95, threshold = DEFAULT_TMAX_THRESHOLD, tmaxSe = 'pooled' } = options;
+  const { level = 0.95, threshold = DEFAULT_TMAX_THRESHOLD, tmaxSe = 'jackknife' } = options;
   if (!Number.isInteger(K) || K < 1) throw new RangeError(`fold uncertainty: nFolds must be a positive integer, got ${K}`);
   if (foldR.length !== K * L * T) throw new RangeError(`fold uncertainty: foldR has ${foldR.length} values, expected ${K} folds × ${L} layers × ${T} times`);
   if (depths.length !== L) throw new RangeError(`fold uncertainty: ${depths.length} depths for ${L} layers`);
