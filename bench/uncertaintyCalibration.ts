@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { runDemo, type DemoArgs } from '../cli/demo.js';
-import { foldUncertainty, type TmaxSeMethod } from '../src/scores/foldUncertainty.js';
+import { foldUncertainty, TMAX_INTERVAL_METHOD, type TmaxSeMethod } from '../src/scores/foldUncertainty.js';
 import { ksUniform } from '../src/scores/ks.js';
 import type { ExactScores } from '../src/snapshot.js';
 
@@ -96,14 +96,19 @@ function flatFolds(e: ExactScores): Float64Array {
 const rate = (xs: boolean[]): number => xs.filter(Boolean).length / xs.length;
 const round = (x: number, d = 3): number => Number(x.toFixed(d));
 const ms = (x: number): number => Math.round(x * 10000) / 10;
-const median = (xs: number[]): number => {
+const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
+const median = (xs: number[]): number => quantile(xs, 0.5);
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]): number => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1));
 
-/** Coverage of the planted latencies by the snapshot's intervals and by the variants. */
+/**
+ * Coverage of the planted latencies by the intervals lockstep reports (foldUncertainty's defaults,
+ * recomputed from the recorded fold curves, so records of an older build are judged by this one)
+ * and by the variants; the Tmax error (estimator bias); how often each test finds the score.
+ */
 function plantedSummary(runs: Session[]) {
   const L = runs[0].planted.length;
   const covered = (lo: number, hi: number, x: number) => lo <= x + 1e-9 && x - 1e-9 <= hi;
@@ -117,40 +122,46 @@ function plantedSummary(runs: Session[]) {
   const perSnr: Record<string, boolean[]> = {};
   const errors: number[][] = Array.from({ length: L }, () => []);
   const halfWidths: number[] = [];
+  const significant = { paper: [] as boolean[], jackknifeTest: [] as boolean[], foldSpearmanTest: [] as boolean[] };
   for (const s of runs) {
     const e = s.exact;
     const foldR = flatFolds(e);
     const K = e.foldR!.length;
-    const byMethod = Object.fromEntries((['pooled', 'jackknife', 'folds'] as TmaxSeMethod[]).map((m) => [m, foldUncertainty(foldR, K, L, s.times, s.depths, { tmaxSe: m })]));
-    const noGrid = foldUncertainty(foldR, K, L, s.times, s.depths, { tmaxSe: 'jackknife', resolutionSec: 0 });
+    const reported = foldUncertainty(foldR, K, L, s.times, s.depths);
+    const byMethod = Object.fromEntries((['jackknife', 'folds', 'pooled'] as TmaxSeMethod[]).map((m) => [m, foldUncertainty(foldR, K, L, s.times, s.depths, { tmaxSe: m })]));
+    const noGrid = foldUncertainty(foldR, K, L, s.times, s.depths, { resolutionSec: 0 });
+    significant.paper.push(e.p < 0.05);
+    significant.jackknifeTest.push(reported.jackknifeTest.p < 0.05);
+    significant.foldSpearmanTest.push(reported.foldTest.p < 0.05);
     for (let l = 0; l < L; l++) {
       const x = s.planted[l];
-      const ok = covered(e.tmaxCI.low[l], e.tmaxCI.high[l], x);
+      const ok = covered(reported.tmax.low[l], reported.tmax.high[l], x);
       perLayer[l].push(ok);
       (perSnr[String(s.snr)] ??= []).push(ok);
-      add('snapshot (pooled)', ok, (e.tmaxCI.high[l] - e.tmaxCI.low[l]) / 2);
+      halfWidths.push((reported.tmax.high[l] - reported.tmax.low[l]) / 2);
       for (const [m, u] of Object.entries(byMethod)) add(`${m} ⊕ grid`, covered(u.tmax.low[l], u.tmax.high[l], x), (u.tmax.high[l] - u.tmax.low[l]) / 2);
       add('jackknife alone (no grid term)', covered(noGrid.tmax.low[l], noGrid.tmax.high[l], x), (noGrid.tmax.high[l] - noGrid.tmax.low[l]) / 2);
       errors[l].push(e.tmax[l] - x);
-      halfWidths.push((e.tmaxCI.high[l] - e.tmaxCI.low[l]) / 2);
     }
   }
-  const all = variants['snapshot (pooled)'];
+  const all = perLayer.flat();
   return {
     sessions: runs.length,
     intervals: all.length,
+    method: TMAX_INTERVAL_METHOD,
     coverage: round(rate(all)),
     coverageBySnr: Object.fromEntries(Object.entries(perSnr).map(([k, v]) => [k, { intervals: v.length, coverage: round(rate(v)) }])),
     coverageByLayer: perLayer.map((v) => round(rate(v))),
-    coverageOfVariants: Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, { coverage: round(rate(v)), medianHalfWidthMs: ms(median(variantHalfWidths[k])) }])),
     medianHalfWidthMs: ms(median(halfWidths)),
+    halfWidthQuartilesMs: [ms(quantile(halfWidths, 0.25)), ms(quantile(halfWidths, 0.75))],
+    coverageOfVariants: Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, { coverage: round(rate(v)), medianHalfWidthMs: ms(median(variantHalfWidths[k])) }])),
     tmaxErrorMs: {
       meanByLayer: errors.map((v) => ms(mean(v))),
       medianAbsByLayer: errors.map((v) => ms(median(v.map(Math.abs)))),
       sdByLayer: errors.map((v) => ms(sd(v))),
       within33ms: round(rate(errors.flat().map((v) => Math.abs(v) <= DT + 1e-9))),
     },
-    temporalScore: { median: round(median(runs.map((s) => s.exact.temporalScore))), significantPaper: round(rate(runs.map((s) => s.exact.p < 0.05))), significantFoldTest: round(rate(runs.map((s) => s.exact.foldTest.p < 0.05))) },
+    temporalScore: { median: round(median(runs.map((s) => s.exact.temporalScore))), significantAt05: Object.fromEntries(Object.entries(significant).map(([k, v]) => [k, round(rate(v))])) },
   };
 }
 

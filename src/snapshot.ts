@@ -38,8 +38,9 @@ export interface ExactScores extends CurveScores {
   /** Interval of each layer's Tmax, seconds; `se` is the jackknife standard error (sampling part), `resolutionSec` the time step counted as rounding. */
   tmaxCI: { method: string; level: number; low: number[]; high: number[]; se: number[]; resolutionSec: number };
   /**
-   * The temporal score tested across folds: calibrated where `p` (L − 2 df, layers taken as
-   * independent) is not, since correlated layers make their Tmax move together.
+   * The temporal score tested with the folds (the jackknife t-test that `ci` inverts: 0 outside
+   * `ci` ⇔ p < 1 − level): calibrated where `p` (L − 2 df, layers taken as independent) is not,
+   * since correlated layers make their Tmax move together.
    */
   foldTest: { method: string; t: number; df: number; p: number };
   /** per layer: median over dims, time samples and folds of the chosen α */

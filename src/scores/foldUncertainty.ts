@@ -1,7 +1,7 @@
 /**
  * Uncertainty of the exact scores from the K outer folds' decoding curves (README, Method §5):
- * an interval for each layer's Tmax and for the temporal score, and a test of the temporal score
- * that stays calibrated when the layers are correlated. The folds are the only replicates a
+ * an interval for each layer's Tmax and for the temporal score, and tests of the temporal score
+ * that stay calibrated when the layers are correlated. The folds are the only replicates a
  * streaming analysis keeps (statistics per word block would cost ~260 MB each), so everything
  * here is a function of foldR [fold][layer][time] alone, computed at each refit.
  *
@@ -20,10 +20,13 @@
  *   resolution carried into r by the delta method (∂r/∂Tmax_l, each layer's rounding independent):
  *   tanh(z(r̂) ± t_{K−1} · √(se_z² + Σₗ(∂z/∂Tmaxₗ)²Δ²/12)).
  *
- * Fold test: the paper's p (t on L−2 df) treats the L Tmax as independent, which correlated layers
- *   are not. Here each fold's own curve gives a temporal score r_k (held-out words differ between
- *   folds, so under no coupling the r_k are close to independent, and any correlation between
- *   layers is inside each r_k); a one-sample t-test of atanh(r_k) against 0 on K−1 df.
+ * Tests of the temporal score: the paper's p (t on L−2 df) treats the L Tmax as independent,
+ *   which correlated layers are not (their Tmax move together, so chance orderings are common).
+ *   The jackknife test is the one the interval inverts: t = z(r̂)/√(se_z² + resolution_z²) on K−1
+ *   df, so 0 lies outside the interval exactly when p < 1 − level; between-layer correlation is
+ *   inside every replicate. The fold test (for comparison) takes each fold's own curve, its
+ *   Spearman ρ of Tmax with depth (a single wild Tmax in a noisy one-fold curve would swing Pearson
+ *   r), and t-tests the K values against 0. BENCHMARKS.md measures both under no coupling.
  *
  * Owns: these formulas. Must not: resample words (the statistics are per fold) or do I/O.
  */
