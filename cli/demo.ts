@@ -5,14 +5,11 @@
  * onsets → decoder (rolling and exact K-fold) → dashboard, terminal progress and JSON lines.
  */
 import type { Command } from 'commander';
-import { mergeMap, from, share, type Observable } from 'rxjs';
 import { builtinWords } from '../adapters/text/builtinText.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
-import { SimulatedSubject } from '../adapters/simulator/simulatedSubject.js';
 import type { Dashboard } from '../dashboard/server.js';
-import { pacedChunks, type Speed } from '../replay/pacedChunks.js';
-import { FlowControl } from '../streams/flowControl.js';
-import { PAPER_EPOCH } from '../src/epochGrid.js';
+import type { Speed } from '../replay/pacedChunks.js';
+import { simulatedSources } from '../replay/subjectSources.js';
 import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
 import { InputError } from './errors.js';
 import { backendOption, nonNegativeInt, number, positiveInt, speed } from './options.js';
@@ -20,7 +17,6 @@ import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { SampleChunk, WordEvent } from '../src/types.js';
 
 export type Control = 'planted' | 'null' | 'shuffle' | 'flat';
 
@@ -117,33 +113,10 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   const depths = features.depths;
   const text = builtinWords(nWords);
   const words = speechTiming(text, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
-  const activation = (i: number, w: string) => features.of(i, w) ?? new Float32Array(features.nLayers * features.nDims);
-  const subject = new SimulatedSubject({ seed: a.seed, words, activation, nLayers: features.nLayers, nDims: features.nDims, depths, control: a.control, snr: a.snr, sfreqHz, latenciesSec: a.latenciesSec });
-  const lastOnset = words.at(-1)!.onsetSec;
-  const durationSec = Math.min(a.minutes !== undefined ? a.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
-  const totalSamples = Math.floor(durationSec * sfreqHz);
+  const { subject, chunks$, words$, totalSec, flow } = simulatedSources({ seed: a.seed, words, planted: features, control: a.control, snr: a.snr, sfreqHz, minutes: a.minutes, speed: a.speed, latenciesSec: a.latenciesSec });
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s), features: ${features.label}`);
 
-  const flow = new FlowControl();
-  const chunks$ = pacedChunks((first, n) => subject.chunk(first, n), {
-    sfreqHz,
-    totalSamples,
-    chunkSamples: sfreqHz / 10,
-    speed: a.speed,
-    // Hold the simulator back while the decoder has many words queued (bounded memory, same results at any speed).
-    gate: () => flow.whenBelow(256),
-  }).pipe(share());
-  let nextWord = 0;
-  const words$: Observable<WordEvent> = chunks$.pipe(
-    mergeMap((c: SampleChunk) => {
-      const end = c.tStartSec + c.nSamples / c.sfreqHz;
-      const out: WordEvent[] = [];
-      while (nextWord < words.length && words[nextWord].onsetSec < end) out.push(words[nextWord++]);
-      return from(out);
-    }),
-    share(),
-  );
   const r = await runAnalysisSession({
     label: 'demo',
     chunks$,
@@ -168,7 +141,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     sourceLabel: `simulated subject (seed ${a.seed}, ${a.control})`,
     activationsLabel: features.label,
     plantedLatenciesSec: subject.latenciesSec,
-    totalSec: totalSamples / sfreqHz,
+    totalSec,
     flow,
     onDashboard: a.onDashboard,
     onSnapshot: a.onSnapshot,
@@ -184,7 +157,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     wordsOutside: r.wordsOutside,
     wordsExcluded: r.wordsExcluded,
     exactStatus: exactScoreStatus(r.last, a.foldBlockWords ?? 100),
-    simulatedSeconds: totalSamples / sfreqHz,
+    simulatedSeconds: totalSec,
     wallSeconds: (performance.now() - t0) / 1000,
   };
 }

@@ -2,9 +2,11 @@
  * `lockstep live`: a live session from Lab Streaming Layer streams: the MEG (float32 samples,
  * channel labels in the stream's desc) and the stimulus program's word markers ("<index>\t<word>",
  * see src/live/wordMarker.ts), each put on the local clock with its own time correction, through
- * exactly the operators `replay` uses. Activations of the known stimulus are prepared before the
- * session starts. It stops at the `#end` marker (once the MEG has covered it), after `--seconds`, when
- * the MEG stream is lost, or on Ctrl-C; the final scores are written as JSON.
+ * exactly the operators `replay` uses. Activations of a known stimulus (`--text`) are extracted
+ * while the session runs (streamed in stimulus order, as in `replay`); without `--text` each word
+ * is read by the model as its marker arrives (adapters/llm/liveFeatures.ts). It stops at the `#end`
+ * marker (once the MEG has covered it), after `--seconds`, when the MEG stream is lost, or on
+ * Ctrl-C; the final scores are written as JSON.
  *
  * Owns: resolving the streams, the stop rule and the live health fields. Must not: speak the LSL
  * protocol (adapters/lsl) or compute (the analysis session).
@@ -12,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Option, type Command } from 'commander';
-import { Subject, shareReplay, takeUntil, timer, type Observable } from 'rxjs';
+import { map, Subject, shareReplay, takeUntil, tap, timer, type Observable } from 'rxjs';
 import { networkConfigFromEnv, type LslNetworkConfig } from '../adapters/lsl/config.js';
 import { StreamInlet, type ConnectionState } from '../adapters/lsl/inlet.js';
 import { resolveByProp, resolveQuery } from '../adapters/lsl/resolver.js';
@@ -27,9 +29,11 @@ import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { Dashboard } from '../dashboard/server.js';
 import type { SampleChunk, WordEvent } from '../src/types.js';
-import { modelFeatures, type FeatureTable } from '../adapters/llm/features.js';
+import { activationLookup, defaultActivationCache, modelFeatures, modelName, resolveModel, type FeatureTable } from '../adapters/llm/features.js';
+import { LiveFeatureTable } from '../adapters/llm/liveFeatures.js';
+import { parsePcaFit } from '../adapters/llm/pcaBasis.js';
 import { InputError } from './errors.js';
-import { backendOption, featureSource, positive, positiveInt } from './options.js';
+import { addExtractionOptions, backendOption, extractionCompute, featureSource, positive, positiveInt } from './options.js';
 import { extractReport } from './progress.js';
 import { runAnalysisSession } from './session.js';
 import { countOf, fixed } from './format.js';
@@ -73,6 +77,8 @@ export interface LiveResult {
    * snapshot that includes it, seconds (p50, p99 over the words; the dashboard send adds ~1 ms).
    */
   latencySec: { p50: number | null; p99: number | null; n: number };
+  /** Words read by the model as they arrived (no --text): from the marker to the word's features, s. */
+  extractionLatencySec: { p50: number | null; p99: number | null; n: number } | null;
   final: ScoreSnapshot | null;
 }
 
@@ -173,6 +179,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     states.push(c.state);
     if (c.state === 'lost') stop$.next();
   });
+  const live = a.features instanceof LiveFeatureTable ? a.features : null;
   const words$: Observable<WordEvent> = fromInlet(wordsInlet).pipe(
     lslWordEvents({
       correction: correctionFor(wordsInfo),
@@ -186,6 +193,9 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
         log(`\nlive: skipped a marker: ${why}`);
       },
     }),
+    // Words whose text was not known: the model reads each as it arrives, which also tags it.
+    tap((w) => live?.hear(w.wordIndex, w.word)),
+    map((w) => (live ? { ...w, isContent: live.isContent(w.wordIndex) } : w)),
     takeUntil(stop$),
     shareReplay({ refCount: true }),
   );
@@ -205,7 +215,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       words$,
       sfreqHz: fs_,
       nChannels: picks.length,
-      activationOf: (w) => a.features.of(w.wordIndex, w.word),
+      activationOf: activationLookup(a.features),
       nLayers: a.features.nLayers,
       nDims: a.features.nDims,
       depths: a.features.depths,
@@ -241,6 +251,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     wordsInlet.close();
   }
   latencies.sort((x, y) => x - y);
+  const extraction = live ? [...live.latenciesSec].sort((x, y) => x - y) : null;
   const result: LiveResult = {
     command: 'live',
     meg: { name: full.name, sourceId: full.sourceId, channels: full.channelCount, channelsDecoded: picks.length, sfreqHz: fs_, samplesReceived, states, gaps },
@@ -251,6 +262,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
     sourceSeconds: r.sourceSeconds,
     wallSeconds: r.wallSeconds,
     latencySec: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), n: latencies.length },
+    extractionLatencySec: extraction ? { p50: quantile(extraction, 0.5), p99: quantile(extraction, 0.99), n: extraction.length } : null,
     final: r.last,
   };
   if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
@@ -258,13 +270,13 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
 }
 
 export function registerLiveCommand(program: Command): void {
-  program
+  const cmd = program
     .command('live')
     .description('Live session from LSL: the MEG stream and the word-marker stream ("<index>\\t<word>" per onset, "#end" to finish) through the same pipeline as replay. Streams are found by name or by LSL query; discovery is unicast to 127.0.0.1 unless --multicast/--peers (or LOCKSTEP_LSL_MULTICAST=1).')
     .requiredOption('--meg <name|query>', '(required) MEG stream name, or a query such as "type=\'MEG\' and name=\'CTF\'"')
     .requiredOption('--words <name|query>', '(required) word-marker stream name or query')
-    .option('--model <folder|builtin>', 'language model: activations of the stimulus (--text) are extracted before the session starts')
-    .option('--text <file>', 'the stimulus: its events.tsv (marker index = word position in it) or its text file (word position in the text); with an events.tsv, --story-text gives the original text')
+    .option('--model <folder|builtin>', 'language model: activations of the stimulus (--text) are extracted while the session runs; without --text, of each marker\'s word as it arrives')
+    .option('--text <file>', 'the stimulus, when known: its events.tsv (marker index = word position in it) or its text file (word position in the text); with an events.tsv, --story-text gives the original text')
     .option('--story-text <files>', 'original story text(s) for an events.tsv stimulus', (v: string) => v.split(','))
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
     .addOption(new Option('--context-mode <mode>', 'exact or chunked context windows').choices(['exact', 'chunked']).default('exact'))
@@ -285,13 +297,22 @@ export function registerLiveCommand(program: Command): void {
     .option('--peers <hosts>', 'comma-separated hosts to query by unicast (liblsl KnownPeers)')
     .option('--out <file>', 'write the final result JSON here')
     .option('--json', 'print the final result as one JSON object on stdout')
-    .option('--quiet', 'no progress on stderr')
+    .option('--quiet', 'no progress on stderr');
+  addExtractionOptions(cmd, null, 'default sample with --text, reference without (words known only as they arrive)')
     .action(async (o) => {
-        if (o.model && !o.text) throw new InputError('--model needs --text: the stimulus whose words the markers index');
-        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> with --text, or --features synthetic[:seed]');
-        const features = o.model
-          ? await modelFeatures([{ text: o.text, storyText: o.storyText }], { model: o.model, context: o.context, mode: o.contextMode, cacheRoot: o.cache, report: extractReport(o.quiet ? null : process.stderr) })
-          : o.features;
+        if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (with --text when the stimulus is known), or --features synthetic[:seed]');
+        const report = extractReport(o.quiet ? null : process.stderr);
+        const pcaFit = o.pcaFit ?? parsePcaFit(o.text ? 'sample' : 'reference');
+        if (o.model && !o.text && o.contextMode !== 'exact') throw new InputError('--context-mode chunked needs the words after each word: give --text, or use exact');
+        if (o.model && !o.text && pcaFit.kind !== 'reference') throw new InputError(`--pca-fit ${pcaFit.kind} needs the whole stimulus before its first word: give --text, or use --pca-fit reference[:N]`);
+        // A session that ends before the known stimulus is extracted stops the extraction (checkpoint kept).
+        const stopExtraction = new AbortController();
+        const streamed = o.model && o.text ? await modelFeatures([{ text: o.text, storyText: o.storyText }], { model: o.model, context: o.context, mode: o.contextMode, cacheRoot: o.cache, pcaFit, stream: true, signal: stopExtraction.signal, ...extractionCompute(o), report }) : null;
+        const features: FeatureTable = !o.model
+          ? o.features
+          : streamed
+            ? streamed
+            : await LiveFeatureTable.open({ model: await resolveModel(o.model), modelLabel: modelName(o.model), context: o.context, pcaFit, cacheRoot: o.cache ?? defaultActivationCache(), ...extractionCompute(o), report });
         const result = await runLive({
           meg: o.meg,
           words: o.words,
@@ -308,6 +329,11 @@ export function registerLiveCommand(program: Command): void {
           out: o.out,
           quiet: Boolean(o.quiet),
           network: networkConfigFromEnv(process.env, { ...(o.multicast ? { multicast: true, listenAddress: '0.0.0.0' } : {}), ...(o.peers ? { unicastHosts: ['127.0.0.1', ...String(o.peers).split(',').map((h) => h.trim()).filter(Boolean)] } : {}) }),
+        }).finally(async () => {
+          stopExtraction.abort();
+          await streamed?.done.catch(() => undefined);
+          if (features instanceof LiveFeatureTable) await features.close();
+          report.done();
         });
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else {

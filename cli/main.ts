@@ -9,6 +9,7 @@ import { registerBackendsCommand } from './backends.js';
 import { registerDecodeCommand } from './decode.js';
 import { registerDemoCommand } from './demo.js';
 import { isInputError, oneLine } from './errors.js';
+import { registerExperimentCommand } from './experiment.js';
 import { registerExtractCommand } from './extract.js';
 import { registerInfoCommand } from './info.js';
 import { registerInspectModelCommand } from './inspectModel.js';
@@ -17,6 +18,7 @@ import { registerLslCommand } from './lsl.js';
 import { registerPublishCommand } from './publish.js';
 import { registerReplayCommand } from './replay.js';
 import { registerSimulateCommand } from './simulate.js';
+import { registerWorkerCommand } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('lockstep')
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerLiveCommand(program);
   registerPublishCommand(program);
   registerSimulateCommand(program);
+  registerExperimentCommand(program);
+  registerWorkerCommand(program);
   registerInfoCommand(program);
   registerExtractCommand(program);
   registerInspectModelCommand(program);

@@ -6,7 +6,10 @@
  * Owns: the spelling and checking of option values. Must not: run anything.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { ComputeOptions } from '../adapters/llm/extract.js';
 import { syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
+import { parsePcaFit, type PcaFitChoice } from '../adapters/llm/pcaBasis.js';
+import { DEVICE_CHOICES } from '../adapters/onnx/devices.js';
 import { parseSpeed, type Speed } from '../replay/pacedChunks.js';
 import { BACKEND_NAMES } from '../src/linalg/backend.js';
 
@@ -77,4 +80,31 @@ export function addSubjectOptions(cmd: Command, defaultSpeed: Speed, subjectHelp
     .option('--task <label>', 'task (default: all)')
     .option('--run <label>', 'run (default: all)')
     .option('--speed <x|max>', 'source seconds per wall second (1 = real time), or "max"', speed, defaultSpeed);
+}
+
+/** `--pca-fit all|sample[:N]|reference[:N]`. */
+export function pcaFitOption(value: string): PcaFitChoice {
+  try {
+    return parsePcaFit(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/**
+ * How a command's language-model extraction computes and fits its PCA: `--pca-fit` (with the
+ * command's default), `--device`, `--extract-workers`, `--batch-tokens`.
+ */
+export function addExtractionOptions(cmd: Command, defaultFit: string | null, fitNote: string): Command {
+  const fitHelp = `PCA basis per layer: all (fit on every word once all are extracted), sample[:N] (fit on N words spread over the stimulus, then every word streams as it is extracted), reference[:N] (fit on N words of the built-in text); ${fitNote}`;
+  return cmd
+    .option('--pca-fit <how>', fitHelp, pcaFitOption, defaultFit === null ? undefined : parsePcaFit(defaultFit))
+    .addOption(new Option('--device <name>', 'where extraction runs: cpu, cuda (onnxruntime-node CUDA provider), auto').choices([...DEVICE_CHOICES]).default('cpu'))
+    .option('--extract-workers <n>', 'extraction worker threads (default: min(2, cores); 0 = this thread)', nonNegativeInt)
+    .option('--batch-tokens <n>', 'most padded tokens per forward pass (0 = one window per pass)', nonNegativeInt, 4096);
+}
+
+/** The compute options `addExtractionOptions` parsed. */
+export function extractionCompute(o: { device?: ComputeOptions['device']; extractWorkers?: number; batchTokens?: number }): ComputeOptions {
+  return { device: o.device, workers: o.extractWorkers, batchTokens: o.batchTokens };
 }

@@ -8,21 +8,17 @@
  * formats (adapters/meg), pace (replay/) or compute (the analysis session).
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { filter, map, share, type Observable } from 'rxjs';
 import { Option, type Command } from 'commander';
 import type { BidsRecordingBundle } from '../adapters/meg/openRecording.js';
-import { recordingReplay, type ReplayItem } from '../replay/recordingReplay.js';
 import type { Speed } from '../replay/pacedChunks.js';
-import { FlowControl } from '../streams/flowControl.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { SampleChunk, WordEvent } from '../src/types.js';
-import type { ExtractSummary } from '../adapters/llm/extract.js';
-import { modelFeatures, type FeatureTable, type ModelFeatureOptions } from '../adapters/llm/features.js';
-import { closeSubjectRecordings, openSubjectRecordings, resolveSubjects, stimulusSegments } from '../replay/subjectRecordings.js';
+import { activationLookup, type FeatureTable, type ModelFeatureTable } from '../adapters/llm/features.js';
+import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
+import { closeSubjectRecordings, openSubjectRecordings, resolveSubjects } from '../replay/subjectRecordings.js';
+import { bidsSources } from '../replay/subjectSources.js';
 import { InputError } from './errors.js';
-import { addSubjectOptions, backendOption, featureSource, positiveInt } from './options.js';
+import { addExtractionOptions, addSubjectOptions, backendOption, extractionCompute, featureSource, positiveInt } from './options.js';
 import { startDashboard, type Dashboard, type GroupUpdate, type SubjectSummary } from '../dashboard/server.js';
 import { groupScores, type GroupScores } from '../src/scores/group.js';
 import { extractReport } from './progress.js';
@@ -36,6 +32,8 @@ export interface ReplayArgs {
   sessions?: string[];
   task?: string;
   run?: string;
+  /** MEG channels to decode, by name (default: every good MEG channel common to the recordings). */
+  channels?: string[];
   speed: Speed;
   /**
    * The words' layer activations: a table (synthetic), or a function that builds it from the
@@ -79,37 +77,22 @@ export interface ReplayResult {
 
 export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   const subject = await openSubjectRecordings(a);
-  const { bundles, channels: names } = subject;
+  const { bundles } = subject;
+  const names = a.channels ?? subject.channels;
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   for (const w of subject.warnings) log(`warning: ${w}`);
   const features = typeof a.features === 'function' ? await a.features(bundles) : a.features;
-  const segments = stimulusSegments(bundles, (i) => features.isContent(i));
-  const wordsInEvents = segments.reduce((n, s) => n + s.words.length, 0);
-  const flow = new FlowControl();
-  const { plan, source } = recordingReplay(segments, {
-    speed: a.speed,
-    chunkSamples: Math.max(1, Math.round(bundles[0].recording!.header.sfreqHz / 10)),
-    channels: names,
-    gate: () => flow.whenBelow(256),
-    threaded: true,
-  });
+  const { chunks$, words$, plan, flow, wordsInEvents } = bidsSources(subject, (i) => features.isContent(i), { speed: a.speed, channels: names });
   log(`replay: ${countOf(bundles.length, 'recording')} of sub-${a.subject}, ${(plan.totalSec / 60).toFixed(1)} min, ${countOf(names.length, 'MEG channel')} at ${plan.sfreqHz} Hz, ${countOf(plan.nWords, 'word')}; features: ${features.label}`);
-  const items$: Observable<ReplayItem> = source.pipe(share());
-  const chunks$ = items$.pipe(
-    filter((i): i is Extract<ReplayItem, { kind: 'chunk' }> => i.kind === 'chunk'),
-    map((i): SampleChunk => ({ ...i.chunk, segment: i.segment })),
-  );
-  const words$ = items$.pipe(
-    filter((i): i is Extract<ReplayItem, { kind: 'word' }> => i.kind === 'word'),
-    map((i): WordEvent => ({ wordIndex: i.word.wordIndex, word: i.word.word, onsetSec: i.word.onsetSec, durationSec: i.word.durationSec, isContent: i.word.isContent, segment: i.word.segment })),
-  );
+  // A streaming extraction is stopped if the replay fails, so that it does not hold the process.
+  const extraction = 'done' in features ? (features as ModelFeatureTable) : null;
   const r = await runAnalysisSession({
     label: 'replay',
     chunks$,
     words$,
     sfreqHz: plan.sfreqHz,
     nChannels: names.length,
-    activationOf: (w) => features.of(w.wordIndex, w.word),
+    activationOf: activationLookup(features),
     nLayers: features.nLayers,
     nDims: features.nDims,
     depths: features.depths,
@@ -128,8 +111,15 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     totalSec: plan.totalSec,
     flow,
     onSnapshot: a.onSnapshot,
+  }).catch(async (e: unknown) => {
+    await extraction?.stop();
+    throw e;
   });
   await closeSubjectRecordings(subject);
+  // A streaming extraction finishes its last words (past the last decoded one) into the cache,
+  // unless the replay was cut short (Ctrl-C): then it stops, keeping its checkpoint.
+  if (r.sourceSeconds < plan.totalSec - 1) await extraction?.stop();
+  else await extraction?.done;
   const result: ReplayResult = {
     command: 'replay',
     root: a.root,
@@ -217,27 +207,6 @@ export async function runGroupReplay(a: Omit<ReplayArgs, 'subject' | 'out'> & { 
   return result;
 }
 
-/**
- * Features of every recording's events.tsv words, one stimulus part per recording, read against the
- * original text (`--text`, or the dataset's stimuli/task-<task>.txt); the word counts must agree.
- */
-export function modelFeaturesForBundles(root: string, o: ModelFeatureOptions & { text?: string[] }): (bundles: BidsRecordingBundle[]) => Promise<FeatureTable & { summaries: ExtractSummary[] }> {
-  return async (bundles) => {
-    if (o.text && o.text.length !== bundles.length) throw new InputError(`--text gives ${o.text.length} file(s) for ${bundles.length} recording(s) (${bundles.map((b) => b.entry.key).join(', ')}): give one per recording, in that order`);
-    const parts = bundles.map((b, k) => {
-      if (!b.entry.eventsTsv) throw new InputError(`${b.entry.key}: no events.tsv, so no words to extract`);
-      const story = o.text?.[k] ?? path.join(root, 'stimuli', `task-${b.entry.task}.txt`);
-      return { text: b.entry.eventsTsv, storyText: fs.existsSync(story) ? [story] : undefined };
-    });
-    const f = await modelFeatures(parts, o);
-    f.summaries.forEach((s, k) => {
-      if (s.words !== bundles[k].words.length) throw new InputError(`${bundles[k].entry.key}: the extraction read ${s.words} words from ${bundles[k].entry.eventsTsv}, the replay ${bundles[k].words.length}; they must agree`);
-      if (s.unmatchedWords.length) process.stderr.write(`replay: ${bundles[k].entry.key}: ${countOf(s.unmatchedWords.length, 'word')} not found in the text get${s.unmatchedWords.length === 1 ? 's' : ''} no features (first: "${s.unmatchedWords[0].word}", ${s.unmatchedWords[0].reason})\n`);
-    });
-    return f;
-  };
-}
-
 export function registerReplayCommand(program: Command): void {
   const cmd = program
     .command('replay')
@@ -248,7 +217,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
     .addOption(new Option('--context-mode <mode>', 'exact: one window per word; chunked: shared windows (50–99 words of context, ~20× fewer tokens)').choices(['exact', 'chunked']).default('exact'))
-    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)')
+    .option('--cache <dir>', 'activation cache (default ~/.cache/lockstep/activations or $LOCKSTEP_CACHE)');
+  addExtractionOptions(cmd, 'sample', 'default sample: the replay starts at once and waits only for words not yet extracted')
     .option('--features <source>', 'instead of a model: synthetic[:seed] (the simulator\'s planted features)', featureSource)
     .option('--all-words', 'decode every word (default: content words when the words are tagged)')
     .addOption(backendOption())
@@ -271,7 +241,7 @@ export function registerReplayCommand(program: Command): void {
           task: o.task,
           run: o.run,
           speed: o.speed,
-          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
+          features: o.model ? modelFeaturesForBundles(root, { model: o.model, text: o.text, context: o.context, mode: o.contextMode, cacheRoot: o.cache, pcaFit: o.pcaFit, stream: true, ...extractionCompute(o), report: extractReport(o.quiet ? null : process.stderr) }) : o.features,
           allWords: Boolean(o.allWords),
           backend: o.backend,
           refitEveryWords: o.refitEvery,

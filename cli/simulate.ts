@@ -14,7 +14,8 @@ import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { builtinText, builtinWords, BUILTIN_TEXT_SOURCE } from '../adapters/text/builtinText.js';
 import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
 import { InputError } from './errors.js';
-import { featureSource, nonNegativeInt, positive, positiveInt } from './options.js';
+import { parsePcaFit } from '../adapters/llm/pcaBasis.js';
+import { featureSource, nonNegativeInt, pcaFitOption, positive, positiveInt } from './options.js';
 import { extractReport, progressReporter } from './progress.js';
 import { countOf } from './format.js';
 
@@ -134,6 +135,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--subjects <n>', 'write n subjects (labels counting up from --subject) who hear the same stimulus', positiveInt, 1)
     .addOption(new Option('--control <kind>', 'coupling: planted latencies, or a null/shuffle/flat control').choices(['planted', 'null', 'shuffle', 'flat']).default('planted'))
     .option('--model <folder|builtin>', 'plant this language model\'s layer activations (of the text heard)')
+    .option('--pca-fit <how>', 'with --model: the PCA basis (all, sample[:N], reference[:N]; default sample, as replay decodes)', pcaFitOption, parsePcaFit('sample'))
     .option('--features <source>', 'instead of a model: synthetic[:seed] activations (the default, seed = --seed)', featureSource)
     .option('--first-word <i>', 'index in the text of the first word heard (to continue the story in a later session)', nonNegativeInt, 0)
     .option('--json', 'print one JSON object on stdout')
@@ -148,7 +150,7 @@ export function registerSimulateCommand(program: Command): void {
           minutes: o.minutes,
           seed: o.seed,
           control: o.control,
-          features: o.model ? (maxWords: number) => modelFeatures([{ text: 'builtin', maxWords }], { model: o.model, report: extractReport(o.quiet ? null : process.stderr) }) : (o.features ?? syntheticFeatures(o.seed)),
+          features: o.model ? (maxWords: number) => modelFeatures([{ text: 'builtin', maxWords }], { model: o.model, pcaFit: o.pcaFit, report: extractReport(o.quiet ? null : process.stderr) }) : (o.features ?? syntheticFeatures(o.seed)),
           firstWord: o.firstWord,
           quiet: Boolean(o.quiet),
         };

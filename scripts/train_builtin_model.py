@@ -20,7 +20,15 @@ No trained causal LM ships on the npm registry, so the project trains a small on
 
 Run with Debian's python (torch 1.13):
   /usr/bin/python3 scripts/train_builtin_model.py --minutes 20
-then build the ONNX folder:  node dist/scripts/exportBuiltinModel.js   (see docs/notes/onnx-builder.md)
+then build the ONNX folder:  node dist/adapters/onnx/builder/exportBuiltinModelMain.js   (see docs/builtin-model.md)
+
+The model family (docs/model-family.md, scripts/train_model_family.sh) uses the same script with
+--tokenizer models/lockstep-moby-gpt2/tokenizer.json (the built-in tokenizer, not retrained),
+--ctx 1024 (positions = training window length, so every position is trained), --micro-batch 1
+(long windows one at a time: much faster on a CPU), and --fixtures-dir set to its weights folder
+(the built-in model's test fixtures are left alone; the exporter checks ONNX against torch there).
+training.json then also records the command, tokens per word, perplexity at other window lengths
+(--eval-ctx) and held-out loss by position.
 """
 import argparse
 import base64
@@ -391,13 +399,70 @@ def heldout_nll(torch, model, tokens, ctx, stride):
     return total / count, count
 
 
+def words_and_token_counts(tok, text):
+    """Token count of each whitespace-separated word of the text, each tokenized with the space before
+    it (as inside running text; the first word without). Summed over a run of words this is the
+    length of that run tokenized on its own, up to merges across a word boundary (the GPT-2
+    pre-tokenizer never merges across one except for runs of spaces and newlines, counted with the
+    following word here)."""
+    counts = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i
+        while j < n and text[j].isspace():
+            j += 1
+        if j >= n:
+            break
+        k = j
+        while k < n and not text[k].isspace():
+            k += 1
+        counts.append(len(tok.encode(text[i:k])))
+        i = k
+    return counts
+
+
+def tokens_per_word(counts, window):
+    a = np.array(counts, dtype=np.int64)
+    c = np.concatenate([[0], np.cumsum(a)])
+    w = min(window, len(a))
+    sums = c[w:] - c[:-w]
+    return {'words': int(len(a)), 'tokens': int(a.sum()), 'tokensPerWord': float(a.sum() / max(len(a), 1)),
+            'windowWords': w, 'maxTokensInWindow': int(sums.max()), 'meanTokensInWindow': float(sums.mean()),
+            'p99TokensInWindow': float(np.percentile(sums, 99)),
+            'note': 'words = whitespace-separated runs of the whole text (training and held-out), each tokenized with its preceding white space; windows = every run of windowWords consecutive words'}
+
+
+def nll_by_position(torch, model, tokens, ctx, buckets=8):
+    """Mean NLL (nats) of held-out tokens by position in non-overlapping windows of ctx tokens, in
+    `buckets` equal position ranges: shows whether the later positions were learned (the loss
+    should fall, or at least not rise, with more context)."""
+    model.eval()
+    sums = np.zeros(ctx - 1)
+    cnt = np.zeros(ctx - 1)
+    with torch.no_grad():
+        for start in range(0, len(tokens) - ctx + 1, ctx):
+            win = torch.tensor(tokens[start:start + ctx], dtype=torch.long)[None]
+            logp = model(win).log_softmax(-1)[0]
+            lp = logp[:-1].gather(1, win[0, 1:, None])[:, 0].numpy()
+            sums += -lp
+            cnt += 1
+    edges = np.linspace(0, ctx - 1, buckets + 1).astype(int)
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        out.append({'positions': [int(a) + 1, int(b)], 'nllNats': float(sums[a:b].sum() / max(cnt[a:b].sum(), 1))})
+    return {'windows': int(cnt[0]) if len(cnt) else 0, 'ctx': ctx, 'buckets': out,
+            'note': 'position p = the token predicted at index p of a window (p tokens of context before it)'}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model-dir', default=os.path.join(REPO, 'models', 'lockstep-moby-gpt2'))
     ap.add_argument('--weights-dir', default='/tmp/lockstep-moby-gpt2-weights', help='where weights.bin/json go (not committed: the ONNX graph holds them)')
-    ap.add_argument('--fixtures-dir', default=os.path.join(REPO, 'test', 'fixtures', 'builtin-model'))
+    ap.add_argument('--fixtures-dir', default=os.path.join(REPO, 'test', 'fixtures', 'builtin-model'),
+                    help='where tokenizer-samples.json and torch-logits.json go (the model family passes its weights dir)')
     ap.add_argument('--minutes', type=float, default=20.0, help='wall-clock budget of the training loop')
-    ap.add_argument('--max-steps', type=int, default=0, help='stop after this many steps (0 = time only)')
+    ap.add_argument('--max-steps', type=int, default=0,
+                    help='stop after this many steps (0 = time only); the learning-rate schedule then runs over max(steps, wall, CPU) fractions, so with generous time budgets it is a function of the step alone and the run does not depend on the machine\'s load')
     ap.add_argument('--cpu-minutes', type=float, default=0.0,
                     help='also stop once the training loop has used this much CPU time (0 = wall clock only); on a busy machine this keeps the amount of training, not the wall time, fixed')
     ap.add_argument('--seed', type=int, default=1234)
@@ -406,13 +471,25 @@ def main():
     ap.add_argument('--n-layer', type=int, default=12)
     ap.add_argument('--n-embd', type=int, default=128)
     ap.add_argument('--n-head', type=int, default=4)
-    ap.add_argument('--ctx', type=int, default=128)
+    ap.add_argument('--ctx', type=int, default=128, help='positions of the model (n_positions) and length of the training windows')
+    ap.add_argument('--eval-ctx', type=int, action='append', default=[],
+                    help='also report held-out perplexity with sliding windows of this many tokens (stride half of it); repeatable')
     ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--micro-batch', type=int, default=0,
+                    help='run the batch in pieces of this many windows, accumulating gradients (same result, less memory: with long windows one at a time is much faster on a CPU, the attention tensors staying in cache); 0 = whole batch')
+    ap.add_argument('--short-ctx', type=int, default=0,
+                    help='train most steps on windows of this many tokens (same tokens per step: batch·ctx/short-ctx windows), cheaper than full windows (attention grows with the window); 0 = always ctx')
+    ap.add_argument('--long-every', type=int, default=4,
+                    help='with --short-ctx, every this-many-th step (the first included) uses full ctx windows, so that all positions are trained throughout')
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--dropout', type=float, default=0.1)
     ap.add_argument('--tokenizer-only', action='store_true')
     ap.add_argument('--reuse-tokenizer', action='store_true',
                     help='read vocab and merges from MODEL_DIR/tokenizer.json instead of training BPE again (same result: training is deterministic)')
+    ap.add_argument('--tokenizer', default='',
+                    help='load vocab and merges from this existing tokenizer.json (e.g. models/lockstep-moby-gpt2/tokenizer.json) instead of training BPE; nothing is written to it')
+    ap.add_argument('--context-words', type=int, default=300,
+                    help='report the most tokens any run of this many words of the text takes (BOS not counted), to check the positions suffice')
     ap.add_argument('--log-every', type=int, default=10)
     args = ap.parse_args()
     t0 = time.time()
@@ -423,8 +500,8 @@ def main():
     log('text: %d chars, train %d, held-out %d (from char %d)' % (len(text), len(train_text), len(held_text), cut + 2))
 
     special = ['<|endoftext|>']
-    tok_path = os.path.join(args.model_dir, 'tokenizer.json')
-    if args.reuse_tokenizer:
+    tok_path = args.tokenizer or os.path.join(args.model_dir, 'tokenizer.json')
+    if args.reuse_tokenizer or args.tokenizer:
         with open(tok_path, encoding='utf8') as f:
             tj = json.load(f)
         vocab = [t for t, _ in sorted(tj['model']['vocab'].items(), key=lambda kv: kv[1])]
@@ -459,6 +536,12 @@ def main():
     train_ids = np.array(tok.encode(train_text), dtype=np.int64)
     held_ids = tok.encode(held_text)
     log('tokens: train %d, held-out %d (%.1f s)' % (len(train_ids), len(held_ids), time.time() - t0))
+    words = words_and_token_counts(tok, text)
+    tpw = tokens_per_word(words, args.context_words)
+    log('tokens per word: %.3f on the whole text (%d words); %d words take at most %d tokens (mean %.0f)' % (
+        tpw['tokensPerWord'], tpw['words'], args.context_words, tpw['maxTokensInWindow'], tpw['meanTokensInWindow']))
+    if tpw['maxTokensInWindow'] + 1 > args.ctx:
+        log('WARNING: %d words + BOS can take %d tokens, more than the %d positions' % (args.context_words, tpw['maxTokensInWindow'] + 1, args.ctx))
 
     cfg = {'vocab_size': len(vocab), 'n_positions': args.ctx, 'n_embd': args.n_embd, 'n_layer': args.n_layer,
            'n_head': args.n_head, 'layer_norm_epsilon': 1e-5, 'dropout': args.dropout}
@@ -469,12 +552,15 @@ def main():
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': no_decay, 'weight_decay': 0.0}],
                             lr=args.lr, betas=(0.9, 0.95))
+    micro = args.micro_batch or args.batch
     budget = args.minutes * 60.0
     warmup = 100
     rng = np.random.default_rng(args.seed)
     t_train = time.time()
     cpu_train = time.process_time()
-    step, tokens_seen = 0, 0
+    step, tokens_seen, long_steps = 0, 0, 0
+    if args.short_ctx and (args.ctx % args.short_ctx or args.long_every < 1):
+        sys.exit('--short-ctx must divide --ctx, and --long-every must be ≥ 1')
     loss_ema = None
     while True:
         elapsed = time.time() - t_train
@@ -482,18 +568,30 @@ def main():
         frac = elapsed / budget
         if args.cpu_minutes > 0:
             frac = max(frac, cpu_used / (args.cpu_minutes * 60.0))
+        if args.max_steps:
+            frac = max(frac, step / args.max_steps)
         if frac >= 1.0 or (args.max_steps and step >= args.max_steps):
             break
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g['lr'] = lr
-        starts = rng.integers(0, len(train_ids) - args.ctx - 1, size=args.batch)
-        batch = torch.from_numpy(np.stack([train_ids[s:s + args.ctx + 1] for s in starts]))
+        # A step reads batch × ctx tokens: as `batch` windows of ctx tokens, or (with --short-ctx,
+        # on all steps but every --long-every-th) as batch·ctx/short windows of short tokens.
+        long_step = not args.short_ctx or step % args.long_every == 0
+        win = args.ctx if long_step else args.short_ctx
+        n_win = args.batch if long_step else args.batch * (args.ctx // args.short_ctx)
+        per_part = micro if long_step else micro * (args.ctx // args.short_ctx)
+        starts = rng.integers(0, len(train_ids) - win - 1, size=n_win)
+        batch = torch.from_numpy(np.stack([train_ids[s:s + win + 1] for s in starts]))
+        long_steps += long_step
         model.train()
-        logits = model(batch[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = 0.0
+        for part in batch.split(per_part):
+            logits = model(part[:, :-1])
+            part_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), part[:, 1:].reshape(-1))
+            (part_loss * (part.shape[0] / n_win)).backward()
+            loss += part_loss.detach() * (part.shape[0] / n_win)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
@@ -506,6 +604,12 @@ def main():
 
     model.eval()
     nll, n_scored = heldout_nll(torch, model, held_ids, args.ctx, args.ctx // 2)
+    extra_eval = {}
+    for c in sorted(set(c for c in args.eval_ctx if 1 < c <= args.ctx and c != args.ctx)):
+        e_nll, e_n = heldout_nll(torch, model, held_ids, c, c // 2)
+        extra_eval[str(c)] = {'perplexity': math.exp(e_nll), 'nllNats': e_nll, 'tokensScored': e_n, 'stride': c // 2}
+        log('held-out perplexity with %d-token windows: %.2f' % (c, math.exp(e_nll)))
+    by_pos = nll_by_position(torch, model, held_ids, args.ctx)
     counts = np.bincount(train_ids, minlength=len(vocab)).astype(np.float64)
     p_uni = (counts + 1.0) / (counts.sum() + len(vocab))
     uni_nll = float(-np.mean(np.log(p_uni[np.array(held_ids[1:])])))
@@ -541,14 +645,24 @@ def main():
         'heldOutPerplexity': math.exp(nll), 'heldOutNllNats': nll,
         'unigramAddOnePerplexity': math.exp(uni_nll),
         'evaluation': 'sliding windows of %d tokens, stride %d; unigram from training-token counts, add-one over the vocabulary' % (args.ctx, args.ctx // 2),
-        'steps': step, 'batch': args.batch, 'context': args.ctx, 'tokensSeen': tokens_seen,
+        'heldOutPerplexityByWindow': extra_eval,
+        'heldOutNllByPosition': by_pos,
+        'tokensPerWord': tpw,
+        'tokenizer': os.path.relpath(os.path.abspath(tok_path), REPO) if os.path.abspath(tok_path).startswith(REPO + os.sep) else tok_path,
+        'command': '/usr/bin/python3 ' + ' '.join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:]),
+        'steps': step, 'batch': args.batch, 'microBatch': micro,
+        'windows': ({'shortCtx': args.short_ctx, 'longEvery': args.long_every, 'longSteps': long_steps,
+                     'note': 'steps k with k % longEvery == 0 read batch windows of context tokens, the others batch*context/shortCtx windows of shortCtx tokens'}
+                    if args.short_ctx else {'note': 'every step reads batch windows of context tokens'}), 'context': args.ctx, 'tokensSeen': tokens_seen,
         'epochsOfTrainingTokens': tokens_seen / len(train_ids),
         'finalTrainLossEma': loss_ema, 'trainSeconds': train_sec, 'trainCpuSeconds': train_cpu_sec,
         'loadAverageAtEnd': os.getloadavg()[0], 'totalSeconds': time.time() - t0,
         'seed': args.seed, 'threads': args.threads, 'wallBudgetMinutes': args.minutes, 'cpuBudgetMinutes': args.cpu_minutes, 'torch': torch.__version__, 'numpy': np.__version__,
         'python': sys.version.split()[0],
-        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine to 10%% over max(wall, CPU) fraction of the budget, clip 1.0, dropout %g' % (args.lr, args.dropout),
+        'maxSteps': args.max_steps,
+        'optimizer': 'AdamW(betas 0.9/0.95, wd 0.1 on matrices), lr %g, 100-step warm-up, cosine to 10%% over the largest of the wall, CPU and step fractions of the budgets, clip 1.0, dropout %g' % (args.lr, args.dropout),
     }
+    os.makedirs(args.model_dir, exist_ok=True)
     with open(os.path.join(args.model_dir, 'training.json'), 'w') as f:
         json.dump(training, f, indent=1)
     log('done in %.0f s' % (time.time() - t0))

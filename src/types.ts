@@ -145,6 +145,26 @@ export interface ForwardResult {
   logits: Float32Array | null;
 }
 
+/**
+ * What one batched forward pass returns: rows right-padded to `maxTokens`; only the requested
+ * hidden states are present (null elsewhere).
+ */
+export interface BatchForwardResult {
+  /** Tokens per row after padding. */
+  maxTokens: number;
+  /** Index l = hidden state l: [row][token][hidden] row-major float32 (rows × maxTokens × hidden), or null when not requested. */
+  hidden: (Float32Array | null)[];
+  /** [row][token][vocab] row-major float32, or null (not requested, or no LM head). */
+  logits: Float32Array | null;
+}
+
+/** Which outputs a batched pass must return (the others need not be copied out). */
+export interface ForwardRequest {
+  /** Hidden-state indices (0 = embedding output). */
+  layers: readonly number[];
+  logits: boolean;
+}
+
 /** A causal LM with its residual stream exposed (after graph surgery). */
 export interface HiddenStateModel {
   /** Number of blocks L (hidden states are 0…L). */
@@ -154,6 +174,11 @@ export interface HiddenStateModel {
   /** A content hash of the original model (graph + weights), for cache keys. */
   readonly modelHash: string;
   forward(inputIds: number[]): Promise<ForwardResult>;
+  /**
+   * Several token rows in one pass (right-padded; each row's real positions equal a `forward` of
+   * that row up to float rounding). Optional: without it, rows are run one by one.
+   */
+  forwardBatch?(rows: readonly (readonly number[])[], want: ForwardRequest): Promise<BatchForwardResult>;
   dispose(): Promise<void>;
 }
 

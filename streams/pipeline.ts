@@ -7,15 +7,16 @@
  * Owns: the composition and the pipeline's counters (what was received, what was excluded and why).
  * Must not: know where the data come from, pace them, print, or serve anything.
  */
-import { defer, filter, map, share, shareReplay, tap, type Observable } from 'rxjs';
+import { defer, filter, share, shareReplay, tap, type Observable } from 'rxjs';
 import { epochTimes, PAPER_EPOCH, samplesBetween } from '../src/epochGrid.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { DataGapLog, type DataGap } from '../src/quality/dataGapLog.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
-import type { SampleChunk, WordEvent, WordPair } from '../src/types.js';
+import type { SampleChunk, WordEvent } from '../src/types.js';
 import type { DecoderHost } from './decoderHost.js';
 import type { RefitSummary } from './decoderSession.js';
 import { FlowControl } from './flowControl.js';
+import { joinActivations, type ActivationLookup } from './joinActivations.js';
 import type { PreprocessOptions } from './preprocess.js';
 import { scoreSnapshots } from './scoreSnapshots.js';
 import { segmentedEpochs } from './segmentedEpochs.js';
@@ -28,8 +29,11 @@ export interface AnalysisPipelineOptions {
   /** Input rate, Hz, and channels after `preprocess.picks`. */
   sfreqHz: number;
   nChannels: number;
-  /** Layer activations of a word ([layer][dim]); undefined = the word is not decoded (counted). */
-  activationOf: (w: WordEvent) => Float32Array | undefined;
+  /**
+   * Layer activations of a word ([layer][dim]); undefined = the word is not decoded (counted); a
+   * promise = not extracted yet (the epoch waits, in order: streams/joinActivations.ts).
+   */
+  activationOf: ActivationLookup;
   nLayers: number;
   nDims: number;
   depths: number[];
@@ -136,15 +140,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
           else counters.wordsOutside++;
         },
       }),
-      map((e): WordPair | null => {
-        const activations = a.activationOf(e.word);
-        if (!activations) {
-          counters.wordsWithoutActivations++;
-          return null;
-        }
-        return { wordIndex: e.word.wordIndex, onsetSec: e.word.onsetSec, word: e.word.word, epoch: e.epoch, activations };
-      }),
-      filter((p): p is WordPair => p !== null),
+      joinActivations(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
       scoreSnapshots({
         decoder: { dims: { nChannels: a.nChannels, nTimes, nLayers: a.nLayers, nDims: a.nDims }, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },
         backend: a.backend,

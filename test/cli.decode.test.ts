@@ -103,9 +103,11 @@ describe('lockstep decode (command line)', () => {
   it('lockstep backends lists what loads here', () => {
     const res = lockstep(['backends', '--json']);
     assert.equal(res.status, 0, res.stderr);
-    const list = JSON.parse(res.stdout) as { name: string; available: boolean }[];
+    const { backends: list, devices } = JSON.parse(res.stdout) as { backends: { name: string; available: boolean }[]; devices: { name: string; available: boolean; detail: string }[] };
     assert.deepEqual(list.map((b) => b.name).sort(), ['blas', 'ort', 'reference', 'tfjs']);
     assert.ok(list.find((b) => b.name === 'reference')?.available);
+    assert.deepEqual(devices.map((d) => d.name), ['onnxruntime cpu', 'onnxruntime cuda', 'tfjs cuda']);
+    assert.ok(devices[0].available, 'the CPU is always there');
   });
 });
 

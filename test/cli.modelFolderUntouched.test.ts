@@ -52,7 +52,8 @@ describe('model folders are only read', () => {
     const j = JSON.parse(inspect.stdout) as { modifiedFile: string; outputsMaxAbsDiff: number };
     assert.equal(j.outputsMaxAbsDiff, 0);
     assert.ok(j.modifiedFile.startsWith(path.join(lockstepCache, 'onnx') + path.sep), j.modifiedFile);
-    const extract = spawnSync(process.execPath, [CLI, 'extract', '--model', copy, '--text', 'builtin', '--max-words', '30', '--out', path.join(root, 'activations'), '--json'], { encoding: 'utf8', env });
+    // In this thread (--extract-workers 0), so that the passes go through transformers.js.
+    const extract = spawnSync(process.execPath, [CLI, 'extract', '--model', copy, '--text', 'builtin', '--max-words', '30', '--extract-workers', '0', '--out', path.join(root, 'activations'), '--json'], { encoding: 'utf8', env });
     assert.equal(extract.status, 0, extract.stderr);
     const s = JSON.parse(extract.stdout) as { runner: string; runnerNote: string; words: number };
     assert.equal(s.words, 30);

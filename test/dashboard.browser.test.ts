@@ -238,7 +238,7 @@ describe('dashboard page in chromium', { skip }, () => {
       depths: s.depths,
       times: s.times,
       subjects: [subject('001', 0), subject('002', 0.1), { subject: '003', temporalScore: null, p: null, foldTestP: null, tmax: null, status: 'no exact score yet: 90/402 words' }],
-      group: { subjects: ['001', '002'], nSubjects: 2, temporalScore: { mean: 0.85, sem: 0.05, values: [0.9, 0.8] }, tmax: { mean: e.tmax.map((t) => t + 0.05), sem: e.tmax.map(() => 0.05) }, R: null, test: { method: 'one-sample t-test', t: 17, df: 1, p: 0.037 } },
+      group: { subjects: ['001', '002'], nSubjects: 2, temporalScore: { mean: 0.85, sem: 0.05, n: 2, nonFinite: 0, values: [0.9, 0.8] }, tmax: { mean: e.tmax.map((t) => t + 0.05), sem: e.tmax.map(() => 0.05) }, R: null, test: { method: 'one-sample t-test', t: 17, df: 1, p: 0.037 } },
       pending: ['004'],
     });
     await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.groupSubjects === 2, undefined, { timeout: 5000 });

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { openBidsRuns } from '../adapters/meg/openRecording.js';
 import { modelFeatures } from '../adapters/llm/features.js';
-import { modelFeaturesForBundles, runReplay } from '../cli/replay.js';
+import { runReplay } from '../cli/replay.js';
+import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
 import { runSimulate } from '../cli/simulate.js';
 import { tempDir } from './helpers/paths.js';
 

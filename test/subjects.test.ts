@@ -12,7 +12,7 @@ import { syntheticFeatures } from '../adapters/llm/features.js';
 import { runGroupReplay } from '../cli/replay.js';
 import { runSimulateSubjects, subjectLabels } from '../cli/simulate.js';
 import { resolveSubjects } from '../replay/subjectRecordings.js';
-import { groupScores, meanSem } from '../src/scores/group.js';
+import { groupScores } from '../src/scores/group.js';
 import { CLI, tempDir } from './helpers/paths.js';
 
 describe('group scores (mean ± SEM over subjects)', () => {
@@ -33,7 +33,11 @@ describe('group scores (mean ± SEM over subjects)', () => {
     assert.ok(Math.abs(g.R!.mean[0][0] - 0.2) < 1e-12 && Math.abs(g.R!.sem[0][0] - 0.1) < 1e-12);
     const one = groupScores([{ subject: '001', temporalScore: 0.5, tmax: [0.3] }]);
     assert.ok(one.temporalScore.mean === 0.5 && Number.isNaN(one.temporalScore.sem) && Number.isNaN(one.test.p) && one.R === null);
-    assert.deepEqual(meanSem([1, NaN, 3]), { mean: 2, sem: 1 });
+    // A subject without a score is left out of the mean and counted apart.
+    const missing = groupScores([{ subject: 'a', temporalScore: 1, tmax: [0.2] }, { subject: 'b', temporalScore: NaN, tmax: [0.3] }, { subject: 'c', temporalScore: 3, tmax: [0.4] }]);
+    const { mean, sem, n, nonFinite } = missing.temporalScore;
+    assert.deepEqual({ mean, sem, n, nonFinite }, { mean: 2, sem: 1, n: 2, nonFinite: 1 });
+    assert.equal(missing.test.df, 1);
     assert.throws(() => groupScores([]), RangeError);
     assert.throws(() => groupScores([{ subject: 'a', temporalScore: 1, tmax: [1] }, { subject: 'b', temporalScore: 1, tmax: [1, 2] }]), RangeError);
   });

@@ -27,6 +27,11 @@
  * projection), so raw activations are never all in memory at once; only the PCA scores
  * (words × layers × dims) are.
  *
+ * With a basis fixed before extraction (key.pcaFit `sample:N` or `reference:…`, pcaBasis.ts), the
+ * basis files (and pca_basis.json) are written first and every window's words are projected before
+ * they are appended: the rows go straight to activations.npy (no raw.npy), features stream in
+ * stimulus order, and a resumed run reads its checkpointed rows back with `readBack`.
+ *
  * Owns: the file layout, checkpoints and block-wise PCA passes. Must not: run the model.
  */
 import { createHash } from 'node:crypto';
@@ -59,6 +64,12 @@ export interface CacheKey {
   pca: number | 'none';
   /** BOS token id put before every window, or null (absent counts as null). */
   bosTokenId?: number | null;
+  /**
+   * How the PCA basis is fit (pcaBasis.ts): absent or `all` = on all words after extraction (the
+   * original key, so caches made before this field keep their folder); `sample:N`;
+   * `reference:N@<basis hash>`.
+   */
+  pcaFit?: string;
 }
 
 /** What the extraction will produce, known before the first forward pass. */
@@ -70,6 +81,11 @@ export interface CachePlan {
   hiddenSize: number;
   /** A hash of the windows (story, token range, targets): a checkpoint resumes only the same plan. */
   windowsHash: string;
+  /**
+   * Set when rows arrive already projected on a fixed basis: dims per layer. The rows then go to
+   * activations.npy [words, layers, dims] instead of raw.npy.
+   */
+  projectedDims?: number;
 }
 
 export interface CacheManifest {
@@ -112,6 +128,7 @@ export interface CachedWord {
 }
 
 const RAW = 'raw.npy';
+const ACTIVATIONS = 'activations.npy';
 const META = 'meta.partial';
 const PROGRESS = 'progress.json';
 const MANIFEST = 'manifest.json';
@@ -169,6 +186,7 @@ export function cacheKeyHash(key: CacheKey): string {
     aggregate: key.aggregate,
     pca: key.pca,
     bosTokenId: key.bosTokenId ?? null,
+    ...(key.pcaFit && key.pcaFit !== 'all' ? { pcaFit: key.pcaFit } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 24);
 }
@@ -209,6 +227,15 @@ interface Progress {
   windowsDone: number;
 }
 
+export interface FinishOptions {
+  backend?: LinalgBackend;
+  blockRows?: number;
+  keepRaw?: boolean;
+  onPass?: (pass: string, rowsDone: number) => void;
+  /** With projected rows: each layer's fraction of variance the fixed basis explains (on its own words). */
+  explainedVarianceRatio?: number[];
+}
+
 export interface WriterOptions {
   /** Checkpoint after at least this many new words (at a window boundary). Default 256. */
   checkpointEvery?: number;
@@ -236,6 +263,8 @@ export class ActivationCacheWriter {
   private readonly checkpointEvery: number;
   private readonly planHashValue: string;
   private readonly lockFile: string;
+  /** raw.npy, or activations.npy when rows arrive projected. */
+  private readonly dataFile: string;
 
   constructor(
     root: string,
@@ -247,15 +276,17 @@ export class ActivationCacheWriter {
     this.dir = path.join(root, this.keyHash);
     this.checkpointEvery = opts.checkpointEvery ?? 256;
     this.planHashValue = planHash(plan);
-    this.rowFloats = key.layers.length * plan.hiddenSize;
+    const width = plan.projectedDims ?? plan.hiddenSize;
+    this.rowFloats = key.layers.length * width;
+    this.dataFile = plan.projectedDims !== undefined ? ACTIVATIONS : RAW;
     fs.mkdirSync(this.dir, { recursive: true });
     this.lockFile = takeLock(this.dir);
-    const header = npyHeaderBytes('float32', [plan.rowWords.length, key.layers.length, plan.hiddenSize]);
+    const header = npyHeaderBytes('float32', [plan.rowWords.length, key.layers.length, width]);
     this.rawHeaderBytes = header.length;
 
     let progress: Progress | null = null;
     const pFile = path.join(this.dir, PROGRESS);
-    if (fs.existsSync(pFile) && fs.existsSync(path.join(this.dir, RAW)) && fs.existsSync(path.join(this.dir, META))) {
+    if (fs.existsSync(pFile) && fs.existsSync(path.join(this.dir, this.dataFile)) && fs.existsSync(path.join(this.dir, META))) {
       try {
         const p = JSON.parse(fs.readFileSync(pFile, 'utf8')) as Progress;
         if (p.keyHash === this.keyHash && p.planHash === this.planHashValue) progress = p;
@@ -267,10 +298,10 @@ export class ActivationCacheWriter {
     if (progress) {
       const rawBytes = this.rawHeaderBytes + progress.rowsDone * this.rowFloats * 4;
       const metaBytes = progress.rowsDone * META_COLS * 8;
-      if (fs.statSync(path.join(this.dir, RAW)).size < rawBytes || fs.statSync(path.join(this.dir, META)).size < metaBytes) progress = null;
+      if (fs.statSync(path.join(this.dir, this.dataFile)).size < rawBytes || fs.statSync(path.join(this.dir, META)).size < metaBytes) progress = null;
     }
     if (progress) {
-      this.rawFd = fs.openSync(path.join(this.dir, RAW), 'r+');
+      this.rawFd = fs.openSync(path.join(this.dir, this.dataFile), 'r+');
       this.metaFd = fs.openSync(path.join(this.dir, META), 'r+');
       fs.ftruncateSync(this.rawFd, this.rawHeaderBytes + progress.rowsDone * this.rowFloats * 4);
       fs.ftruncateSync(this.metaFd, progress.rowsDone * META_COLS * 8);
@@ -278,7 +309,7 @@ export class ActivationCacheWriter {
       this.windowsDone = progress.windowsDone;
     } else {
       for (const f of fs.readdirSync(this.dir)) if (f !== LOCK) fs.rmSync(path.join(this.dir, f), { force: true, recursive: true });
-      this.rawFd = fs.openSync(path.join(this.dir, RAW), 'w+');
+      this.rawFd = fs.openSync(path.join(this.dir, this.dataFile), 'w+');
       this.metaFd = fs.openSync(path.join(this.dir, META), 'w+');
       fs.writeSync(this.rawFd, header, 0, header.length, 0);
       this.rowsDone = 0;
@@ -290,6 +321,26 @@ export class ActivationCacheWriter {
 
   get rows(): number {
     return this.rowsDone;
+  }
+
+  /** True when the folder resumed a checkpoint (its basis files, if any, are the ones to use). */
+  get resumed(): boolean {
+    return this.resumedRows > 0 || this.resumeWindow > 0;
+  }
+
+  /** Rows [0, n) already in the data file (n ≤ rows), as [row][layer][width] float32. */
+  readBack(n: number): Float32Array {
+    if (n > this.rowsDone) throw new RangeError(`activation cache ${this.dir}: ${n} rows asked, ${this.rowsDone} written`);
+    const out = new Float32Array(n * this.rowFloats);
+    const bytes = new Uint8Array(out.buffer);
+    let done = 0;
+    while (done < bytes.length) {
+      const got = fs.readSync(this.rawFd, bytes, done, bytes.length - done, this.rawHeaderBytes + done);
+      if (got === 0) throw new Error(`activation cache ${this.dir}: ${this.dataFile} ends before row ${n}`);
+      done += got;
+    }
+    decodeNpyData(bytes.slice(), out);
+    return out;
   }
 
   /** Appends the words of window `windowIndex` (which must be the next window). */
@@ -338,7 +389,7 @@ export class ActivationCacheWriter {
    * Completes the cache: PCA (when the key asks for it) in block-wise passes over raw.npy, then the
    * per-word files and, last, the manifest.
    */
-  async finish(words: readonly CachedWord[], opts: { backend?: LinalgBackend; blockRows?: number; keepRaw?: boolean; onPass?: (pass: string, rowsDone: number) => void } = {}): Promise<CacheManifest> {
+  async finish(words: readonly CachedWord[], opts: FinishOptions = {}): Promise<CacheManifest> {
     try {
       return await this.finishFiles(words, opts);
     } finally {
@@ -347,7 +398,7 @@ export class ActivationCacheWriter {
     }
   }
 
-  private async finishFiles(words: readonly CachedWord[], opts: { backend?: LinalgBackend; blockRows?: number; keepRaw?: boolean; onPass?: (pass: string, rowsDone: number) => void }): Promise<CacheManifest> {
+  private async finishFiles(words: readonly CachedWord[], opts: FinishOptions): Promise<CacheManifest> {
     const n = this.plan.rowWords.length;
     if (this.rowsDone !== n) throw new Error(`activation cache ${this.dir}: ${this.rowsDone} of ${n} words written; cannot finish`);
     if (words.length !== n) throw new Error(`activation cache ${this.dir}: ${words.length} word descriptions for ${n} rows`);
@@ -378,10 +429,17 @@ export class ActivationCacheWriter {
     let explainedVarianceRatio: number[] | null = null;
     let activationsFile = RAW;
     let rawFile: string | null = RAW;
-    if (this.key.pca !== 'none') {
+    if (this.plan.projectedDims !== undefined) {
+      // Rows were projected on a fixed basis as they came (its files are already in the folder).
+      nDims = this.plan.projectedDims;
+      activationsFile = ACTIVATIONS;
+      rawFile = null;
+      pcaFiles = { mean: 'pca_mean.npy', components: 'pca_components.npy', explainedVariance: 'pca_explained_variance.npy' };
+      explainedVarianceRatio = opts.explainedVarianceRatio ?? null;
+    } else if (this.key.pca !== 'none') {
       const fits = await pcaPasses(path.join(dir, RAW), this.key.pca, opts.backend ?? new ReferenceBackend(), opts.blockRows ?? 256, opts.onPass);
       nDims = fits.fits[0].nComponents;
-      writeNpyFile(path.join(dir, 'activations.npy'), fits.scores, [n, nL, nDims]);
+      writeNpyFile(path.join(dir, ACTIVATIONS), fits.scores, [n, nL, nDims]);
       const means = new Float64Array(nL * H);
       const comps = new Float64Array(nL * nDims * H);
       const ev = new Float64Array(nL * nDims);
@@ -395,7 +453,7 @@ export class ActivationCacheWriter {
       writeNpyFile(path.join(dir, 'pca_explained_variance.npy'), ev, [nL, nDims]);
       pcaFiles = { mean: 'pca_mean.npy', components: 'pca_components.npy', explainedVariance: 'pca_explained_variance.npy' };
       explainedVarianceRatio = fits.fits.map((f) => f.explainedVarianceRatio.reduce((a, b) => a + b, 0));
-      activationsFile = 'activations.npy';
+      activationsFile = ACTIVATIONS;
       if (!opts.keepRaw) {
         fs.rmSync(path.join(dir, RAW), { force: true });
         rawFile = null;

@@ -69,6 +69,13 @@ export interface ContextPlan {
   contextSeen: Map<number, number>;
   /** Targets that got fewer than min(N, p) previous words because of maxTokens. */
   truncatedTargets: number;
+  /** Stimulus indices of those targets, in window order. */
+  truncatedWords: number[];
+  /**
+   * The fewest previous words a truncated target kept (null when none was truncated). In exact
+   * mode this is the longest context that fits the model for every word of the stimulus.
+   */
+  shortestTruncatedContext: number | null;
   /** Tokens run through the model, BOS included. */
   tokensProcessed: number;
   /** Words with a window. */
@@ -104,6 +111,8 @@ export function planContextWindows(stories: readonly StoryTokens[], options: Con
   const windows: ContextWindow[] = [];
   const contextSeen = new Map<number, number>();
   let truncatedTargets = 0;
+  let shortestTruncatedContext: number | null = null;
+  const truncatedWords: number[] = [];
   const bos = o.prependBos ? 1 : 0;
   for (const s of stories) {
     const { words, tokenized } = s;
@@ -146,7 +155,11 @@ export function planContextWindows(stories: readonly StoryTokens[], options: Con
       const windowStart = trimmed ? from : nominalStart;
       for (const p of targets) {
         contextSeen.set(words[p]!.index, p - windowStart);
-        if (windowStart > Math.max(0, p - o.contextWords)) truncatedTargets++;
+        if (windowStart > Math.max(0, p - o.contextWords)) {
+          truncatedTargets++;
+          truncatedWords.push(words[p]!.index);
+          shortestTruncatedContext = Math.min(shortestTruncatedContext ?? Infinity, p - windowStart);
+        }
       }
       windows.push({ story: s.story, tokenStart, tokenStop, targetWords: targets.map((p) => words[p]!.index) });
     };
@@ -169,6 +182,8 @@ export function planContextWindows(stories: readonly StoryTokens[], options: Con
     prependBos: o.prependBos,
     contextSeen,
     truncatedTargets,
+    truncatedWords,
+    shortestTruncatedContext,
     tokensProcessed,
     nTargets,
     tokensPerWord: nTargets > 0 ? tokensProcessed / nTargets : 0,

@@ -4,6 +4,10 @@
  * `simulate` plants the same features that `replay`/`live` then decode, so a simulated dataset
  * written with one feature source is analysed with the same one.
  *
+ * A model's table can be returned before its features exist (`stream`): the words and their tags
+ * are known at once, rows arrive in stimulus order as the extraction runs (a fixed PCA basis,
+ * pcaBasis.ts), and `when` lets the pipeline wait for a word not yet extracted.
+ *
  * Owns: the choice and its label. Must not: extract (adapters/llm does) or decode.
  */
 import fs from 'node:fs';
@@ -13,7 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { defaultDepths } from '../../src/epochGrid.js';
 import { readNpyFile } from '../npyFile.js';
 import { syntheticActivations, describe as SYNTHETIC_DESCRIBE } from '../simulator/syntheticActivations.js';
-import { runExtract, type ExtractReport, type ExtractSummary } from './extract.js';
+import { executeExtract, openExtractionSession, prepareStimulus, type ComputeOptions, type ExtractReport, type ExtractSummary, type PreparedStimulus } from './extract.js';
+import { describePcaFit, type PcaFitChoice } from './pcaBasis.js';
+import { StreamedFeatureTable } from './streamedFeatures.js';
 
 /** Per-word features for a stimulus of known words, by stimulus index. */
 export interface FeatureTable {
@@ -26,6 +32,20 @@ export interface FeatureTable {
   of(index: number, word: string): Float32Array | undefined;
   /** Content word (NOUN/VERB/ADJ/ADV) per the tagger; undefined when not tagged. */
   isContent(index: number): boolean | undefined;
+  /** −log p(word | context) in nats under the model, NaN when unknown (or not extracted yet); absent for synthetic features. */
+  surprisal?(index: number): number;
+  /** Words left without features because the model could not hold their exact context (see ModelFeatureOptions.exactContext). */
+  contextCutWords?: number;
+  /**
+   * Tables still filling (an extraction running): the word's features once they exist, a promise
+   * while they do not yet; undefined when the word will have none. Absent on complete tables.
+   */
+  when?(index: number, word: string): Float32Array | undefined | Promise<Float32Array | undefined>;
+}
+
+/** The pipeline's lookup for a table: `when` where the table streams, else `of`. */
+export function activationLookup(table: FeatureTable): (w: { wordIndex: number; word: string }) => Float32Array | undefined | Promise<Float32Array | undefined> {
+  return table.when ? (w) => table.when!(w.wordIndex, w.word) : (w) => table.of(w.wordIndex, w.word);
 }
 
 /** The seeded synthetic activations of the simulator (not a language model; clearly labelled). */
@@ -45,21 +65,15 @@ export function syntheticFeatures(seed: number, nDims = 50, nLayers = 9): Featur
 export const BUILTIN_MODEL_DIR = fileURLToPath(new URL('../../../models/lockstep-moby-gpt2', import.meta.url));
 
 /**
- * `builtin` → the shipped model's folder; `builtin-untrained[:seed]` → its seeded random-weights
- * twin (same architecture and tokenizer, written once under the cache folder: what an untrained
- * model gives); anything else is a folder or .onnx path as given.
+ * `builtin` → the shipped model's folder, `family:<xs|s|m|l>` → a model of the family
+ * (docs/model-family.md); `<either>-untrained[:seed]` (`builtin-untrained`, `family:s-untrained:2`)
+ * → its seeded random-weights twin (same architecture and tokenizer, written once under the cache
+ * folder: what an untrained model gives); anything else is a folder or .onnx path as given.
+ * The names are parsed in adapters/onnx/builder/modelFamily.ts.
  */
 export async function resolveModel(model: string): Promise<string> {
-  if (model === 'builtin') return BUILTIN_MODEL_DIR;
-  const twin = /^builtin-untrained(?::(\d+))?$/.exec(model);
-  if (!twin) return model;
-  const seed = Number(twin[1] ?? 1);
-  const dir = path.join(path.dirname(defaultActivationCache()), 'models', `lockstep-moby-gpt2-untrained-seed${seed}`);
-  if (!fs.existsSync(path.join(dir, 'onnx', 'model.onnx'))) {
-    const { randomTwinFolder } = await import('../onnx/builder/builtinModel.js');
-    randomTwinFolder(dir, seed, BUILTIN_MODEL_DIR);
-  }
-  return dir;
+  const { resolveModelName } = await import('../onnx/builder/modelFamily.js');
+  return (await resolveModelName(model, path.join(path.dirname(defaultActivationCache()), 'models'))) ?? model;
 }
 
 /** Where extracted activations are cached unless told otherwise. */
@@ -74,15 +88,81 @@ export interface StimulusPart {
   maxWords?: number;
 }
 
-export interface ModelFeatureOptions {
+export interface ModelFeatureOptions extends ComputeOptions {
   model: string;
   /** Previous words of context (paper: 50). */
   context?: number;
   mode?: 'exact' | 'chunked';
   cacheRoot?: string;
-  allowDownload?: boolean;
+  /** How the PCA basis is fit (default all words: nothing streams; sample/reference stream). */
+  pcaFit?: PcaFitChoice;
+  /**
+   * Return as soon as the words are known, with rows arriving while the extraction runs (`when`;
+   * `done` settles at the end). Default false: return the finished table.
+   */
+  stream?: boolean;
   /** Progress and warnings of extractions that have to run (a cache hit reports nothing). */
   report?: ExtractReport;
+  /**
+   * Exact contexts: refuse (extract.ts ContextLengthError) when the model's positions cannot hold
+   * the context of more than `maxCutFraction` of the words, and give the few whose context was cut
+   * no features (they are not decoded), so every decoded word has exactly its N previous words.
+   */
+  exactContext?: { maxCutFraction: number };
+  /** Stops a running extraction at its next window, keeping a checkpoint (`done` then rejects). */
+  signal?: AbortSignal;
+}
+
+/** What is known of each stimulus part before its extraction: its words and the ones the text lacks. */
+export interface PartInfo {
+  words: number;
+  unmatchedWords: Array<{ index: number; word: string; reason: string }>;
+}
+
+export interface ModelFeatureTable extends FeatureTable {
+  parts: PartInfo[];
+  /** The extraction summaries, once every part is done (rejects with the extraction's error). */
+  done: Promise<ExtractSummary[]>;
+  /** Filled as parts finish (all of them once `done` resolved). */
+  summaries: ExtractSummary[];
+  /** Stops an extraction still running (at its next window, checkpoint kept) and waits for it to let go of the model. */
+  stop(): Promise<void>;
+}
+
+/** How results name a model given as `builtin`, `family:<size>`, `<name>-untrained[:seed]` or a folder. */
+export function modelName(model: string): string {
+  if (model === 'builtin') return 'built-in model lockstep-moby-gpt2';
+  if (/-untrained(:\d+)?$/.test(model)) return `untrained twin (${model})`;
+  if (model.startsWith('family:')) return `model family ${model.slice('family:'.length)} (lockstep-moby-gpt2-${model.slice('family:'.length)})`;
+  return path.basename(path.resolve(model));
+}
+
+/** Reads a finished cache's rows into the table (part k's words start at `offset`). */
+function loadCachedRows(table: StreamedFeatureTable, cacheDir: string, offset: number, skip: ReadonlySet<number>): void {
+  const acts = readNpyFile(path.join(cacheDir, 'activations.npy')); // [words, layers, dims]
+  const data = acts.data instanceof Float32Array ? acts.data : Float32Array.from(acts.data as ArrayLike<number>);
+  const index = fs.readFileSync(path.join(cacheDir, 'words.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => offset + Number(l.split('\t')[0]));
+  addRows(table, index, data, skip);
+}
+
+/** Adds rows to the table, leaving out the words in `skip` (their exact context was cut: no features). */
+function addRows(table: StreamedFeatureTable, words: number[], rows: Float32Array, skip: ReadonlySet<number>): void {
+  if (skip.size === 0 || !words.some((w) => skip.has(w))) {
+    table.add(words, rows);
+    return;
+  }
+  const per = table.nLayers * table.nDims;
+  const keep = words.flatMap((w, i) => (skip.has(w) ? [] : [i]));
+  const kept = new Float32Array(keep.length * per);
+  keep.forEach((i, j) => kept.set(rows.subarray(i * per, (i + 1) * per), j * per));
+  table.add(keep.map((i) => words[i]!), kept);
+}
+
+/** Reads a finished cache's surprisal (nats, NaN = unknown) into `out` by stimulus index (part k's words start at `offset`). */
+function loadSurprisal(out: number[], cacheDir: string, offset: number): void {
+  const nats = readNpyFile(path.join(cacheDir, 'surprisal.npy')).data as ArrayLike<number>; // [rows]
+  const index = fs.readFileSync(path.join(cacheDir, 'words.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => offset + Number(l.split('\t')[0]));
+  index.forEach((i, r) => (out[i] = nats[r]));
 }
 
 /**
@@ -90,43 +170,88 @@ export interface ModelFeatureOptions {
  * part k−1's in the stimulus index), through `lockstep extract`'s cache: computed once, then read.
  * Words the text could not be matched to (reported by the extraction) have no features.
  */
-export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOptions): Promise<FeatureTable & { summaries: ExtractSummary[] }> {
-  const summaries: ExtractSummary[] = [];
-  const rows: Float32Array[] = [];
-  const content: (boolean | undefined)[] = [];
-  let nLayers = 0;
-  let nDims = 0;
-  let depths: number[] = [];
-  for (const part of parts) {
-    const s = await runExtract(
-      { model: await resolveModel(o.model), text: part.text, storyText: part.storyText, maxWords: part.maxWords, context: o.context ?? 50, mode: o.mode ?? 'exact', aggregate: 'mean', pca: 50, out: o.cacheRoot ?? defaultActivationCache(), allowDownload: o.allowDownload },
-      o.report,
-    );
-    summaries.push(s);
-    const acts = readNpyFile(path.join(s.cacheDir, 'activations.npy')); // [words, layers, dims]
-    [nLayers, nDims] = [acts.shape[1], acts.shape[2]];
-    depths = s.depths;
-    const per = nLayers * nDims;
-    const data = acts.data instanceof Float32Array ? acts.data : Float32Array.from(acts.data as ArrayLike<number>);
-    const tags = fs.readFileSync(path.join(s.cacheDir, 'words.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t')[3]);
-    for (let w = 0; w < acts.shape[0]; w++) {
-      const row = data.subarray(w * per, (w + 1) * per);
-      rows.push(row);
-      content.push(tags[w] === '1' ? true : tags[w] === '0' ? false : undefined);
-    }
+export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOptions): Promise<ModelFeatureTable> {
+  const pcaFit = o.pcaFit ?? { kind: 'all' };
+  const stopper = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
+  const model = await resolveModel(o.model);
+  const common = { model, context: o.context ?? 50, mode: o.mode ?? ('exact' as const), aggregate: 'mean' as const, pca: 50, pcaFit, out: o.cacheRoot ?? defaultActivationCache(), signal, maxContextCutFraction: o.exactContext?.maxCutFraction };
+  const session = await openExtractionSession({ ...o, model });
+  let prepared: PreparedStimulus[];
+  try {
+    prepared = [];
+    for (const part of parts) prepared.push(await prepareStimulus(session, { ...common, text: part.text, storyText: part.storyText, maxWords: part.maxWords }, o.report));
+  } catch (e) {
+    await session.close();
+    throw e;
   }
-  const name = o.model === 'builtin' ? 'built-in model lockstep-moby-gpt2' : o.model.startsWith('builtin-untrained') ? `untrained twin of the built-in model (${o.model})` : path.basename(path.resolve(o.model));
-  return {
-    label: `${name}, ${depths.length} layers at depths ${depths.join(',')}, context ${o.context ?? 50} words (${o.mode ?? 'exact'}), PCA ${nDims}`,
-    nLayers,
-    nDims,
-    depths,
-    of: (i) => {
-      const r = rows[i];
-      // Unmatched words are stored as NaN rows: no features.
-      return r && Number.isFinite(r[0]) ? r : undefined;
-    },
-    isContent: (i) => content[i],
+  const offsets: number[] = [];
+  const contextCut = new Set<number>();
+  const surprisal: number[] = [];
+  const content: (boolean | undefined)[] = [];
+  const expected: boolean[] = [];
+  for (const p of prepared) {
+    const offset = content.length;
+    offsets.push(offset);
+    for (const w of p.words) {
+      content.push(w.isContent);
+      expected.push(false);
+    }
+    // Words with a row (matched in the text); part k's words follow part k−1's.
+    for (const i of p.rowWords) expected[offset + i] = true;
+    // Exact contexts: a word whose N previous words the positions cut gets no features.
+    if (o.exactContext) for (const i of p.plan.truncatedWords) contextCut.add(offset + i);
+  }
+  for (const i of contextCut) expected[i] = false;
+  const first = prepared[0]!;
+  const fitLabel = pcaFit.kind === 'all' ? '' : ` (basis: ${describePcaFit(pcaFit)})`;
+  const label = `${modelName(o.model)}, ${first.layers.length} layers at depths ${first.depths.join(',')}, context ${common.context} words (${common.mode}), PCA ${first.dims}${fitLabel}`;
+  const table = new StreamedFeatureTable(label, first.layers.length, first.dims, first.depths, content, expected);
+  const summaries: ExtractSummary[] = [];
+  const done = (async () => {
+    try {
+      for (let k = 0; k < prepared.length; k++) {
+        let streamed = false;
+        const s = await executeExtract(session, prepared[k]!, common, o.report, (r) => {
+          streamed = true;
+          addRows(table, r.words.map((w) => offsets[k]! + w), r.rows, contextCut);
+        });
+        if (!streamed || s.fromCache) loadCachedRows(table, s.cacheDir, offsets[k]!, contextCut);
+        loadSurprisal(surprisal, s.cacheDir, offsets[k]!);
+        summaries.push(s);
+      }
+      table.end();
+      return summaries;
+    } catch (e) {
+      table.fail(e);
+      throw e;
+    } finally {
+      await session.close();
+    }
+  })();
+  // Failures reach the caller through `done`, `complete` and the waiters; never unhandled.
+  done.catch(() => undefined);
+  const view: ModelFeatureTable = {
+    label,
+    nLayers: table.nLayers,
+    nDims: table.nDims,
+    depths: table.depths,
+    of: (i) => table.of(i),
+    isContent: (i) => table.isContent(i),
+    surprisal: (i) => surprisal[i] ?? NaN,
+    contextCutWords: contextCut.size,
+    parts: prepared.map((p) => ({ words: p.words.length, unmatchedWords: p.unmatched })),
+    done,
     summaries,
+    stop: async () => {
+      stopper.abort();
+      await done.catch(() => undefined);
+    },
   };
+  if (!o.stream) {
+    // A finished table answers synchronously: no `when` for the pipeline to wait on.
+    await done;
+    return view;
+  }
+  return { ...view, when: (i) => table.when(i) };
 }

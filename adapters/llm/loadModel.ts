@@ -23,6 +23,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor, type PreTrainedModel } from '@huggingface/transformers';
+import type { OnnxSessionRecipe } from '../onnx/batchRunner.js';
 import { OnnxHiddenStateModel } from '../onnx/hiddenStateRunner.js';
 import { loadStimulusTokenizer, type StimulusTokenizer } from '../text/wordAlignment.js';
 import type { ForwardResult, HiddenStateModel } from '../../src/types.js';
@@ -43,6 +44,11 @@ export interface LoadedLanguageModel {
   maxTokens: number | null;
   /** The surgery's modified graph. */
   modifiedFile: string;
+  /**
+   * How extraction workers open the modified graph (adapters/onnx/batchRunner.ts), or null when
+   * the graph's inputs take no batch (static shapes or caches): such graphs run in this thread.
+   */
+  recipe: OnnxSessionRecipe | null;
 }
 
 export interface LoadModelOptions {
@@ -57,6 +63,8 @@ export interface LoadModelOptions {
    * tokens through the 10-block built-in model take 10.4 ms with 1 thread, 19.5 ms with the default).
    */
   threads?: number;
+  /** Device of the transformers.js session (its onnxruntime-node CUDA provider, when installed). Default cpu. */
+  device?: 'cpu' | 'cuda';
 }
 
 /** A HiddenStateModel over a transformers.js model whose graph exposes hidden_states.0…L. */
@@ -156,8 +164,9 @@ export async function loadLanguageModel(source: string, opts: LoadModelOptions =
   const ortModel = await OnnxHiddenStateModel.open(folder);
   const report = ortModel.report;
   const modifiedFile = report.modifiedFile;
+  const recipe = ortModel.batchable ? ortModel.recipe() : null;
   if (choice === 'onnxruntime') {
-    return { model: ortModel, tokenizer, runner: 'onnxruntime-node', runnerNote: 'chosen with --runner onnxruntime', folder, modelType: ortModel.modelType, maxTokens, modifiedFile };
+    return { model: ortModel, tokenizer, runner: 'onnxruntime-node', runnerNote: 'chosen with --runner onnxruntime', folder, modelType: ortModel.modelType, maxTokens, modifiedFile, recipe };
   }
 
   let note: string;
@@ -171,7 +180,7 @@ export async function loadLanguageModel(source: string, opts: LoadModelOptions =
       subfolder: path.relative(report.cacheFolder, path.dirname(modifiedFile)),
       model_file_name: path.basename(modifiedFile).replace(/\.onnx$/i, ''),
       dtype: 'fp32',
-      device: 'cpu',
+      device: opts.device ?? 'cpu',
       session_options: { intraOpNumThreads: opts.threads ?? 1 },
     });
     const tjs = new TransformersHiddenStateModel(lm, ortModel.nBlocks, ortModel.hiddenSize, ortModel.vocabSize, ortModel.modelHash, report.hiddenStates, report.lmHead?.output ?? null);
@@ -188,13 +197,13 @@ export async function loadLanguageModel(source: string, opts: LoadModelOptions =
     }
     await ortModel.dispose();
     note = `transformers.js loaded the modified graph ${path.basename(modifiedFile)}; agrees with the onnxruntime-node runner to ${worst.toExponential(1)} (relative) on a 7-token probe`;
-    return { model: tjs, tokenizer, runner: 'transformers.js', runnerNote: note, folder, modelType: ortModel.modelType, maxTokens, modifiedFile };
+    return { model: tjs, tokenizer, runner: 'transformers.js', runnerNote: note, folder, modelType: ortModel.modelType, maxTokens, modifiedFile, recipe };
   } catch (e) {
     if (choice === 'transformers') {
       await ortModel.dispose();
       throw new Error(`${folder}: transformers.js cannot run the modified graph: ${(e as Error).message}; use --runner onnxruntime`);
     }
     note = `transformers.js could not be used (${(e as Error).message}); fell back to the onnxruntime-node runner`;
-    return { model: ortModel, tokenizer, runner: 'onnxruntime-node', runnerNote: note, folder, modelType: ortModel.modelType, maxTokens, modifiedFile };
+    return { model: ortModel, tokenizer, runner: 'onnxruntime-node', runnerNote: note, folder, modelType: ortModel.modelType, maxTokens, modifiedFile, recipe };
   }
 }

@@ -189,3 +189,65 @@ export function buildFeeds(specs: InputSpec[], tokens: number[], where: string, 
   }
   return { feeds, tokens: used };
 }
+
+/** Feeds for one batched pass, and the padded length every row was brought to. */
+export interface BatchFeedPlan {
+  feeds: Record<string, ort.Tensor>;
+  /** Tokens per row after right padding (the longest row). */
+  maxTokens: number;
+}
+
+/**
+ * Feeds for one pass over several token rows at once (no past), right-padded to the longest row:
+ * input_ids padded with `padId`, attention_mask 1 on real tokens and 0 on padding, position_ids
+ * 0…T−1 on every row, empty dynamic KV caches with the batch size. A causal model's states at a
+ * row's real tokens never depend on the padding after them (the mask only hides what causality
+ * already hides), so each row's real positions compute what a batch-1 pass over that row computes,
+ * up to float rounding.
+ *
+ * Returns null when the graph's inputs cannot take a batch this way (a static batch or sequence
+ * size, a 4-D mask, static caches, inputs_embeds, …): the caller then runs the rows one by one.
+ */
+export function buildBatchFeeds(specs: InputSpec[], rows: readonly (readonly number[])[], padId = 0): BatchFeedPlan | null {
+  const B = rows.length;
+  if (B === 0) return null;
+  const T = Math.max(...rows.map((r) => r.length));
+  if (T < 1) return null;
+  const tokSpec = specs.find((s) => inputRole(s.name) === 'tokens');
+  if (!tokSpec) return null;
+  const feeds: Record<string, ort.Tensor> = {};
+  const symbolic = (d: number | string | null) => typeof d !== 'number';
+  for (const s of specs) {
+    const role = inputRole(s.name);
+    const n = B * T;
+    switch (role) {
+      case 'tokens':
+      case 'positions':
+      case 'mask': {
+        if (s.dims.length !== 2 || !symbolic(s.dims[0]) || !symbolic(s.dims[1])) return null;
+        const value =
+          role === 'tokens'
+            ? (i: number) => rows[Math.floor(i / T)]![i % T] ?? padId
+            : role === 'positions'
+              ? (i: number) => i % T
+              : (i: number) => (i % T < rows[Math.floor(i / T)]!.length ? 1 : 0);
+        feeds[s.name] = new ort.Tensor(s.type, filled(s.type, n, value), [B, T]);
+        break;
+      }
+      case 'cache': {
+        // [batch, heads, past, head_dim], or old torch exports' [2, batch, heads, past, head_dim]:
+        // the batch axis (named so, else a symbolic first axis) gets B, the one other symbolic axis
+        // (the past length) 0.
+        const named = s.dims.findIndex((d) => typeof d === 'string' && /batch/i.test(d));
+        const batchAxis = named >= 0 ? named : symbolic(s.dims[0]) ? 0 : -1;
+        if (batchAxis < 0 || s.dims.filter((d, axis) => axis !== batchAxis && symbolic(d)).length !== 1) return null;
+        const dims = s.dims.map((d, axis) => (axis === batchAxis ? B : typeof d === 'number' ? d : 0));
+        feeds[s.name] = new ort.Tensor(s.type, filled(s.type, 0, () => 0), dims);
+        break;
+      }
+      default:
+        return null;
+    }
+  }
+  return { feeds, maxTokens: T };
+}

@@ -4,13 +4,16 @@
  * runs the modified graph with onnxruntime-node on batch 1 and an empty cache and returns the L+1
  * exposed states (`hidden[0]` = embedding output, `hidden[L]` = last block's output before the
  * final norm) and the logits. Graphs with a fixed sequence length (old exports decoding one token at a time) are
- * run token by token through their KV cache.
+ * run token by token through their KV cache. `forwardBatch` runs several rows per pass when the
+ * graph's inputs allow it (batchRunner.ts), else one by one; `recipe()` lets a worker thread open
+ * the same modified graph without redoing the surgery.
  *
  * Owns: sessions and tensor conversion. Must not: tokenize, or pick layers (the extractor does).
  */
 import type * as ort from 'onnxruntime-node';
-import type { ForwardResult, HiddenStateModel } from '../../src/types.js';
-import { buildFeeds, inputRole, inputSpecs, presentNameFor, type InputSpec, type PastState } from './graphInputs.js';
+import type { BatchForwardResult, ForwardRequest, ForwardResult, HiddenStateModel } from '../../src/types.js';
+import { batchOfSingles, runBatch, type OnnxSessionRecipe } from './batchRunner.js';
+import { buildBatchFeeds, buildFeeds, inputRole, inputSpecs, presentNameFor, type InputSpec, type PastState } from './graphInputs.js';
 import { locateModel } from './modelLocation.js';
 import { prepareSurgery, recordChecks } from './surgeryCache.js';
 import { halfToFloat, openSession, recordOf, runChecks, type CheckOptions, type SurgeryReport } from './surgeryChecks.js';
@@ -41,6 +44,7 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
     vocabSize: number,
     /** True when the checks were not rerun: their recorded results from the cache were trusted. */
     readonly checksFromCache: boolean,
+    private readonly externalDataDir: string | null,
   ) {
     this.report = report;
     this.modelType = modelType;
@@ -91,7 +95,37 @@ export class OnnxHiddenStateModel implements HiddenStateModel {
       specs = sp;
       report = rest;
     }
-    return new OnnxHiddenStateModel(session, specs, report, loc.modelType, prepared.description.vocabSize ?? 0, rc !== null && prepared.reused && !opts.recheck);
+    return new OnnxHiddenStateModel(session, specs, report, loc.modelType, prepared.description.vocabSize ?? 0, rc !== null && prepared.reused && !opts.recheck, prepared.externalDataDir);
+  }
+
+  /** What a worker thread needs to open this modified graph again (no surgery, no checks). */
+  recipe(): OnnxSessionRecipe {
+    return {
+      modifiedFile: this.report.modifiedFile,
+      externalDataDir: this.externalDataDir,
+      specs: this.specs,
+      hiddenStates: this.report.hiddenStates,
+      logitsName: this.report.lmHead?.output ?? null,
+      nBlocks: this.nBlocks,
+      hiddenSize: this.hiddenSize,
+      vocabSize: this.vocabSize,
+      modelHash: this.modelHash,
+      sourceFile: this.report.sourceFile,
+    };
+  }
+
+  /** True when several rows can share a pass (dynamic batch and sequence, no static caches). */
+  get batchable(): boolean {
+    return this.staticSeq === null && buildBatchFeeds(this.specs, [[0], [0, 0]]) !== null;
+  }
+
+  /** Several rows per pass when the graph allows it, else one `forward` per row. */
+  async forwardBatch(rows: readonly (readonly number[])[], want: ForwardRequest): Promise<BatchForwardResult> {
+    if (this.batchable) {
+      const r = await runBatch(this.session, this.recipe(), rows, want);
+      if (r) return r;
+    }
+    return batchOfSingles(this, rows, want);
   }
 
   private async run(tokens: number[], past: PastState | null): Promise<ort.InferenceSession.OnnxValueMapType> {

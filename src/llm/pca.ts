@@ -220,3 +220,39 @@ export function applySigns(scores: Float64Array | Float32Array, rows: number, si
   const k = signs.length;
   for (let r = 0; r < rows; r++) for (let c = 0; c < k; c++) if (signs[c] < 0) scores[r * k + c] = -scores[r * k + c];
 }
+
+/**
+ * Per-layer fits from rows held in memory (a sample of words): `fitTransform` on each layer's
+ * slice. Signs follow the same convention, decided on the rows given.
+ * @param rows [row][layer][feature] row-major
+ */
+export async function fitLayers(rows: Float32Array, n: number, nLayers: number, nFeatures: number, nComponents: number, backend: LinalgBackend): Promise<PcaFit[]> {
+  if (rows.length !== n * nLayers * nFeatures) throw new RangeError(`PCA: ${rows.length} values, expected ${n} rows × ${nLayers} layers × ${nFeatures}`);
+  const fits: PcaFit[] = [];
+  const layer = new Float64Array(n * nFeatures);
+  for (let l = 0; l < nLayers; l++) {
+    for (let r = 0; r < n; r++) for (let j = 0; j < nFeatures; j++) layer[r * nFeatures + j] = rows[(r * nLayers + l) * nFeatures + j];
+    fits.push((await fitTransform(layer, n, nFeatures, nComponents, backend)).fit);
+  }
+  return fits;
+}
+
+/**
+ * One word's scores under fixed per-layer fits: out[l][c] = (x_l − μ_l) · component_lc, summed in
+ * float64 (as `project`), stored float32.
+ * @param row [layer][feature] row-major
+ * @returns [layer][component] row-major
+ */
+export function projectLayers(fits: readonly PcaFit[], row: Float32Array | Float64Array, out?: Float32Array): Float32Array {
+  const nL = fits.length;
+  const d = fits[0]!.nFeatures;
+  const k = fits[0]!.nComponents;
+  if (row.length !== nL * d) throw new RangeError(`PCA: a row of ${row.length} values, expected ${nL} layers × ${d}`);
+  const result = out ?? new Float32Array(nL * k);
+  const scores = new Float64Array(k);
+  fits.forEach((fit, l) => {
+    project(fit, row, 1, scores, l * d, d);
+    for (let c = 0; c < k; c++) result[l * k + c] = scores[c]!;
+  });
+  return result;
+}

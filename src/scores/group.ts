@@ -3,10 +3,13 @@
  * (the temporal score, every layer's Tmax, the decoding curves) is summarised as the mean over
  * subjects with its standard error (SEM = sd / √n, sd with n − 1). The temporal score is also tested
  * across subjects (one-sample t-test against 0, n − 1 df): subjects are independent replicates,
- * so this is the group-level counterpart of the fold test within one subject.
+ * so this is the group-level counterpart of the fold test within one subject. The mean ± SEM
+ * itself is src/stats/groupMean.ts, the one helper the experiments' group rows use too.
  *
- * Owns: these summaries. Must not: decode, read results files or know about the CLI.
+ * Owns: these summaries. Must not: decode, read results files, know about the CLI, or compute a
+ * mean ± SEM of its own (groupMeanSem does).
  */
+import { groupMeanSem, groupMeanSemOfVectors, type GroupMeanSem } from '../stats/groupMean.js';
 import { studentTTwoSidedP } from './studentT.js';
 
 /** What the group needs of one subject's final exact scores. */
@@ -19,17 +22,11 @@ export interface SubjectScores {
   R?: number[][];
 }
 
-export interface MeanSem {
-  mean: number;
-  /** NaN with fewer than 2 subjects. */
-  sem: number;
-}
-
 export interface GroupScores {
   /** Subjects summarised, in order. */
   subjects: string[];
   nSubjects: number;
-  temporalScore: MeanSem & { values: number[] };
+  temporalScore: GroupMeanSem & { values: number[] };
   /** Per layer, seconds. */
   tmax: { mean: number[]; sem: number[] };
   /** [layer][time] mean and SEM of R over the subjects that have curves (null when none has). */
@@ -39,20 +36,6 @@ export interface GroupScores {
 }
 
 export const GROUP_TEST_METHOD = 'one-sample t-test of the subjects\' temporal scores against 0, n − 1 df';
-
-/**
- * Mean and SEM of finite values (non-finite ones are left out).
- * @example meanSem([1, 2, 3]) // { mean: 2, sem: 0.577… }
- */
-export function meanSem(values: readonly number[]): MeanSem {
-  const v = values.filter(Number.isFinite);
-  const n = v.length;
-  if (n === 0) return { mean: NaN, sem: NaN };
-  const mean = v.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, sem: NaN };
-  const ss = v.reduce((a, b) => a + (b - mean) ** 2, 0);
-  return { mean, sem: Math.sqrt(ss / (n - 1) / n) };
-}
 
 /**
  * The group summary of several subjects' scores.
@@ -67,8 +50,8 @@ export function groupScores(subjects: readonly SubjectScores[]): GroupScores {
     if (s.tmax.length !== L) throw new RangeError(`group scores: subject ${s.subject} has ${s.tmax.length} layers, ${subjects[0].subject} has ${L}`);
   }
   const scores = subjects.map((s) => s.temporalScore);
-  const ts = meanSem(scores);
-  const perLayer = Array.from({ length: L }, (_, l) => meanSem(subjects.map((s) => s.tmax[l])));
+  const ts = groupMeanSem(scores);
+  const perLayer = groupMeanSemOfVectors(subjects.map((s) => s.tmax));
   const withR = subjects.filter((s) => s.R);
   let R: GroupScores['R'] = null;
   if (withR.length > 0) {
@@ -76,10 +59,10 @@ export function groupScores(subjects: readonly SubjectScores[]): GroupScores {
     for (const s of withR) {
       if (s.R!.length !== L || s.R!.some((row) => row.length !== T)) throw new RangeError(`group scores: subject ${s.subject}'s curves are not ${L} layers × ${T} times`);
     }
-    const cells = Array.from({ length: L }, (_, l) => Array.from({ length: T }, (_, t) => meanSem(withR.map((s) => s.R![l][t]))));
+    const cells = Array.from({ length: L }, (_, l) => groupMeanSemOfVectors(withR.map((s) => s.R![l])));
     R = { mean: cells.map((row) => row.map((c) => c.mean)), sem: cells.map((row) => row.map((c) => c.sem)) };
   }
-  const n = scores.filter(Number.isFinite).length;
+  const n = ts.n;
   const t = n >= 2 ? (ts.sem > 0 ? ts.mean / ts.sem : ts.mean === 0 ? 0 : Math.sign(ts.mean) * Infinity) : NaN;
   return {
     subjects: subjects.map((s) => s.subject),

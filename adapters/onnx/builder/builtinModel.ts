@@ -8,21 +8,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { gpt2TokenizerConfig, writeModelFolder, type ModelFolderPaths } from './modelFolder.js';
 import { buildTinyCausalLM, type TinyCausalLM } from './tinyCausalLM.js';
+import { repoRoot } from './repoRoot.js';
 import { randomWeights, readWeightsDir, type ArchSizes, type WeightMap } from './weights.js';
-
-/** Repository root (this file runs from dist/adapters/onnx/builder/ or adapters/onnx/builder/). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let k = 0; k < 6; k++) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('builtin model: cannot find the repository root (package.json) above ' + fileURLToPath(import.meta.url));
-}
 
 /** The committed built-in model folder. */
 export function builtinModelDir(): string {
@@ -82,8 +72,10 @@ export function exportBuiltinModel(weightsDir: string, tokenizerJsonPath: string
 }
 
 /**
- * Writes an untrained twin of the built-in model: same config and tokenizer, weights drawn with
- * Hugging Face's initialisation from `seed`. Shows what the analysis gives without training.
+ * Writes an untrained twin of the built-in model (or of any GPT-2 folder, e.g. a family member):
+ * same config and tokenizer, weights drawn with Hugging Face's initialisation from `seed`. Shows
+ * what the analysis gives without training. modelFamily.ts's ensureTwinFolder writes twins once
+ * under the cache for the `…-untrained[:seed]` model names.
  *
  * @param dir folder to write
  * @param seed seed of the weights
