@@ -184,7 +184,7 @@ export function groupUpdate(done: readonly ReplayResult[], group: GroupScores | 
  * that of one subject), then summarises them as the paper does. With a dashboard, one server shows
  * each subject's live scores in turn and the group after every subject.
  */
-export async function runGroupReplay(a: Omit<ReplayArgs, 'subject' | 'out'> & { subjects: string[]; out?: string; onSubject?: (done: ReplayResult[], group: GroupScores | null) => void }): Promise<GroupReplayResult> {
+export async function runGroupReplay(a: Omit<ReplayArgs, 'subject' | 'out'> & { subjects: string[]; out?: string }): Promise<GroupReplayResult> {
   const t0 = performance.now();
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   const dashboard = a.dashboard ? await startDashboard(a.dashboard) : undefined;
@@ -196,7 +196,6 @@ export async function runGroupReplay(a: Omit<ReplayArgs, 'subject' | 'out'> & { 
       perSubject.push(await runReplay({ ...a, subject, out: undefined, dashboard: undefined, sharedDashboard: dashboard }));
       const { group } = groupOf(perSubject);
       dashboard?.publishGroup(groupUpdate(perSubject, group, a.subjects.slice(k + 1)));
-      a.onSubject?.(perSubject, group);
     }
   } finally {
     await dashboard?.close();

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { syntheticFeatures } from '../adapters/llm/features.js';
-import { runGroupReplay } from '../cli/replay.js';
+import type { GroupReplayResult } from '../cli/replay.js';
 import { runSimulateSubjects, subjectLabels } from '../cli/simulate.js';
 import { resolveSubjects } from '../replay/subjectRecordings.js';
 import { groupScores } from '../src/scores/group.js';
@@ -68,25 +68,26 @@ describe('simulate --subjects 2 → replay --subject all', () => {
     assert.throws(() => resolveSubjects(root, '001,003'), /no MEG recording of sub-003; subjects here: sub-001, sub-002/);
   });
 
-  it('decodes each subject on its own and reports the group as mean ± SEM', async () => {
+  it('replay --subject all --json decodes each subject on its own and reports the group as mean ± SEM', () => {
     const out = path.join(root, 'group.json');
-    const seen: number[] = [];
-    const r = await runGroupReplay({
-      root, subjects: ['001', '002'], speed: 'max', features, allWords: true, backend: 'auto',
-      refitEveryWords: 1_000_000, snapshotEveryWords: 1_000_000, foldBlockWords: 30, json: false, quiet: true, out,
-      onSubject: (done) => seen.push(done.length),
-    });
-    assert.deepEqual(seen, [1, 2]);
+    const run = spawnSync(process.execPath, [CLI, 'replay', root, '--subject', 'all', '--features', 'synthetic:3', '--all-words', '--fold-block', '30', '--refit-every', '1000000', '--snapshot-every', '1000000', '--json', '--quiet', '--out', out], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const r = JSON.parse(run.stdout) as GroupReplayResult;
+    assert.deepEqual(r.subjects, ['001', '002']);
     assert.deepEqual(r.perSubject.map((s) => s.subject), ['001', '002']);
     const [a, b] = r.perSubject.map((s) => s.final!.exact!);
     assert.ok(a && b, 'both subjects have exact scores');
     assert.notDeepEqual(a.tmax, b.tmax);
+    // Each subject's intervals say which method made them.
+    assert.match(a.tmaxCI.method, /jackknife/);
+    assert.match(a.ci.method, /jackknife/);
     assert.ok(r.group && r.group.nSubjects === 2 && r.excluded.length === 0);
     assert.ok(Math.abs(r.group.temporalScore.mean - (a.temporalScore + b.temporalScore) / 2) < 1e-12);
     assert.ok(Math.abs(r.group.temporalScore.sem - Math.abs(a.temporalScore - b.temporalScore) / 2) < 1e-12);
     assert.ok(Math.abs(r.group.tmax.mean[4] - (a.tmax[4] + b.tmax[4]) / 2) < 1e-12);
+    assert.equal(r.group.test.df, 1);
     assert.equal(r.group.R!.mean.length, 9);
-    assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')).subjects, ['001', '002']);
+    assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')), r);
   });
 
   it('the CLI refuses a subject the dataset does not have, naming those it has', () => {
