@@ -194,9 +194,11 @@ export function registerDecodeCommand(program: Command): void {
         const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : String(v));
         process.stdout.write(
           `${countOf(out.nWords, 'word')}, ${countOf(out.R.length, 'layer')} × ${countOf(out.times.length, 'time')}, backend ${out.backend}\n` +
-            `temporal score r = ${fmt(out.temporalScore)} (p = ${out.p.toPrecision(3)}, ${Math.round(out.ci.level * 100)}% CI ${fmt(out.ci.low)}…${fmt(out.ci.high)}, ${out.ci.method})\n` +
+            `temporal score r = ${fmt(out.temporalScore)}, ${Math.round(out.ci.level * 100)}% CI ${fmt(out.ci.low)}…${fmt(out.ci.high)} (${out.ci.method})\n` +
+            `  p = ${out.p.toPrecision(3)} (paper: t on ${out.tmax.length - 2} df, layers taken as independent); fold test p = ${out.foldTest.p.toPrecision(3)} (${out.foldTest.method})\n` +
             `alignment score ${fmt(out.alignmentScore)} at layer ${out.bestLayer} (depth ${out.depths[out.bestLayer]}), t = ${fmt(out.peakTimeSec)} s\n` +
             `Tmax per layer (s): ${out.tmax.map(fmt).join(' ')}\n` +
+            `  ${Math.round(out.tmaxCI.level * 100)}% intervals: ${out.tmaxCI.low.map((lo, l) => `${fmt(lo)}…${fmt(out.tmaxCI.high[l])}`).join(' ')} (${out.tmaxCI.method})\n` +
             `took ${out.seconds.toFixed(1)} s (accumulate ${out.accumulateSeconds.toFixed(1)} s, refit ${out.refitSeconds.toFixed(1)} s)\n`,
         );
       }

@@ -48,6 +48,12 @@ export interface DemoArgs {
   snapshotEveryWords: number;
   halfLifeWords: number | null;
   quiet: boolean;
+  /** Decode only these of the subject's channels (indices; benchmarks: fewer channels, cheaper refits). */
+  channelPicks?: number[];
+  /** Exact scores carry the fold curves (benchmarks). */
+  includeFoldCurves?: boolean;
+  /** Planted latency per layer, seconds, instead of the default rise with depth (benchmarks). */
+  latenciesSec?: number[];
   /** Called with the dashboard once it listens (tests). */
   onDashboard?: (d: Dashboard) => void;
   /** Every snapshot (tests). */
@@ -107,7 +113,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   const depths = features.depths;
   const text = builtinWords(nWords);
   const words = speechTiming(text, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
-  const { subject, chunks$, words$, totalSec, flow } = simulatedSources({ seed: a.seed, words, planted: features, control: a.control, snr: a.snr, sfreqHz, minutes: a.minutes, speed: a.speed });
+  const { subject, chunks$, words$, totalSec, flow } = simulatedSources({ seed: a.seed, words, planted: features, control: a.control, snr: a.snr, sfreqHz, minutes: a.minutes, speed: a.speed, latenciesSec: a.latenciesSec });
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
   log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s), features: ${features.label}`);
 
@@ -116,7 +122,9 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     chunks$,
     words$,
     sfreqHz,
-    nChannels: subject.channels.length,
+    nChannels: a.channelPicks?.length ?? subject.channels.length,
+    preprocess: a.channelPicks ? { picks: a.channelPicks } : undefined,
+    includeFoldCurves: a.includeFoldCurves,
     activationOf: (w) => features.of(w.wordIndex, w.word),
     nLayers: features.nLayers,
     nDims: features.nDims,

@@ -73,9 +73,9 @@ export const backendOption = (): Option =>
   new Option('--backend <name>', 'linear-algebra backend: auto picks blas (OpenBLAS) when it loads, else ort').choices(['auto', ...BACKEND_NAMES]).default('auto');
 
 /** `--subject/--session/--task/--run` and `--speed` with the given default (replay, publish). */
-export function addSubjectOptions(cmd: Command, defaultSpeed: Speed): Command {
+export function addSubjectOptions(cmd: Command, defaultSpeed: Speed, subjectHelp = 'subject (with or without "sub-")'): Command {
   return cmd
-    .requiredOption('--subject <label>', '(required) subject (with or without "sub-")')
+    .requiredOption('--subject <label>', `(required) ${subjectHelp}`)
     .option('--session <labels>', 'session(s), comma-separated (default: all sessions of the subject)', commaList)
     .option('--task <label>', 'task (default: all)')
     .option('--run <label>', 'run (default: all)')

@@ -15,10 +15,12 @@ import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import { activationLookup, type FeatureTable, type ModelFeatureTable } from '../adapters/llm/features.js';
 import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
-import { closeSubjectRecordings, openSubjectRecordings } from '../replay/subjectRecordings.js';
+import { closeSubjectRecordings, openSubjectRecordings, resolveSubjects } from '../replay/subjectRecordings.js';
 import { bidsSources } from '../replay/subjectSources.js';
 import { InputError } from './errors.js';
 import { addExtractionOptions, addSubjectOptions, backendOption, commaList, extractionCompute, featureSource, positiveInt } from './options.js';
+import { startDashboard, type Dashboard, type GroupUpdate, type SubjectSummary } from '../dashboard/server.js';
+import { groupScores, type GroupScores } from '../src/scores/group.js';
 import { extractReport } from './progress.js';
 import type { ResumeReport } from '../streams/pipeline.js';
 import { addCheckpointOptions, checkpointArgs, checkpointPlan, type CheckpointArgs } from './resume.js';
@@ -53,6 +55,8 @@ export interface ReplayArgs {
   onSnapshot?: (s: ScoreSnapshot) => void;
   /** Checkpoints as the replay goes, and going on from one (cli/resume.ts). */
   checkpoints?: CheckpointArgs;
+  /** Publish to this dashboard (several subjects in turn) instead of starting one. */
+  sharedDashboard?: Dashboard;
 }
 
 export interface ReplayResult {
@@ -110,6 +114,7 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
     foldBlockWords: a.foldBlockWords,
     halfLifeWords: null,
     dashboard: a.dashboard,
+    sharedDashboard: a.sharedDashboard,
     json: false,
     quiet: a.quiet,
     sourceLabel: `replay of ${a.root} sub-${a.subject}`,
@@ -149,12 +154,76 @@ export async function runReplay(a: ReplayArgs): Promise<ReplayResult> {
   return result;
 }
 
+/** Several subjects (`--subject 001,002` or `all`), each decoded on its own, and their group. */
+export interface GroupReplayResult {
+  command: 'replay';
+  root: string;
+  subjects: string[];
+  /** Each subject's result, as a single-subject replay gives it. */
+  perSubject: ReplayResult[];
+  /** Mean ± SEM over the subjects with an exact score (null when none has one). */
+  group: GroupScores | null;
+  /** Subjects left out of the group, and why. */
+  excluded: { subject: string; why: string }[];
+  wallSeconds: number;
+}
+
+/** The group summary of the subjects replayed so far (those with an exact score). */
+export function groupOf(results: readonly ReplayResult[]): { group: GroupScores | null; excluded: GroupReplayResult['excluded'] } {
+  const withExact = results.filter((r) => r.final?.exact);
+  const excluded = results.filter((r) => !r.final?.exact).map((r) => ({ subject: r.subject, why: r.exactStatus ?? 'no exact score' }));
+  const group = withExact.length ? groupScores(withExact.map((r) => ({ subject: r.subject, temporalScore: r.final!.exact!.temporalScore, tmax: r.final!.exact!.tmax, R: r.final!.exact!.R }))) : null;
+  return { group, excluded };
+}
+
+/** What the dashboard shows of the subjects so far (dashboard/messages.ts GroupUpdate). */
+export function groupUpdate(done: readonly ReplayResult[], group: GroupScores | null, pending: string[]): GroupUpdate {
+  const shape = done.find((r) => r.final)?.final;
+  return {
+    depths: shape?.depths ?? [],
+    times: shape?.times ?? [],
+    subjects: done.map((r): SubjectSummary => {
+      const e = r.final?.exact;
+      return { subject: r.subject, temporalScore: e?.temporalScore ?? null, p: e?.p ?? null, foldTestP: e?.foldTest.p ?? null, tmax: e?.tmax ?? null, status: e ? null : r.exactStatus };
+    }),
+    group,
+    pending,
+  };
+}
+
+/**
+ * Replays the subjects one after another (each with its own decoder statistics, so memory stays
+ * that of one subject), then summarises them as the paper does. With a dashboard, one server shows
+ * each subject's live scores in turn and the group after every subject.
+ */
+export async function runGroupReplay(a: Omit<ReplayArgs, 'subject' | 'out'> & { subjects: string[]; out?: string }): Promise<GroupReplayResult> {
+  const t0 = performance.now();
+  const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
+  const dashboard = a.dashboard ? await startDashboard(a.dashboard) : undefined;
+  if (dashboard) log(`dashboard: ${dashboard.url}`);
+  const perSubject: ReplayResult[] = [];
+  try {
+    for (const [k, subject] of a.subjects.entries()) {
+      log(`replay: subject ${k + 1} of ${a.subjects.length} (sub-${subject})`);
+      perSubject.push(await runReplay({ ...a, subject, out: undefined, dashboard: undefined, sharedDashboard: dashboard }));
+      const { group } = groupOf(perSubject);
+      dashboard?.publishGroup(groupUpdate(perSubject, group, a.subjects.slice(k + 1)));
+    }
+  } finally {
+    await dashboard?.close();
+  }
+  const { group, excluded } = groupOf(perSubject);
+  const result: GroupReplayResult = { command: 'replay', root: a.root, subjects: a.subjects, perSubject, group, excluded, wallSeconds: (performance.now() - t0) / 1000 };
+  if (a.out) fs.writeFileSync(a.out, `${JSON.stringify(result)}\n`);
+  return result;
+}
+
 export function registerReplayCommand(program: Command): void {
   const cmd = program
     .command('replay')
     .description('Replay a recorded BIDS dataset (CTF .ds or FIF, words from events.tsv) through the live pipeline and write the final scores. Several sessions of one subject accumulate into one analysis.')
     .argument('<bids-root>', 'BIDS dataset root (e.g. the Armeni Sherlock Holmes dataset, or one written by `lockstep simulate`)');
-  addSubjectOptions(cmd, 'max')
+  addSubjectOptions(cmd, 'max', 'subject(s): a label (with or without "sub-"), a comma-separated list, or all; several subjects are decoded one after another and summarised as mean ± SEM')
     .option('--model <folder|builtin>', 'language model (transformers.js folder, or builtin): activations of the events.tsv words, extracted once and cached')
     .option('--text <files>', 'original story text(s) the events.tsv words come from, one per recording in replay order (default: <root>/stimuli/task-<task>.txt when present)', (v: string) => v.split(','))
     .option('--context <words>', 'previous words of context', (v: string) => Number(v), 50)
@@ -178,9 +247,10 @@ export function registerReplayCommand(program: Command): void {
     .action(async (root: string, o) => {
         if (!fs.existsSync(root)) throw new InputError(`${root}: no such dataset folder`);
         if (!o.model && !o.features) throw new InputError('say where the layer activations come from: --model <folder|builtin> (a language model), or --features synthetic[:seed[:dims]] (a dataset written by `lockstep simulate` with that seed)');
-        const result = await runReplay({
+        const several = o.subject.trim() === 'all' || o.subject.includes(',');
+        if (several && (o.checkpoint || o.resume)) throw new InputError('--checkpoint and --resume take one subject at a time: give --subject <label>');
+        const args = {
           root,
-          subject: o.subject,
           sessions: o.session,
           task: o.task,
           run: o.run,
@@ -197,14 +267,40 @@ export function registerReplayCommand(program: Command): void {
           out: o.out,
           quiet: Boolean(o.quiet),
           checkpoints: checkpointArgs(o),
-        });
-        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else {
-          const e = result.final?.exact;
-          process.stdout.write(
-            `${countOf(result.wordsDecoded, 'word')} from ${countOf(result.recordings.length, 'recording')}, ${(result.sourceSeconds / 60).toFixed(1)} min at ×${result.speedX.toFixed(0)} real time\n` +
-              (e ? `temporal score r = ${fixed(e.temporalScore, 3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => fixed(t, 3)).join(' ')} s\n` : `${result.exactStatus}\n`),
-          );
+        };
+        if (several) {
+          // An unknown subject is a RecordingQueryError: exit status 2, naming the subjects there are.
+          const result = await runGroupReplay({ ...args, subjects: resolveSubjects(root, o.subject) });
+          process.stdout.write(o.json ? `${JSON.stringify(result)}\n` : describeGroupReplay(result));
+          return;
         }
+        const result = await runReplay({ ...args, subject: o.subject });
+        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(describeReplay(result));
     });
+}
+
+/** The terminal summary of one subject's replay. */
+function describeReplay(r: ReplayResult, prefix = ''): string {
+  const e = r.final?.exact;
+  return (
+    `${prefix}${countOf(r.wordsDecoded, 'word')} from ${countOf(r.recordings.length, 'recording')}, ${(r.sourceSeconds / 60).toFixed(1)} min at ×${r.speedX.toFixed(r.speedX < 10 ? 1 : 0)} real time\n` +
+    (e ? `${prefix}temporal score r = ${fixed(e.temporalScore, 3)} (p = ${e.p.toPrecision(3)}), Tmax ${e.tmax.map((t) => fixed(t, 3)).join(' ')} s\n` : `${prefix}${r.exactStatus}\n`)
+  );
+}
+
+/** Each subject, then the group as mean ± SEM. */
+function describeGroupReplay(r: GroupReplayResult): string {
+  const lines = r.perSubject.map((s) => describeReplay(s, `sub-${s.subject}: `));
+  const g = r.group;
+  if (g) {
+    const ms = (v: number) => Math.round(v * 1000);
+    lines.push(
+      `group (${countOf(g.nSubjects, 'subject')}, mean ± SEM): temporal score ${fixed(g.temporalScore.mean, 3)} ± ${fixed(g.temporalScore.sem, 3)}` +
+        `${Number.isFinite(g.test.p) ? ` (t = ${g.test.t.toFixed(2)}, ${g.test.df} df, p = ${g.test.p.toPrecision(3)})` : ''}\n` +
+        `Tmax (ms) ${g.tmax.mean.map((m, l) => `${ms(m)} ± ${ms(g.tmax.sem[l])}`).join(', ')}\n`,
+    );
+  }
+  for (const x of r.excluded) lines.push(`sub-${x.subject} left out of the group: ${x.why}\n`);
+  return lines.join('');
 }

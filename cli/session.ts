@@ -24,7 +24,10 @@ export interface SessionDashboardOptions {
 export interface AnalysisSessionOptions extends AnalysisPipelineOptions {
   /** Name of the command, for the terminal lines. */
   label: string;
+  /** Start a dashboard for this session (closed at its end)… */
   dashboard?: SessionDashboardOptions;
+  /** …or publish to one that outlives it (several subjects in turn); left open. */
+  sharedDashboard?: Dashboard;
   /** One JSON line per snapshot on stdout. */
   json: boolean;
   quiet: boolean;
@@ -80,10 +83,11 @@ export function exactScoreStatus(s: ScoreSnapshot | null, foldBlockWords: number
  */
 export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<AnalysisSessionResult> {
   const wallStart = performance.now();
-  const dashboard = a.dashboard ? await startDashboard(a.dashboard) : undefined;
-  if (dashboard) a.onDashboard?.(dashboard);
+  const owned = !a.sharedDashboard && a.dashboard ? await startDashboard(a.dashboard) : undefined;
+  const dashboard = a.sharedDashboard ?? owned;
+  if (owned) a.onDashboard?.(owned);
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
-  if (dashboard) log(`dashboard: ${dashboard.url}`);
+  if (owned) log(`dashboard: ${owned.url}`);
 
   const pipeline = analysisPipeline({
     ...a,
@@ -171,7 +175,7 @@ export async function runAnalysisSession(a: AnalysisSessionOptions): Promise<Ana
     log(`final: ${exactScoreStatus(final, a.foldBlockWords)}`);
   }
   await a.beforeClose?.();
-  await dashboard?.close();
+  await owned?.close();
   return {
     last: final,
     wordsOutside: counters.wordsOutside,

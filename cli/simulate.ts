@@ -2,6 +2,8 @@
  * `lockstep simulate`: writes the simulated subject listening to the built-in text as a BIDS
  * dataset (CTF .ds like the Armeni Sherlock Holmes dataset, or FIF), with events.tsv word onsets
  * and the stimulus text, so that `lockstep replay` and MNE-Python read it like real data.
+ * `--subjects N` writes N subjects who hear the same stimulus (same words, same onsets, same
+ * activations) with brains and noise of their own (seeds seed, seed + 1, …).
  *
  * Owns: the options of a simulated dataset. Must not: encode formats (the writers do).
  */
@@ -13,7 +15,7 @@ import { builtinText, builtinWords, BUILTIN_TEXT_SOURCE } from '../adapters/text
 import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
 import { InputError } from './errors.js';
 import { parsePcaFit } from '../adapters/llm/pcaBasis.js';
-import { featureSource, nonNegativeInt, pcaFitOption, positive } from './options.js';
+import { featureSource, nonNegativeInt, pcaFitOption, positive, positiveInt } from './options.js';
 import { extractReport, progressReporter } from './progress.js';
 import { countOf } from './format.js';
 
@@ -24,7 +26,10 @@ export interface SimulateArgs {
   task: string;
   format: SavedFormat;
   minutes: number;
+  /** Seeds the stimulus timing and, unless `subjectSeed` is given, the subject. */
   seed: number;
+  /** Seeds the subject's brain and noise (default `seed`): subjects of one stimulus differ here. */
+  subjectSeed?: number;
   control: CouplingControl;
   /** Planted activations: a table, or a function building it for the first `maxWords` words of the text. */
   features: FeatureTable | ((maxWords: number) => Promise<FeatureTable>);
@@ -36,9 +41,22 @@ export interface SimulateArgs {
 
 export interface SimulateResult extends SavedDataset {
   command: 'simulate';
+  subject: string;
+  /** Seed of the subject's brain and noise. */
+  subjectSeed: number;
   minutes: number;
   plantedLatenciesSec: number[];
   features: string;
+  seconds: number;
+}
+
+/** `--subjects N` (N > 1): one result per subject. */
+export interface SimulateSubjectsResult {
+  command: 'simulate';
+  root: string;
+  minutes: number;
+  features: string;
+  subjects: SimulateResult[];
   seconds: number;
 }
 
@@ -50,8 +68,9 @@ export async function runSimulate(a: SimulateArgs): Promise<SimulateResult> {
   const heard = all.slice(a.firstWord, a.firstWord + Math.ceil(a.minutes * 60 * 3.6) + 20);
   const words = speechTiming(heard, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, wordIndex: a.firstWord + w.wordIndex }));
   const f = typeof a.features === 'function' ? await a.features(a.firstWord + heard.length) : a.features;
+  const subjectSeed = a.subjectSeed ?? a.seed;
   const subject = new SimulatedSubject({
-    seed: a.seed,
+    seed: subjectSeed,
     words,
     activation: (i, w) => f.of(i, w) ?? new Float32Array(f.nLayers * f.nDims),
     nLayers: f.nLayers,
@@ -71,12 +90,35 @@ export async function runSimulate(a: SimulateArgs): Promise<SimulateResult> {
     words,
     text,
     durationSec: a.minutes * 60,
-    description: `simulated subject seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(3)).join(' ')} s; features: ${f.label}; text: ${BUILTIN_TEXT_SOURCE}, words ${a.firstWord}…`,
+    description: `simulated subject seed ${subjectSeed}${subjectSeed !== a.seed ? ` (stimulus timing seed ${a.seed})` : ''}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(3)).join(' ')} s; features: ${f.label}; text: ${BUILTIN_TEXT_SOURCE}, words ${a.firstWord}…`,
     maxFileBytes: a.maxFileBytes,
     onProgress: (done, total) => progress.update(`${(done / 60).toFixed(1)} of ${(total / 60).toFixed(1)} min written`, done / total),
   });
   progress.done();
-  return { command: 'simulate', ...saved, minutes: a.minutes, plantedLatenciesSec: subject.latenciesSec, features: f.label, seconds: (performance.now() - t0) / 1000 };
+  return { command: 'simulate', ...saved, subject: a.subject, subjectSeed, minutes: a.minutes, plantedLatenciesSec: subject.latenciesSec, features: f.label, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The subject labels of `--subjects n` from the first label: 001 → 001, 002, …; other labels get -2, -3, … */
+export function subjectLabels(first: string, n: number): string[] {
+  const bare = first.replace(/^sub-/, '');
+  if (/^\d+$/.test(bare)) return Array.from({ length: n }, (_, k) => String(Number(bare) + k).padStart(bare.length, '0'));
+  return Array.from({ length: n }, (_, k) => (k === 0 ? bare : `${bare}${k + 1}`));
+}
+
+/**
+ * N subjects hearing one stimulus: subject k (labels from `subjectLabels`) has brain and noise seed
+ * `seed + k`; the words, their onsets and the activations are the same for all (features are built once).
+ */
+export async function runSimulateSubjects(a: SimulateArgs, n: number): Promise<SimulateSubjectsResult> {
+  const t0 = performance.now();
+  let table: FeatureTable | undefined = typeof a.features === 'function' ? undefined : a.features;
+  const build = a.features;
+  const features = typeof build === 'function' ? async (maxWords: number) => (table ??= await build(maxWords)) : build;
+  const subjects: SimulateResult[] = [];
+  for (const [k, label] of subjectLabels(a.subject, n).entries()) {
+    subjects.push(await runSimulate({ ...a, subject: label, subjectSeed: a.seed + k, features }));
+  }
+  return { command: 'simulate', root: a.out, minutes: a.minutes, features: subjects[0].features, subjects, seconds: (performance.now() - t0) / 1000 };
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -89,7 +131,8 @@ export function registerSimulateCommand(program: Command): void {
     .option('--task <label>', 'task label', 'compr')
     .addOption(new Option('--format <fmt>', 'recording format: ctf (.ds, as the Armeni dataset) or fif').choices(['ctf', 'fif']).default('ctf'))
     .option('--minutes <m>', 'recording length', positive, 10)
-    .option('--seed <n>', 'simulation seed', nonNegativeInt, 1)
+    .option('--seed <n>', 'simulation seed (with --subjects, subject k gets seed + k; the stimulus timing keeps this one)', nonNegativeInt, 1)
+    .option('--subjects <n>', 'write n subjects (labels counting up from --subject) who hear the same stimulus', positiveInt, 1)
     .addOption(new Option('--control <kind>', 'coupling: planted latencies, or a null/shuffle/flat control').choices(['planted', 'null', 'shuffle', 'flat']).default('planted'))
     .option('--model <folder|builtin>', 'plant this language model\'s layer activations (of the text heard)')
     .option('--pca-fit <how>', 'with --model: the PCA basis (all, sample[:N], reference[:N]; default sample, as replay decodes)', pcaFitOption, parsePcaFit('sample'))
@@ -98,7 +141,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .option('--quiet', 'no progress on stderr')
     .action(async (o) => {
-        const result = await runSimulate({
+        const args: SimulateArgs = {
           out: o.out,
           subject: o.subject,
           session: o.session,
@@ -110,8 +153,9 @@ export function registerSimulateCommand(program: Command): void {
           features: o.model ? (maxWords: number) => modelFeatures([{ text: 'builtin', maxWords }], { model: o.model, pcaFit: o.pcaFit, report: extractReport(o.quiet ? null : process.stderr) }) : (o.features ?? syntheticFeatures(o.seed)),
           firstWord: o.firstWord,
           quiet: Boolean(o.quiet),
-        });
+        };
+        const result = o.subjects > 1 ? await runSimulateSubjects(args, o.subjects) : await runSimulate(args);
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else process.stdout.write(`wrote ${result.recording} (${result.minutes} min, ${countOf(result.nWords, 'word')}) and ${result.events}\n`);
+        else for (const r of 'subjects' in result ? result.subjects : [result]) process.stdout.write(`wrote ${r.recording} (${r.minutes} min, ${countOf(r.nWords, 'word')}, seed ${r.subjectSeed}) and ${r.events}\n`);
     });
 }

@@ -3,6 +3,7 @@
  * (README "Messages" documents them) and the stream-health record the pipeline reports.
  * Owns the shapes only; must not compute scores or hold state.
  */
+import type { GroupScores } from '../src/scores/group.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { WordEvent } from '../src/types.js';
 
@@ -83,14 +84,42 @@ export interface ClosedLoopPanel {
   stopped: { reason: string; atSec: number; detail: string } | null;
 }
 
+/** One subject of a several-subject replay, once it is done: its final exact scores (null without). */
+export interface SubjectSummary {
+  subject: string;
+  temporalScore: number | null;
+  /** The paper's p and the fold test's. */
+  p: number | null;
+  foldTestP: number | null;
+  /** per layer, seconds */
+  tmax: number[] | null;
+  /** Why there is no exact score, else null. */
+  status: string | null;
+}
+
+/**
+ * Several subjects decoded one after another (`replay --subject a,b,c | all`): the subjects done so
+ * far, the group summary of those with exact scores (mean ± SEM, src/scores/group.ts), and those to
+ * come. The live snapshots meanwhile are the current subject's.
+ */
+export interface GroupUpdate {
+  depths: number[];
+  /** Sample times of the group's mean curves, seconds. */
+  times: number[];
+  subjects: SubjectSummary[];
+  group: GroupScores | null;
+  pending: string[];
+}
+
 export type DashboardMessage =
   | { type: 'snapshot'; snapshot: ScoreSnapshot }
   | { type: 'health'; health: StreamHealth }
   | { type: 'words'; words: WordsUpdate }
   | { type: 'history'; history: ScoreHistory }
-  | { type: 'closedLoop'; closedLoop: ClosedLoopPanel };
+  | { type: 'closedLoop'; closedLoop: ClosedLoopPanel }
+  | { type: 'group'; group: GroupUpdate };
 
 export type DashboardMessageType = DashboardMessage['type'];
 
 /** The order in which a newly connected client receives the latest state. */
-export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'history', 'snapshot', 'closedLoop'];
+export const MESSAGE_TYPES: readonly DashboardMessageType[] = ['health', 'words', 'history', 'snapshot', 'closedLoop', 'group'];

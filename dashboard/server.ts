@@ -1,6 +1,6 @@
 /**
  * The live dashboard server: one Node http server for the page and uPlot, and a WebSocket endpoint
- * (/ws) that pushes the latest snapshot, stream health and words to every client, with per-client
+ * (/ws) that pushes the latest snapshot, stream health, words and (several subjects) the group to every client, with per-client
  * backpressure (see coalescingSender.ts) so that a slow or stalled browser never blocks the
  * pipeline nor grows memory. New clients get the latest of each message at once.
  * Owns the sockets and the latest published state; must not compute scores (it forwards what the
@@ -19,10 +19,10 @@ import { SNAPSHOT_SCHEMA, type ScoreSnapshot } from '../src/snapshot.js';
 import { checkAccess, chooseProtocol, generateToken, isLoopbackHost, tokenCookie, tokenCookieName, type AccessPolicy } from './access.js';
 import { CoalescingSender, type SendCounters } from './coalescingSender.js';
 import { emptyHistory, recordHistory } from './emergenceHistory.js';
-import { MESSAGE_TYPES, type ClosedLoopPanel, type DashboardMessage, type DashboardMessageType, type StreamHealth, type WordsUpdate } from './messages.js';
+import { MESSAGE_TYPES, type ClosedLoopPanel, type DashboardMessage, type DashboardMessageType, type GroupUpdate, type StreamHealth, type WordsUpdate } from './messages.js';
 import { serveStatic, staticRoutes } from './staticFiles.js';
 
-export type { ClosedLoopPanel, DashboardMessage, ScoreHistory, StreamHealth, WordsUpdate } from './messages.js';
+export type { ClosedLoopPanel, DashboardMessage, GroupUpdate, ScoreHistory, StreamHealth, SubjectSummary, WordsUpdate } from './messages.js';
 
 export interface DashboardOptions {
   /**
@@ -56,6 +56,8 @@ export interface Dashboard {
   publishWords(w: WordsUpdate): void;
   /** A closed-loop session's panel (policy, decisions, per-condition scores); the page shows the card once one arrives. */
   publishClosedLoop(p: ClosedLoopPanel): void;
+  /** Several subjects: those done, their group summary and those to come. */
+  publishGroup(g: GroupUpdate): void;
   clientCount(): number;
   stats(): DashboardStats;
   close(): Promise<void>;
@@ -241,6 +243,9 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
     },
     publishClosedLoop(p) {
       publish({ type: 'closedLoop', closedLoop: p });
+    },
+    publishGroup(g) {
+      publish({ type: 'group', group: g });
     },
     clientCount: () => clients.size,
     stats: () => ({ clients: clients.size, sent: counters.sent, coalesced: counters.coalesced, bufferedBytesMax: counters.bufferedBytesMax }),

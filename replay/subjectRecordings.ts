@@ -6,6 +6,8 @@
  *
  * Owns: the channel rule and the stimulus numbering of a replayed subject. Must not: read formats.
  */
+import { bareLabel, sameLabel } from '../adapters/meg/bids/entities.js';
+import { walkBids } from '../adapters/meg/bids/walker.js';
 import { openBidsRuns, type BidsRecordingBundle } from '../adapters/meg/openRecording.js';
 import type { RawChannel } from '../adapters/meg/rawRecording.js';
 import type { ReplaySegment } from './recordingReplay.js';
@@ -64,4 +66,24 @@ export function stimulusSegments(bundles: BidsRecordingBundle[], isContent: (ind
 
 export async function closeSubjectRecordings(r: SubjectRecordings): Promise<void> {
   for (const b of r.bundles) await b.recording?.close();
+}
+
+/**
+ * The subjects a `--subject` value names: `all` (every subject with a MEG recording other than
+ * empty-room, in the dataset's order) or a comma-separated list of labels (with or without
+ * "sub-"), each checked against the dataset.
+ */
+export function resolveSubjects(root: string, spec: string): string[] {
+  const ds = walkBids(root);
+  const withMeg = [...new Set(ds.recordings.filter((r) => !r.isEmptyRoom).map((r) => r.subject))];
+  if (spec.trim() === 'all') {
+    if (withMeg.length === 0) throw new RecordingQueryError(`${root}: no subject with a MEG recording`);
+    return withMeg;
+  }
+  const labels = spec.split(',').map((s) => bareLabel('sub', s.trim())).filter(Boolean);
+  if (labels.length === 0) throw new RecordingQueryError(`--subject "${spec}" names no subject: give labels (001,002) or all`);
+  for (const l of labels) {
+    if (!withMeg.some((s) => sameLabel(s, l))) throw new RecordingQueryError(`${root}: no MEG recording of sub-${l}; subjects here: ${withMeg.map((s) => `sub-${s}`).join(', ') || 'none'}`);
+  }
+  return labels;
 }

@@ -78,6 +78,8 @@ export interface SimulatedSourcesOptions {
   /** Stop after this much recording, minutes (default: when the words end). */
   minutes?: number;
   speed: Speed;
+  /** Planted latency per layer, seconds (default: the simulator's 0.30 → 0.65 s by depth). */
+  latenciesSec?: number[];
 }
 
 export interface SimulatedSources extends SubjectSources {
@@ -89,7 +91,7 @@ export function simulatedSources(o: SimulatedSourcesOptions): SimulatedSources {
   const sfreqHz = o.sfreqHz ?? 1200;
   const f = o.planted;
   const activation = (i: number, w: string) => f.of(i, w) ?? new Float32Array(f.nLayers * f.nDims);
-  const subject = new SimulatedSubject({ seed: o.seed, words: o.words, activation, nLayers: f.nLayers, nDims: f.nDims, depths: f.depths, control: o.control, snr: o.snr, sfreqHz });
+  const subject = new SimulatedSubject({ seed: o.seed, words: o.words, activation, nLayers: f.nLayers, nDims: f.nDims, depths: f.depths, control: o.control, snr: o.snr, sfreqHz, latenciesSec: o.latenciesSec });
   const lastOnset = o.words.at(-1)!.onsetSec;
   const durationSec = Math.min(o.minutes !== undefined ? o.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
   const totalSamples = Math.floor(durationSec * sfreqHz);

@@ -5,7 +5,7 @@
  */
 import type { Decoder, ScoredRun, ScoringMode } from './decoder.js';
 import type { KFoldResult } from './ridge/kfoldRidge.js';
-import { foldBootstrapCI } from './scores/foldCI.js';
+import { foldUncertainty, JACKKNIFE_TEST_METHOD, SCORE_INTERVAL_METHOD, TMAX_INTERVAL_METHOD } from './scores/foldUncertainty.js';
 import { temporalScore } from './scores/temporal.js';
 import { describeFoldPlan, minWordsForExact, type FoldPlan } from './stats/foldPlan.js';
 import type { SkipReason } from './types.js';
@@ -33,8 +33,16 @@ export interface ExactScores extends CurveScores {
   foldSizes: number[];
   /** Seconds the refit took (wall clock, on the decoder's thread). */
   computeSeconds: number;
-  /** Confidence interval of the temporal score over folds. */
+  /** Interval of the temporal score from the folds (README, Method §5). */
   ci: { method: string; level: number; low: number; high: number };
+  /** Interval of each layer's Tmax, seconds; `se` is the jackknife standard error (sampling part), `resolutionSec` the time step counted as rounding. */
+  tmaxCI: { method: string; level: number; low: number[]; high: number[]; se: number[]; resolutionSec: number };
+  /**
+   * The temporal score tested with the folds (the jackknife t-test that `ci` inverts: 0 outside
+   * `ci` ⇔ p < 1 − level): calibrated where `p` (L − 2 df, layers taken as independent) is not,
+   * since correlated layers make their Tmax move together.
+   */
+  foldTest: { method: string; t: number; df: number; p: number };
   /** per layer: median over dims, time samples and folds of the chosen α */
   medianAlpha: number[];
   /** [fold][layer][time], only when asked for (large). */
@@ -96,7 +104,7 @@ export function curveScores(R: Float64Array, nLayers: number, times: number[], d
 export function exactScores(result: KFoldResult, nWords: number, computeSeconds: number, times: number[], depths: number[], includeFolds = false): ExactScores {
   const { nLayers: L, nTimes: T, nDims: D } = result.dims;
   const K = result.nFolds;
-  const ci = foldBootstrapCI(result.foldR, K, L, times, depths, { reps: 1000, seed: 0, level: 0.95 });
+  const u = foldUncertainty(result.foldR, K, L, times, depths, { level: 0.95 });
   const P = L * D;
   const medianAlpha = Array.from({ length: L }, (_, l) => {
     const picks: number[] = [];
@@ -109,7 +117,9 @@ export function exactScores(result: KFoldResult, nWords: number, computeSeconds:
     nWords,
     foldSizes: result.foldSizes,
     computeSeconds,
-    ci: { method: ci.method, level: ci.level, low: ci.low, high: ci.high },
+    ci: { method: SCORE_INTERVAL_METHOD, level: u.level, low: u.temporalScore.low, high: u.temporalScore.high },
+    tmaxCI: { method: TMAX_INTERVAL_METHOD, level: u.level, low: u.tmax.low, high: u.tmax.high, se: u.tmax.se, resolutionSec: u.resolutionSec },
+    foldTest: { method: JACKKNIFE_TEST_METHOD, t: u.jackknifeTest.t, df: u.jackknifeTest.df, p: u.jackknifeTest.p },
     medianAlpha,
   };
   if (includeFolds) {

@@ -42,6 +42,8 @@ export interface DecoderSessionOptions {
    * one per core, up to 8); 0 computes everything in the session's own thread.
    */
   computeWorkers?: number;
+  /** Exact scores carry the fold curves `foldR` (large: for offline checks such as bench/uncertaintyCalibration). */
+  includeFoldCurves?: boolean;
 }
 
 export interface AddSummary {
@@ -74,6 +76,7 @@ export class DecoderSession {
     readonly mode: RefitMode,
     private readonly times: number[],
     private readonly depths: number[],
+    private readonly includeFoldCurves: boolean,
   ) {}
 
   static async create(o: DecoderSessionOptions): Promise<DecoderSession> {
@@ -90,7 +93,7 @@ export class DecoderSession {
       const backend = await createBackend(o.backend, pool ? { threads: 1 } : {});
       decoder.engine = pool?.engine();
       decoder.scoring = mode === 'concurrent' ? 'arrival' : 'batch';
-      return new DecoderSession(decoder, backend, pool, mode, o.times, o.depths);
+      return new DecoderSession(decoder, backend, pool, mode, o.times, o.depths, o.includeFoldCurves ?? false);
     } catch (e) {
       await pool?.close();
       throw e;
@@ -145,7 +148,7 @@ export class DecoderSession {
         const seconds = this.decoder.lastRefitSeconds;
         if (result) {
           this.refitSeconds = seconds;
-          this.exact = exactScores(result, this.decoder.latestAtWords, seconds, this.times, this.depths);
+          this.exact = exactScores(result, this.decoder.latestAtWords, seconds, this.times, this.depths, this.includeFoldCurves);
         }
         return { seconds, exact: result !== null, nWords };
       });
@@ -160,7 +163,7 @@ export class DecoderSession {
       if (this.mode === 'blocking') await this.decoder.drain();
       if (!this.exact && this.decoder.latest) {
         // Resumed from a checkpoint that carried a K-fold result.
-        this.exact = exactScores(this.decoder.latest, this.decoder.latestAtWords, this.refitSeconds, this.times, this.depths);
+        this.exact = exactScores(this.decoder.latest, this.decoder.latestAtWords, this.refitSeconds, this.times, this.depths, this.includeFoldCurves);
       }
       return snapshotOf(this.decoder, { seq, exact: this.exact, times: this.times, depths: this.depths, backend: this.backendDetail, lastWord: this.lastWord, refitSeconds: this.refitSeconds });
     });

@@ -46,6 +46,8 @@ export interface AnalysisPipelineOptions {
   snapshotEveryWords: number;
   foldBlockWords: number;
   halfLifeWords: number | null;
+  /** Exact scores carry the fold curves (`exact.foldR`, large; offline checks). */
+  includeFoldCurves?: boolean;
   /** The flow gate the source should wait on (bounded memory whatever the speed). */
   flow?: FlowControl;
   /** `concurrent` for live sources: refits compute beside scoring and snapshots (default `blocking`, see decoderSession.ts). */
@@ -200,6 +202,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
             backend: a.backend,
             times,
             depths: a.depths,
+            includeFoldCurves: a.includeFoldCurves,
             refitEveryWords: a.refitEveryWords,
             snapshotEveryWords: a.snapshotEveryWords,
             refitPolicy: a.refitPolicy,

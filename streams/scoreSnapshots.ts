@@ -89,6 +89,7 @@ export function scoreSnapshots(opts: ScoreSnapshotsOptions): OperatorFunction<Wo
       resumeFrom: opts.resumeFrom,
       refits: opts.refits,
       computeWorkers: opts.computeWorkers,
+      includeFoldCurves: opts.includeFoldCurves,
     };
     let chain: Promise<unknown> = startDecoderHost(session, opts.where).then((h) => {
       host = h;

@@ -28,6 +28,10 @@ interface Exposed {
   plantedPoints: number;
   /** The tick labels uPlot last drew, by axis label. */
   tickLabels: Record<string, string[]>;
+  /** Tmax interval bars drawn on the Tmax-vs-depth chart (exact scores). */
+  tmaxBars: number;
+  /** Subjects drawn on the group chart (several-subject replay). */
+  groupSubjects: number;
 }
 
 const exposed = (page: Page): Promise<Exposed> => page.evaluate(() => ({ ...(globalThis as unknown as { lockstep: Exposed }).lockstep }));
@@ -216,7 +220,32 @@ describe('dashboard page in chromium', { skip }, () => {
     await plantedPoints(9);
     dash.publishHealth(fakeHealth({ source: 'replay of /data sub-001' }));
     await plantedPoints(0);
-    assert.equal(await text(page, '#tmax-legend'), '', 'no planted series, no legend, for a recording');
+    assert.equal(await text(page, '#tmax-legend'), '● measured Tmax, bar = its 95% interval', 'no planted series for a recording');
+  });
+
+  it('shows the Tmax intervals as bars, the fold test beside the paper\'s p, and the subjects with their group', async () => {
+    const s = fakeSnapshot(402);
+    dash.publishSnapshot(s);
+    await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.tmaxBars === 9, undefined, { timeout: 5000 });
+    const details = await text(page, '#score-details');
+    assert.match(details, /fold test p\s+0\.004 \(fold t-test\)/);
+    assert.match(details, /paper: t-test, 7 df, layers taken as independent/);
+    assert.match(details, /Tmax 95% CI\s+±30 ±30 ±30 ±30 ±30 ±30 ±30 ±30 ±30 ms \(fold jackknife\)/);
+    assert.equal(await page.locator('#group-card').isVisible(), false, 'no group card for one subject');
+    const e = s.exact!;
+    const subject = (id: string, shift: number) => ({ subject: id, temporalScore: 0.9 - shift, p: 0.001, foldTestP: 0.01, tmax: e.tmax.map((t) => t + shift), status: null });
+    dash.publishGroup({
+      depths: s.depths,
+      times: s.times,
+      subjects: [subject('001', 0), subject('002', 0.1), { subject: '003', temporalScore: null, p: null, foldTestP: null, tmax: null, status: 'no exact score yet: 90/402 words' }],
+      group: { subjects: ['001', '002'], nSubjects: 2, temporalScore: { mean: 0.85, sem: 0.05, n: 2, nonFinite: 0, values: [0.9, 0.8] }, tmax: { mean: e.tmax.map((t) => t + 0.05), sem: e.tmax.map(() => 0.05) }, R: null, test: { method: 'one-sample t-test', t: 17, df: 1, p: 0.037 } },
+      pending: ['004'],
+    });
+    await page.waitForFunction(() => (globalThis as unknown as { lockstep: Exposed }).lockstep.groupSubjects === 2, undefined, { timeout: 5000 });
+    assert.ok(await page.locator('#group-card').isVisible());
+    assert.match(await text(page, '#group-stats'), /group of 2 subjects \(mean ± SEM\): temporal score 0\.850 ± 0\.050, across subjects p = 0\.037 .* still to come: sub-004/);
+    assert.match(await text(page, '#group-subjects'), /sub-003\s+no exact score yet: 90\/402 words/);
+    assert.ok((await colouredPixels(page, '#chart-group canvas')).coloured > 200, 'the subjects are drawn');
   });
 
   it('shows a banner when the stream stalls or the server goes away, and reconnects to a restarted server on the same port', async () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 
-import { pearson } from '../src/scores/pearson.js';
+import { averageRanks, pearson, spearman } from '../src/scores/pearson.js';
 import {
   logGamma,
   pearsonPValue,
@@ -18,7 +18,8 @@ import {
   studentTTwoSidedP,
 } from '../src/scores/studentT.js';
 import { temporalScore, tmaxOf } from '../src/scores/temporal.js';
-import { foldBootstrapCI, foldJackknifeCI } from '../src/scores/foldCI.js';
+import { foldUncertainty } from '../src/scores/foldUncertainty.js';
+import { ksUniform } from '../src/scores/ks.js';
 import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -363,94 +364,138 @@ test('temporalScore: constant Tmax gives r and p NaN; size checks', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Fold confidence intervals
+// Fold uncertainty: Tmax and temporal-score intervals, fold tests (calibration: test/uncertainty.test.ts)
 
 const K = 5;
+const T4 = 2.7764451051977934; // scipy.stats.t.ppf(0.975, 4)
 
-/**
- * Latencies rising with depth but not exactly linearly (r ≈ 0.99). With exactly linear latencies
- * many leave-one-out sets reach r = 1, whose Fisher z is pinned at atanh(1 − 1e-12) ≈ 14.2 by the
- * clamp, next to replicates at z ≈ 4–5: the jackknife interval then spans almost [−1, 1], a
- * known limit of the z-scale jackknife as r → 1 (see foldJackknifeCI), not what is tested here.
- */
+/** Latencies rising with depth but not exactly linearly (r ≈ 0.99). */
 const CI_PEAKS = [75, 78, 84, 86, 93, 95, 102, 103, 110];
 
 /** Per-fold curves [fold][layer][time]: the planted R plus independent noise of sd `noiseSd[f]`. */
-function plantedFolds(noiseSd: readonly number[], seed: number): Float64Array {
+function plantedFolds(noiseSd: readonly number[], seed: number, peaks: readonly number[] = CI_PEAKS): Float64Array {
   const rng = mulberry32(seed);
   const out = new Float64Array(K * L * T);
-  for (let f = 0; f < K; f++) out.set(plantedR(CI_PEAKS, noiseSd[f], rng), f * L * T);
+  for (let f = 0; f < K; f++) out.set(plantedR(peaks, noiseSd[f], rng), f * L * T);
   return out;
 }
 
 /** Mean of the folds' curves (what the point estimate is computed from). */
-function foldMean(foldR: Float64Array): Float64Array {
+function foldMean(foldR: Float64Array, skip = -1): Float64Array {
   const m = new Float64Array(L * T);
-  for (let f = 0; f < K; f++) for (let i = 0; i < L * T; i++) m[i] += foldR[f * L * T + i] / K;
+  const n = skip < 0 ? K : K - 1;
+  for (let f = 0; f < K; f++) if (f !== skip) for (let i = 0; i < L * T; i++) m[i] += foldR[f * L * T + i] / n;
   return m;
 }
 
 const CLEAN_SD = [0.006, 0.006, 0.006, 0.006, 0.006];
 const NOISY_SD = [0.006, 0.006, 0.08, 0.006, 0.006];
 
-test('fold CIs contain the point estimate on a clean planted dataset', () => {
-  const foldR = plantedFolds(CLEAN_SD, 7);
-  const point = temporalScore(foldMean(foldR), L, TIMES, DEPTHS).r;
-  assert.ok(point > 0.98 && point < 0.999, `clean point estimate ${point}`);
-  for (const ci of [foldBootstrapCI(foldR, K, L, TIMES, DEPTHS), foldJackknifeCI(foldR, K, L, TIMES, DEPTHS)]) {
-    assertClose(ci.estimate, point, 1e-12, 0, `${ci.method} estimate`);
-    assert.equal(ci.level, 0.95);
-    assert.ok(ci.low <= point && point <= ci.high, `${ci.method}: ${point} outside [${ci.low}, ${ci.high}]`);
-    assert.ok(ci.low > 0.8 && ci.high <= 1, `${ci.method}: [${ci.low}, ${ci.high}]`);
-  }
-  const boot = foldBootstrapCI(foldR, K, L, TIMES, DEPTHS, { reps: 200 });
-  assert.equal(boot.method, 'bootstrap');
-  assert.equal(boot.replicates.length, 200);
-  assert.equal(boot.n, 200);
-  const jack = foldJackknifeCI(foldR, K, L, TIMES, DEPTHS);
-  assert.equal(jack.method, 'jackknife');
-  assert.equal(jack.replicates.length, K);
-});
-
-test('fold bootstrap is reproducible for a fixed seed and changes with the seed', () => {
-  const foldR = plantedFolds(NOISY_SD, 7);
-  const a = foldBootstrapCI(foldR, K, L, TIMES, DEPTHS, { reps: 300, seed: 123 });
-  const b = foldBootstrapCI(foldR, K, L, TIMES, DEPTHS, { reps: 300, seed: 123 });
-  assert.deepEqual(a, b);
-  const c = foldBootstrapCI(foldR, K, L, TIMES, DEPTHS, { reps: 300, seed: 124 });
-  assert.notDeepEqual(a.replicates, c.replicates);
-  // The jackknife has no randomness at all.
-  assert.deepEqual(foldJackknifeCI(foldR, K, L, TIMES, DEPTHS), foldJackknifeCI(foldR, K, L, TIMES, DEPTHS));
-});
-
-test('fold CIs widen when one fold is made noisy', () => {
-  const clean = plantedFolds(CLEAN_SD, 7);
-  const noisy = plantedFolds(NOISY_SD, 7);
-  const width = (ci: { low: number; high: number }): number => ci.high - ci.low;
-  const bootClean = foldBootstrapCI(clean, K, L, TIMES, DEPTHS);
-  const bootNoisy = foldBootstrapCI(noisy, K, L, TIMES, DEPTHS);
-  assert.ok(width(bootNoisy) > 2 * width(bootClean), `bootstrap widths: clean ${width(bootClean)}, noisy ${width(bootNoisy)}`);
-  const jackClean = foldJackknifeCI(clean, K, L, TIMES, DEPTHS);
-  const jackNoisy = foldJackknifeCI(noisy, K, L, TIMES, DEPTHS);
-  assert.ok(width(jackNoisy) > 2 * width(jackClean), `jackknife widths: clean ${width(jackClean)}, noisy ${width(jackNoisy)}`);
-});
-
-test('fold CIs: degenerate inputs', () => {
-  // One fold: every bootstrap resample is that fold; the jackknife is undefined.
-  const one = plantedR(LINEAR_PEAKS);
-  const boot = foldBootstrapCI(one, 1, L, TIMES, DEPTHS, { reps: 20 });
-  assert.equal(boot.low, boot.estimate);
-  assert.equal(boot.high, boot.estimate);
-  const jack = foldJackknifeCI(one, 1, L, TIMES, DEPTHS);
-  assert.ok(Number.isNaN(jack.low) && Number.isNaN(jack.high));
-  // Identical folds: zero spread, the interval collapses onto the estimate.
+test('fold uncertainty: identical folds leave only the grid term, t(4)·Δ/√12 either side', () => {
+  const one = plantedR(CI_PEAKS);
   const same = new Float64Array(K * L * T);
   for (let f = 0; f < K; f++) same.set(one, f * L * T);
-  const jackSame = foldJackknifeCI(same, K, L, TIMES, DEPTHS);
-  assert.ok(jackSame.low <= jackSame.estimate && jackSame.estimate <= jackSame.high && jackSame.high - jackSame.low < 1e-9);
-  assert.throws(() => foldBootstrapCI(new Float64Array(3), K, L, TIMES, DEPTHS), RangeError);
-  assert.throws(() => foldBootstrapCI(same, K, L, TIMES, DEPTHS, { level: 1 }), RangeError);
-  assert.throws(() => foldBootstrapCI(same, K, L, TIMES, DEPTHS, { reps: 0 }), RangeError);
+  const u = foldUncertainty(same, K, L, TIMES, DEPTHS);
+  const half = (T4 * (1 / 30)) / Math.sqrt(12);
+  assertClose(u.tQuantile, T4, 1e-9);
+  assertClose(u.resolutionSec, 1 / 30, 1e-12);
+  u.tmax.estimate.forEach((tm, l) => {
+    assertClose(tm, TIMES[CI_PEAKS[l]], 0, 1e-12, `estimate ${l}`);
+    assertClose(u.tmax.se[l], 0, 0, 1e-12, `se ${l}`);
+    assertClose(u.tmax.low[l], tm - half, 0, 1e-12, `low ${l}`);
+    assertClose(u.tmax.high[l], tm + half, 0, 1e-12, `high ${l}`);
+  });
+  // The temporal score keeps only the resolution carried through r: positive width, estimate inside.
+  const ts = u.temporalScore;
+  assertClose(ts.seZ, 0, 0, 1e-9, 'seZ');
+  assert.ok(ts.resolutionZ > 0);
+  assert.ok(ts.low < ts.estimate && ts.estimate < ts.high && ts.high < 1, `[${ts.low}, ${ts.high}] around ${ts.estimate}`);
+  // Without the grid term the interval collapses onto the estimate (what a pure resampling method gives).
+  const bare = foldUncertainty(same, K, L, TIMES, DEPTHS, { resolutionSec: 0 });
+  bare.tmax.low.forEach((lo, l) => assertClose(lo, bare.tmax.estimate[l], 0, 1e-12, `bare low ${l}`));
+});
+
+test('fold uncertainty: jackknife and per-fold standard errors match their formulas', () => {
+  const foldR = plantedFolds(NOISY_SD, 7);
+  const u = foldUncertainty(foldR, K, L, TIMES, DEPTHS);
+  const all = temporalScore(foldMean(foldR), L, TIMES, DEPTHS);
+  assert.deepEqual(u.tmax.estimate, all.tmax);
+  assert.equal(u.temporalScore.estimate, all.r);
+  for (let l = 0; l < L; l++) {
+    const loo = Array.from({ length: K }, (_, k) => temporalScore(foldMean(foldR, k), L, TIMES, DEPTHS).tmax[l]);
+    const own = Array.from({ length: K }, (_, k) => temporalScore(foldR.subarray(k * L * T, (k + 1) * L * T), L, TIMES, DEPTHS).tmax[l]);
+    const m = loo.reduce((a, b) => a + b) / K;
+    const jk = Math.sqrt(((K - 1) / K) * loo.reduce((a, b) => a + (b - m) ** 2, 0));
+    const mo = own.reduce((a, b) => a + b) / K;
+    const fo = Math.sqrt(own.reduce((a, b) => a + (b - mo) ** 2, 0) / (K - 1) / K);
+    assertClose(u.tmax.seJackknife[l], jk, 1e-12, 1e-15, `jackknife se ${l}`);
+    assertClose(u.tmax.seFolds[l], fo, 1e-12, 1e-15, `fold se ${l}`);
+    assert.equal(u.tmax.se[l], u.tmax.seJackknife[l], 'the interval uses the jackknife by default');
+    const half = T4 * Math.sqrt(u.tmax.se[l] ** 2 + (1 / 30) ** 2 / 12);
+    assertClose(u.tmax.high[l] - u.tmax.low[l], 2 * half, 1e-9, 1e-12, `width ${l}`);
+    assert.ok(u.tmax.low[l] <= u.tmax.estimate[l] && u.tmax.estimate[l] <= u.tmax.high[l]);
+  }
+  // The noisy fold moves every layer's per-fold Tmax more than the leave-one-out ones.
+  assert.ok(u.tmax.seFolds.reduce((a, b) => a + b) > u.tmax.seJackknife.reduce((a, b) => a + b));
+  assert.deepEqual(foldUncertainty(foldR, K, L, TIMES, DEPTHS, { tmaxSe: 'folds' }).tmax.se, u.tmax.seFolds);
+  const pooled = foldUncertainty(foldR, K, L, TIMES, DEPTHS, { tmaxSe: 'pooled' }).tmax.se;
+  pooled.forEach((v, l) => assertClose(v, Math.hypot(u.tmax.seJackknife[l], u.tmax.seFolds[l]) / Math.SQRT2, 1e-12, 1e-15, `pooled se ${l}`));
+});
+
+test('fold uncertainty: intervals widen with a noisy fold; the interval and the jackknife test agree', () => {
+  const clean = foldUncertainty(plantedFolds(CLEAN_SD, 7), K, L, TIMES, DEPTHS);
+  const noisy = foldUncertainty(plantedFolds(NOISY_SD, 7), K, L, TIMES, DEPTHS);
+  const width = (u: typeof clean) => u.tmax.high.reduce((a, h, l) => a + h - u.tmax.low[l], 0);
+  assert.ok(width(noisy) > 1.5 * width(clean), `widths ${width(clean)} → ${width(noisy)}`);
+  for (const u of [clean, noisy]) {
+    const ts = u.temporalScore;
+    assert.ok(ts.low <= ts.estimate && ts.estimate <= ts.high && ts.low >= -1 && ts.high <= 1);
+    // 0 outside the 95 % interval ⇔ jackknife p < 0.05 (same z, same standard uncertainty).
+    assert.equal(ts.low > 0 || ts.high < 0, u.jackknifeTest.p < 0.05);
+    assert.ok(u.jackknifeTest.p < 0.05 && u.foldTest.p < 0.05, `planted: p ${u.jackknifeTest.p}, ${u.foldTest.p}`);
+    assert.equal(u.foldTest.df, K - 1);
+  }
+  // The folds' own Spearman ρ, t-tested.
+  const rho = noisy.foldTest.foldScores;
+  assert.equal(rho.length, K);
+  const m = rho.reduce((a, b) => a + b) / K;
+  const se = Math.sqrt(rho.reduce((a, b) => a + (b - m) ** 2, 0) / (K - 1) / K);
+  assertClose(noisy.foldTest.t, m / se, 1e-12);
+});
+
+test('fold uncertainty: no ordering at all gives a null temporal score', () => {
+  // Every layer peaks at the same time in every fold: Tmax is constant, r undefined, ρ = 0.
+  const flat = plantedFolds(CLEAN_SD.map(() => 0), 1, DEPTHS.map(() => 90));
+  const u = foldUncertainty(flat, K, L, TIMES, DEPTHS);
+  assert.ok(Number.isNaN(u.temporalScore.estimate) && Number.isNaN(u.temporalScore.low) && Number.isNaN(u.jackknifeTest.p));
+  assert.deepEqual(u.foldTest.foldScores, [0, 0, 0, 0, 0]);
+  assert.equal(u.foldTest.p, 1);
+  assert.throws(() => foldUncertainty(new Float64Array(3), K, L, TIMES, DEPTHS), RangeError);
+  assert.throws(() => foldUncertainty(flat, K, L, TIMES, DEPTHS, { level: 1 }), RangeError);
+  // One fold: no replicates, no interval.
+  const one = foldUncertainty(plantedR(CI_PEAKS), 1, L, TIMES, DEPTHS);
+  assert.ok(one.tmax.low.every(Number.isNaN) && Number.isNaN(one.temporalScore.low));
+});
+
+test('spearman and averageRanks as scipy (ties averaged)', () => {
+  assert.deepEqual(averageRanks([0.3, 0.3, 0.5, 0.2, 0.9]), [2.5, 2.5, 4, 1, 5]);
+  assertClose(spearman([1, 2, 2, 3], [1, 2, 3, 4]), 0.9486832980505139, 1e-14); // scipy.stats.spearmanr
+  assertClose(spearman([0.3, 0.3, 0.5, 0.2, 0.9], [1, 2, 3, 4, 5]), 0.35909242322980395, 1e-14);
+  assert.ok(Number.isNaN(spearman([1, 1, 1], [1, 2, 3])) && Number.isNaN(spearman([1, NaN, 2], [1, 2, 3])));
+});
+
+test('ksUniform agrees with scipy.stats.kstest(x, "uniform")', () => {
+  const three = ksUniform([0.1, 0.5, 0.9]);
+  assertClose(three.statistic, 7 / 30, 1e-14);
+  assertClose(three.p, 0.9857777777777778, 1e-12);
+  const x50 = Array.from({ length: 50 }, (_, i) => ((i + 1) / 51) ** 1.5);
+  assertClose(ksUniform(x50).statistic, 0.15717913384939514, 1e-12);
+  assertClose(ksUniform(x50).p, 0.15171939495743392, 1e-9);
+  const x400 = Array.from({ length: 400 }, (_, i) => ((i + 1) / 401) ** 1.2);
+  assertClose(ksUniform(x400).statistic, 0.06799054133590221, 1e-12);
+  assertClose(ksUniform(x400).p, 0.04725657262366667, 1e-5); // scipy uses an approximation here
+  assert.equal(ksUniform([0.2, NaN]).n, 1);
+  assert.throws(() => ksUniform([1.5]), RangeError);
 });
 
 test('mulberry32 is deterministic and uniform-looking', () => {

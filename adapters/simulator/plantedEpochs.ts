@@ -23,6 +23,12 @@ export interface PlantedOptions extends DecoderDims {
   seed: number;
   /** Produce float64 epochs instead of float32. */
   float64?: boolean;
+  /**
+   * Correlation of each layer's activations with the previous layer's, dimension by dimension
+   * (default 0: independent layers). Language-model layers are strongly correlated; this lets
+   * tests reproduce what that does to the temporal score's statistics.
+   */
+  layerCorrelation?: number;
 }
 
 export class PlantedData {
@@ -32,6 +38,7 @@ export class PlantedData {
   constructor(readonly o: PlantedOptions) {
     const { nChannels: C, nTimes: T, nLayers: L, nDims: D } = o;
     if (o.latenciesSec.length !== L) throw new RangeError(`latenciesSec has ${o.latenciesSec.length} values for ${L} layers`);
+    if (o.layerCorrelation !== undefined && !(Math.abs(o.layerCorrelation) < 1)) throw new RangeError(`layerCorrelation must be in (−1, 1), got ${o.layerCorrelation}`);
     const rng = mulberry32(o.seed);
     this.patterns = new Float64Array(L * D * C);
     for (let i = 0; i < this.patterns.length; i++) this.patterns[i] = randomNormal(rng) / Math.sqrt(C);
@@ -51,6 +58,12 @@ export class PlantedData {
     const rng = mulberry32((this.o.seed * 7919 + i * 104729 + 1) >>> 0);
     const activations = new Float64Array(L * D);
     for (let k = 0; k < L * D; k++) activations[k] = randomNormal(rng);
+    const rho = this.o.layerCorrelation ?? 0;
+    if (rho !== 0) {
+      // AR(1) along depth: unit variance per layer, corr(layer l, layer l+1) = rho per dimension.
+      const fresh = Math.sqrt(1 - rho * rho);
+      for (let l = 1; l < L; l++) for (let d = 0; d < D; d++) activations[l * D + d] = rho * activations[(l - 1) * D + d] + fresh * activations[l * D + d];
+    }
     const signal = this.o.signal ?? 1;
     const scale = this.o.scale ?? 1;
     const epoch = this.o.float64 ? new Float64Array(C * T) : new Float32Array(C * T);

@@ -43,7 +43,7 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
   const $ = (id) => document.getElementById(id);
 
   /** What tests and the screenshot tool read. */
-  const exposed = { lastSnapshotSeq: -1, lastTemporalScore: null, connected: false, drawCount: 0, plantedPoints: 0, tickLabels: {}, closedLoopDecisions: 0 };
+  const exposed = { lastSnapshotSeq: -1, lastTemporalScore: null, connected: false, drawCount: 0, plantedPoints: 0, tickLabels: {}, closedLoopDecisions: 0, tmaxBars: 0, groupSubjects: 0 };
   window.lockstep = exposed;
 
   const state = {
@@ -52,6 +52,8 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     words: null,
     /** The closed-loop panel (lockstep closed-loop only), or null: the card stays hidden. */
     closedLoop: null,
+    /** Several subjects (replay --subject a,b|all): GroupUpdate, or null for one subject. */
+    group: null,
     /** 'exact' | 'rolling': what the user asked for; exact falls back to rolling when absent. */
     mode: 'exact',
     /** 'connecting' (never connected yet) | 'connected' | 'disconnected' */
@@ -65,7 +67,7 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     plantedKey: 'none',
     schemaWarning: null,
   };
-  const dirty = { banner: true, health: false, words: false, snapshot: false, history: false, layout: false, closedLoop: false };
+  const dirty = { banner: true, health: false, words: false, snapshot: false, history: false, layout: false, closedLoop: false, group: false };
   let rafPending = false;
 
   function schedule() {
@@ -253,6 +255,9 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     } else if (msg.type === 'closedLoop') {
       state.closedLoop = msg.closedLoop;
       dirty.closedLoop = true;
+    } else if (msg.type === 'group') {
+      state.group = msg.group;
+      dirty.group = true;
     } else if (msg.type === 'history') {
       // The server's history of the recording so far (sent on connect): it replaces ours.
       const h = msg.history;
@@ -284,9 +289,13 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     return null;
   }
 
-  const charts = { curves: null, curvesKey: '', tmax: null, tmaxKey: '', emergence: null };
-  /** What the draw hooks overlay: set before each setData. */
-  const overlay = { times: [], depths: [], R: [], tmax: [] };
+  const charts = { curves: null, curvesKey: '', tmax: null, tmaxKey: '', emergence: null, group: null, groupKey: '' };
+  /**
+   * What the draw hooks overlay: set before each setData. `tmaxBars`: [low, high] per point of the
+   * Tmax chart (depth order), the exact scores' intervals, or null; `groupBars` the same for the
+   * group chart's mean ± SEM.
+   */
+  const overlay = { times: [], depths: [], R: [], tmax: [], tmaxBars: null, groupBars: null };
 
   function nearestIndex(times, t) {
     let best = 0;
@@ -317,11 +326,43 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     ctx.restore();
   }
 
+  /** Vertical bars with caps at x from bars[i][0] to bars[i][1] (y values); returns how many were drawn. */
+  function drawErrorBars(u, xs, bars, colour) {
+    if (!bars) return 0;
+    const { ctx } = u;
+    const cap = 4 * devicePixelRatio;
+    // Ends beyond the axis range are drawn at its edge (the bar then runs off the chart).
+    const clampY = (v) => Math.min(u.scales.y.max, Math.max(u.scales.y.min, v));
+    let n = 0;
+    ctx.save();
+    ctx.lineWidth = 1.5 * devicePixelRatio;
+    for (let i = 0; i < xs.length; i++) {
+      const b = bars[i];
+      if (!b || !isNum(b[0]) || !isNum(b[1])) continue;
+      const x = u.valToPos(xs[i], 'x', true);
+      const y0 = u.valToPos(clampY(b[0]), 'y', true);
+      const y1 = u.valToPos(clampY(b[1]), 'y', true);
+      ctx.strokeStyle = colour(xs[i]);
+      ctx.beginPath();
+      ctx.moveTo(x, y0);
+      ctx.lineTo(x, y1);
+      ctx.moveTo(x - cap, y0);
+      ctx.lineTo(x + cap, y0);
+      ctx.moveTo(x - cap, y1);
+      ctx.lineTo(x + cap, y1);
+      ctx.stroke();
+      n++;
+    }
+    ctx.restore();
+    return n;
+  }
+
   function drawTmaxDots(u) {
     const { ctx } = u;
     const xs = u.data[0];
     const ys = u.data[1];
     const r = 5 * devicePixelRatio;
+    exposed.tmaxBars = drawErrorBars(u, xs, overlay.tmaxBars, depthColour);
     ctx.save();
     for (let i = 0; i < xs.length; i++) {
       if (!isNum(ys[i])) continue;
@@ -432,6 +473,63 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     }
     const slope = sxx > 0 ? sxy / sxx : 0;
     return xs.map((x) => my + slope * (x - mx));
+  }
+
+  /** Subjects' series colours (cycled): distinct from the depth ramp, which colours layers. */
+  const SUBJECT_COLOURS = ['#58a6ff', '#f0883e', '#a371f7', '#3fb950', '#d29922', '#f778ba', '#79c0ff', '#ffa657'];
+  const SERIES_GROUP = '#ffffff';
+
+  function ensureGroupChart(g) {
+    const el = $('chart-group');
+    const key = `${g.subjects.length}|${g.depths.join(',')}|${g.times[0]}|${g.times[g.times.length - 1]}`;
+    if (charts.group && charts.groupKey === key) return;
+    if (charts.group) charts.group.destroy();
+    charts.groupKey = key;
+    charts.group = new uPlot(
+      {
+        width: widthOf(el),
+        height: CHART_HEIGHT,
+        legend: { show: true, live: false },
+        cursor: { show: false },
+        scales: { x: { time: false, range: () => [0, 1] } },
+        axes: [axis('relative depth'), axis('Tmax (s)', { size: 50 })],
+        series: [
+          { label: 'depth' },
+          ...g.subjects.map((sub, i) => ({ label: `sub-${sub.subject}`, stroke: SUBJECT_COLOURS[i % SUBJECT_COLOURS.length], width: 1, points: { show: true, size: 4 } })),
+          { label: 'group mean ± SEM', stroke: SERIES_GROUP, width: 3, points: { show: true, size: 7, fill: SERIES_GROUP } },
+        ],
+        hooks: { draw: [(u) => drawErrorBars(u, u.data[0], overlay.groupBars, () => SERIES_GROUP)] },
+      },
+      [[], ...g.subjects.map(() => []), []],
+      el,
+    );
+  }
+
+  /** Several subjects: each subject's Tmax against depth, the group's mean ± SEM, and their scores. */
+  function renderGroup() {
+    const g = state.group;
+    $('group-card').hidden = !g;
+    if (!g) return;
+    ensureGroupChart(g);
+    const order = g.depths.map((d, l) => [d, l]).sort((a, b) => a[0] - b[0]);
+    const xs = order.map(([d]) => d);
+    const perSubject = g.subjects.map((sub) => order.map(([, l]) => (sub.tmax && isNum(sub.tmax[l]) ? sub.tmax[l] : null)));
+    const grp = g.group;
+    const mean = order.map(([, l]) => (grp && isNum(grp.tmax.mean[l]) ? grp.tmax.mean[l] : null));
+    overlay.groupBars = grp ? order.map(([, l]) => (isNum(grp.tmax.sem[l]) ? [grp.tmax.mean[l] - grp.tmax.sem[l], grp.tmax.mean[l] + grp.tmax.sem[l]] : null)) : null;
+    charts.group.setData([xs, ...perSubject, mean]);
+    exposed.groupSubjects = g.subjects.filter((sub) => sub.tmax).length;
+    const pending = g.pending.length ? ` · still to come: ${g.pending.map((p) => `sub-${p}`).join(', ')}` : '';
+    $('group-stats').textContent = grp
+      ? `group of ${countOf(grp.nSubjects, 'subject')} (mean ± SEM): temporal score ${fmt(grp.temporalScore.mean, 3)} ± ${fmt(grp.temporalScore.sem, 3)}, across subjects p = ${fmtP(grp.test.p)} (${grp.test.method})${pending}`
+      : `no subject with an exact score yet${pending}`;
+    setDetails(
+      $('group-subjects'),
+      g.subjects.map((sub) => [
+        `sub-${sub.subject}`,
+        isNum(sub.temporalScore) ? `r = ${fmt(sub.temporalScore, 3)}, p = ${fmtP(sub.p)} (paper), fold test p = ${fmtP(sub.foldTestP)}` : sub.status || 'no exact score',
+      ]),
+    );
   }
 
   // ---------------------------------------------------------------- heatmap
@@ -572,6 +670,13 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     return `${order.map(([, l]) => fmt(sc.tmax[l], 3)).join(' ')} s (depth ${order.map(([d]) => d).join(', ')})`;
   }
 
+  /** Half-widths of the Tmax intervals, in the order of tmaxText: "±27 ±27 ±45 … ms (method)". */
+  function tmaxCiText(s, ci) {
+    const order = s.depths.map((d, l) => [d, l]).sort((a, b) => a[0] - b[0]);
+    const half = order.map(([, l]) => (isNum(ci.low[l]) && isNum(ci.high[l]) ? `±${fmt(((ci.high[l] - ci.low[l]) / 2) * 1000, 0)}` : '—'));
+    return `${half.join(' ')} ms (${ci.method})`;
+  }
+
   /**
    * Word counts for both panels, from one source: the health record (decoded words and every
    * exclusion by reason, decoder and pipeline merged), or the snapshot before the first health.
@@ -636,7 +741,8 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     if (shown && shown.kind === 'exact') {
       const e = shown.sc;
       method = `exact K-fold CV · ${countOf(e.nWords, 'word')} · ${e.foldSizes.length} folds`;
-      rows.push(['p', `${fmtP(e.p)} (t-test, ${s.depths.length - 2} df)`]);
+      rows.push(['p', `${fmtP(e.p)} (paper: t-test, ${s.depths.length - 2} df, layers taken as independent)`]);
+      if (e.foldTest) rows.push(['fold test p', `${fmtP(e.foldTest.p)} (${e.foldTest.method})`]);
       rows.push([`${Math.round((e.ci && e.ci.level) * 100)}% CI`, e.ci ? `[${fmt(e.ci.low, 3)}, ${fmt(e.ci.high, 3)}] (${e.ci.method})` : '—']);
     } else if (shown) {
       const r = shown.sc;
@@ -647,6 +753,7 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     if (shown) {
       const sc = shown.sc;
       rows.push(['Tmax', tmaxText(s, sc)]);
+      if (shown.kind === 'exact' && sc.tmaxCI) rows.push([`Tmax ${Math.round(sc.tmaxCI.level * 100)}% CI`, tmaxCiText(s, sc.tmaxCI)]);
       rows.push(['alignment', `peak R ${fmt(sc.alignmentScore, 3)} at depth ${s.depths[sc.bestLayer] ?? '—'}, t = ${fmt(sc.peakTimeSec, 2)} s`]);
     }
     $('score-method').textContent = method;
@@ -666,12 +773,21 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     const xs = byDepth.map((p) => p[0]);
     const ys = byDepth.map((p) => (isNum(p[1]) ? p[1] : null));
     const plantedYs = byDepth.map((p) => p[2]);
+    const ci = shown && shown.kind === 'exact' ? shown.sc.tmaxCI : null;
+    overlay.tmaxBars = ci
+      ? s.depths
+          .map((d, l) => [d, [ci.low[l], ci.high[l]]])
+          .sort((a, b) => a[0] - b[0])
+          .map((p) => p[1])
+      : null;
     charts.tmax.setData([xs, ys, displayFit(xs, ys), plantedYs]);
     exposed.plantedPoints = plantedYs.filter(isNum).length;
     $('tmax-legend').textContent = !planted
-      ? ''
+      ? overlay.tmaxBars
+        ? '● measured Tmax, bar = its 95% interval'
+        : ''
       : exposed.plantedPoints > 0
-        ? "● measured Tmax · ○ planted latency: the simulation's ground truth"
+        ? `● measured Tmax${overlay.tmaxBars ? ' with its 95% interval' : ''} · ○ planted latency: the simulation's ground truth`
         : '○ planted latency: none (the null control plants no response)';
     if (shown) {
       const ci = shown.kind === 'exact' && shown.sc.ci ? `, ${Math.round(shown.sc.ci.level * 100)}% CI [${fmt(shown.sc.ci.low, 3)}, ${fmt(shown.sc.ci.high, 3)}]` : '';
@@ -787,8 +903,10 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     fit(charts.curves, 'chart-curves');
     fit(charts.tmax, 'chart-tmax');
     fit(charts.emergence, 'chart-emergence');
+    fit(charts.group, 'chart-group');
     if (state.snapshot) dirty.snapshot = true;
     if (state.closedLoop) dirty.closedLoop = true;
+    if (state.group) dirty.group = true;
   }
 
   function render() {
@@ -822,6 +940,10 @@ import { emptyHistory, recordHistory } from '/emergenceHistory.js';
     if (dirty.closedLoop) {
       dirty.closedLoop = false;
       renderClosedLoop();
+    }
+    if (dirty.group) {
+      dirty.group = false;
+      renderGroup();
     }
     exposed.drawCount++;
   }

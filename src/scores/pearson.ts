@@ -1,6 +1,6 @@
 /**
- * Pearson correlation of two equal-length series. Owns only the coefficient itself; its p-value
- * lives in studentT.ts (`pearsonPValue`), next to the t-distribution it needs.
+ * Pearson (and Spearman) correlation of two equal-length series. Owns only the coefficients; the
+ * p-value lives in studentT.ts (`pearsonPValue`), next to the t-distribution it needs.
  */
 
 /**
@@ -44,4 +44,30 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const r = sab / Math.sqrt(saa * sbb);
   if (Number.isNaN(r)) return NaN;
   return Math.max(-1, Math.min(1, r));
+}
+
+/** Ranks 1…n, ties given their average rank (as scipy.stats.rankdata's default). NaN stays NaN. */
+export function averageRanks(a: ArrayLike<number>): number[] {
+  const n = a.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => a[i] - a[j]);
+  const ranks = new Array<number>(n);
+  for (let s = 0; s < n; ) {
+    let e = s + 1;
+    while (e < n && a[order[e]] === a[order[s]]) e++;
+    const rank = (s + 1 + e) / 2; // mean of ranks s+1 … e
+    for (let k = s; k < e; k++) ranks[order[k]] = Number.isNaN(a[order[k]]) ? NaN : rank;
+    s = e;
+  }
+  return ranks;
+}
+
+/**
+ * Spearman's rank correlation: Pearson r of the average ranks (scipy.stats.spearmanr).
+ * @returns ρ in [−1, 1]; NaN when a series is constant or holds NaN
+ * @throws RangeError when the lengths differ
+ */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (b.length !== a.length) throw new RangeError(`spearman: lengths differ (${a.length} vs ${b.length})`);
+  for (let i = 0; i < a.length; i++) if (Number.isNaN(a[i]) || Number.isNaN(b[i])) return NaN;
+  return pearson(averageRanks(a), averageRanks(b));
 }
