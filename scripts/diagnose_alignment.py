@@ -349,12 +349,15 @@ def specifics(F):
     return out
 
 
-def source_weights(F, n_sources, rng, whiten=False, innovation=False, specific=0.0):
+def source_weights(F, n_sources, rng, whiten=False, innovation=False, specific=0.0, orthonormal=False):
     """Random unit-norm projections of each layer's features onto n_sources sources, each source
     z-scored over words (as the simulator does). whiten: every PCA dim z-scored first (the
     features' PCA dims are uncorrelated, so this whitens within the PCA space); innovation: the
     part of each depth not predictable from the previous depth; specific m > 0: the sources
-    project [√(1−m)·whitened F_l, √m·whitened specific part of F_l] (m = 1: the specific part only)."""
+    project [√(1−m)·whitened F_l, √m·whitened specific part of F_l] (m = 1: the specific part only);
+    orthonormal: the projections are orthonormal (a random rotation, QR of a Gaussian matrix) rather
+    than independent random unit vectors, so no direction of the representation is lost (a square
+    matrix of random unit vectors is ill-conditioned: some directions get almost no gain)."""
     G = innovations(F) if innovation else F
     nw, nl, nd = G.shape
     S = specifics(F) if specific > 0 else None
@@ -364,6 +367,10 @@ def source_weights(F, n_sources, rng, whiten=False, innovation=False, specific=0
         if S is not None:
             g = np.c_[np.sqrt(1 - specific) * g, np.sqrt(specific) * zscore_cols(S[:, l])] if specific < 1 else zscore_cols(S[:, l])
         p = rng.standard_normal((g.shape[1], n_sources))
+        if orthonormal:
+            q, r = np.linalg.qr(p if n_sources <= g.shape[1] else p.T)
+            q = q * np.sign(np.diag(r))
+            p = q if n_sources <= g.shape[1] else q.T
         p /= np.linalg.norm(p, axis=0)
         W[:, l] = zscore_cols(g @ p)
     return W
@@ -374,8 +381,9 @@ class Design:
     innovation), response width and amplitude per stage (functions of depth), and the total
     evoked amplitude per layer relative to today's (gain 1: 3 sources × 6 fT)."""
 
-    def __init__(self, label, sources, whiten=False, innovation=False, width=None, amp=None, gain=1.0, specific=0.0, whole=False):
+    def __init__(self, label, sources, whiten=False, innovation=False, width=None, amp=None, gain=1.0, specific=0.0, whole=False, orthonormal=False):
         self.label, self.sources, self.whiten, self.innovation, self.specific = label, sources, whiten, innovation, specific
+        self.orthonormal = orthonormal
         # whole: the subject runs the whole model: every hidden state (depths 0, 0.1, …, 1.0) drives
         # its own stage at defaultLatency(depth) (0.256 s … 0.694 s); the decoder still reads 0.1…0.9.
         self.whole = whole
@@ -410,6 +418,9 @@ DESIGNS = {
     'whole3': Design("whole model (11 stages), today's coupling (3 sources, raw)", 3, whole=True),
     'whole50_x1.5': Design('whole model (11 stages), whitened, 50 sources, amplitude ×1.5', 50, whiten=True, whole=True, gain=1.5),
     'whole50_x2.5': Design('whole model (11 stages), whitened, 50 sources, amplitude ×2.5', 50, whiten=True, whole=True, gain=2.5),
+    'whole50o_x2': Design('whole model (11 stages), whitened, 50 orthonormal sources, amplitude ×2', 50, whiten=True, whole=True, gain=2, orthonormal=True),
+    'whole50o': Design('whole model (11 stages), whitened, 50 orthonormal sources', 50, whiten=True, whole=True, orthonormal=True),
+    'white50o_x2': Design('whitened, 50 orthonormal sources, amplitude ×2', 50, whiten=True, gain=2, orthonormal=True),
     'whole64_x2': Design('whole model (11 stages), whitened, 64 sources, amplitude ×2', 64, whiten=True, whole=True, gain=2),
     'white50_w10_x2': Design('whitened, 50 sources, width 0.10 s, amplitude ×2', 50, whiten=True, width=lambda d: np.full_like(d, 0.10), gain=2),
 }
@@ -637,7 +648,7 @@ class Bench:
                                 'synF': syn['features']}
         return self.cache[seed]
 
-    def run(self, design, feats, seed, control='planted', window=None, progress='', targets='features', decode_feats=None):
+    def run(self, design, feats, seed, control='planted', window=None, progress='', targets='features', decode_feats=None, draw=None):
         """One simulated session and its decoding. targets='sources': decode the planted source
         weights instead of the features (how well each stage's own sources come through the noise)."""
         dz = DESIGNS[design]
@@ -670,13 +681,16 @@ class Bench:
         stream = np.zeros_like(m['noise']) if control == 'clean' else m['noise']
         W = None
         if control != 'null':
-            W = source_weights(Fplant, sources, np.random.default_rng(1000 * seed + sources), dz.whiten, dz.innovation, dz.specific)
+            # draw: another subject's projections and patterns (the simulator's for seed `draw`) on
+            # this seed's noise and timing, to see how much the random draw alone moves Tmax.
+            d_ = seed if draw is None else draw
+            W = source_weights(Fplant, sources, np.random.default_rng(1000 * d_ + sources), dz.whiten, dz.innovation, dz.specific, dz.orthonormal)
             depths = DEPTHS if n_stages == L else ALL_DEPTHS
             widths = None if dz.width is None else dz.width(depths)
             # Total evoked power per layer as today's (3 sources at 6 fT) × gain².
             amps = (np.ones(n_stages) if dz.amp is None else dz.amp(depths)) * np.sqrt(3 / sources) * dz.gain
             shift = m['meta']['delaySec'] - bandpass_delay_sec()
-            pats = source_patterns(self.work, seed, n_stages)[:, :sources]
+            pats = source_patterns(self.work, d_, n_stages)[:, :sources]
             stream = stream + evoked_stream(onsets, W, pats, n30, shift, latencies=lat_plant, widths=widths, amps=amps)
             if n_stages != L:
                 W = W[:, 1:-1]
@@ -712,7 +726,7 @@ def part_b_matrices(sets, res, designs):
             if key in out:
                 continue
             dz = DESIGNS[design]
-            M = stage_decodability(F, source_weights(F, dz.sources, np.random.default_rng(1000 + dz.sources), dz.whiten, dz.innovation, dz.specific))
+            M = stage_decodability(F, source_weights(F, dz.sources, np.random.default_rng(1000 + dz.sources), dz.whiten, dz.innovation, dz.specific, dz.orthonormal))
             argmax = [int(np.argmax(M[l])) for l in range(L)]
             out[key] = {'M': M.round(4).tolist(), 'argmaxStage': argmax,
                         'diagonalIsMax': int(sum(a == l for l, a in enumerate(argmax))),
@@ -726,11 +740,13 @@ def part_b(work, sets, res, plan, save):
     for design, feats, seed, control, window, *tg in plan:
         targets = tg[0] if tg else 'features'
         decode_feats = tg[1] if len(tg) > 1 else None
-        key = f'{design}|{feats}|{seed}|{control}|{"full" if window is None else "window"}' + ('' if targets == 'features' else f'|{targets}') + ('' if decode_feats is None else f'|decoded:{decode_feats}')
+        draw = tg[2] if len(tg) > 2 else None
+        key = (f'{design}|{feats}|{seed}|{control}|{"full" if window is None else "window"}' + ('' if targets == 'features' else f'|{targets}')
+               + ('' if decode_feats is None else f'|decoded:{decode_feats}') + ('' if draw is None else f'|draw:{draw}'))
         if key in B:
             continue
         t0 = time.time()
-        B[key] = bench.run(design, feats, seed, control, window, progress=key, targets=targets, decode_feats=decode_feats)
+        B[key] = bench.run(design, feats, seed, control, window, progress=key, targets=targets, decode_feats=decode_feats, draw=draw)
         s = B[key]
         log(f'B {key}: score {s["score"]:.3f} p {s["p"]:.2g} max|Tmax−planted| {s["maxErrMs"]:.0f} ms peak R {s["peakR"]:.3f} ({time.time() - t0:.0f} s)')
         save()
@@ -914,7 +930,7 @@ def merge(into, new):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--work', default='/tmp/lockstep-diagnosis', help='cache of extractions, simulated streams and results')
-    ap.add_argument('--part', choices=['a', 'curves', 'matrices', 'sweep', 'clean', 'sources', 'table', 'checks', 'figures', 'all'], default='all')
+    ap.add_argument('--part', choices=['a', 'curves', 'matrices', 'sweep', 'clean', 'sources', 'draws', 'table', 'checks', 'figures', 'all'], default='all')
     ap.add_argument('--designs', default=','.join(DESIGNS), help='designs for the sweep (comma-separated)')
     ap.add_argument('--recommend', default='white30', help='the design the checks run on')
     a = ap.parse_args()
@@ -948,6 +964,9 @@ def main():
     if a.part in ('sources', 'all'):
         # Why the common Tmax of today's coupling lands where it does: each stage's own sources.
         part_b(a.work, sets, res, [('today', 'builtin', s_, 'planted', WINDOW, 'sources') for s_ in SEEDS], save)
+    if a.part in ('draws', 'all'):
+        # Other projection/pattern draws of the recommended design on the same noise (seed s gets draws s+3, s+6).
+        part_b(a.work, sets, res, [(d, 'builtin', s_, 'planted', WINDOW, 'features', None, s_ + k) for k in (3, 6) for s_ in SEEDS for d in a.designs.split(',')], save)
     if a.part in ('checks', 'all'):
         part_b(a.work, sets, res, checks_plan(a.recommend), save)
     if a.part == 'table':
