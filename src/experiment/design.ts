@@ -117,6 +117,8 @@ export interface ConditionMissing {
   condition: string;
   nWords: number;
   missing: string;
+  /** As for ConditionScores: a quantile's surprisal range and the words assigned to it. */
+  surprisal?: { low: number; high: number; mean: number; wordsAssigned: number };
 }
 
 export interface CellResult {
