@@ -87,7 +87,7 @@ export function scoreVsSizeSpec(rows: readonly CellRow[], groups: readonly Group
     x: (r) => r.parameters,
     xTitle: 'parameters (log scale)',
     xScale: { type: 'log', nice: false, padding: 20 },
-    xAxis: { values, format: '~s', labelAngle: 0 },
+    xAxis: { values, format: '.2~s', labelAngle: 0 },
     labelPoints: true,
   });
 }
