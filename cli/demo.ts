@@ -101,15 +101,34 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   // (~3.6 words/s at most); the chunked context (50–99 previous words) keeps extraction to seconds.
   const nWords = a.model ? Math.ceil((a.minutes ?? 60) * 60 * 3.6) + 50 : undefined;
   const report = extractReport(a.quiet ? null : process.stderr);
-  const features: FeatureTable = a.model
-    ? await modelFeatures([{ text: 'builtin', maxWords: nWords }], { model: a.model, mode: 'chunked', report }).finally(() => report.done())
-    : syntheticFeatures(a.seed, a.nDims, N_LAYERS);
+  // With a model, the simulated brain runs the whole model (every hidden state, one stage each,
+  // read by the 'population' coupling: adapters/simulator/evokedResponses.ts), while the decoder
+  // reads the paper's nine depths: two extractions of the same text, each cached.
+  const parts = [{ text: 'builtin', maxWords: nWords }];
+  const [features, stages]: [FeatureTable, FeatureTable] = a.model
+    ? await (async () => {
+        const decoded = await modelFeatures(parts, { model: a.model!, mode: 'chunked', report });
+        return [decoded, await modelFeatures(parts, { model: a.model!, mode: 'chunked', allLayers: true, report })] as [FeatureTable, FeatureTable];
+      })().finally(() => report.done())
+    : ((t) => [t, t] as [FeatureTable, FeatureTable])(syntheticFeatures(a.seed, a.nDims, N_LAYERS));
   const depths = features.depths;
   const text = builtinWords(nWords);
   const words = speechTiming(text, { seed: a.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
-  const { subject, chunks$, words$, totalSec, flow } = simulatedSources({ seed: a.seed, words, planted: features, control: a.control, snr: a.snr, sfreqHz, minutes: a.minutes, speed: a.speed });
+  const { subject, chunks$, words$, totalSec, flow, plantedLatenciesSec } = simulatedSources({
+    seed: a.seed,
+    words,
+    planted: stages,
+    coupling: a.model ? 'population' : 'projections',
+    decodedDepths: depths,
+    control: a.control,
+    snr: a.snr,
+    sfreqHz,
+    minutes: a.minutes,
+    speed: a.speed,
+  });
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
-  log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s), features: ${features.label}`);
+  const stageText = a.model ? `, ${subject.nLayers} stages at depths ${subject.depths.join(',')}, ${subject.coupling} coupling` : '';
+  log(`lockstep demo: simulated subject (seed ${a.seed}, ${a.control} latencies ${subject.latenciesSec.map((l) => l.toFixed(2)).join(' ')} s${stageText}), features: ${features.label}`);
 
   const r = await runAnalysisSession({
     label: 'demo',
@@ -132,17 +151,17 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
     quiet: a.quiet,
     sourceLabel: `simulated subject (seed ${a.seed}, ${a.control})`,
     activationsLabel: features.label,
-    plantedLatenciesSec: subject.latenciesSec,
+    plantedLatenciesSec,
     totalSec,
     flow,
     onDashboard: a.onDashboard,
     onSnapshot: a.onSnapshot,
     beforeClose: a.beforeClose,
   });
-  if (r.last?.exact) log(`planted latencies ${subject.latenciesSec.map((t) => t.toFixed(3)).join(' ')} s`);
+  if (r.last?.exact) log(`planted latencies ${plantedLatenciesSec.map((t) => t.toFixed(3)).join(' ')} s`);
   return {
     last: r.last,
-    plantedLatenciesSec: subject.latenciesSec,
+    plantedLatenciesSec,
     control: a.control,
     seed: a.seed,
     features: features.label,

@@ -9,7 +9,7 @@
  */
 import { filter, from, map, mergeMap, share, type Observable } from 'rxjs';
 import type { FeatureTable } from '../adapters/llm/features.js';
-import { SimulatedSubject, type CouplingControl } from '../adapters/simulator/simulatedSubject.js';
+import { SimulatedSubject, type CouplingControl, type CouplingName } from '../adapters/simulator/simulatedSubject.js';
 import { PAPER_EPOCH } from '../src/epochGrid.js';
 import type { SampleChunk, WordEvent } from '../src/types.js';
 import { FlowControl } from '../streams/flowControl.js';
@@ -70,8 +70,12 @@ export interface SimulatedSourcesOptions {
   seed: number;
   /** The words heard, timed (speechTiming), with their content tags. */
   words: WordEvent[];
-  /** The activations the simulated brain encodes (its "brain model"). */
+  /** The activations the simulated brain encodes (its "brain model"), one processing stage per layer. */
   planted: FeatureTable;
+  /** How the stages read them (default 'projections'; 'population' for a model's whole hidden-state stack). */
+  coupling?: CouplingName;
+  /** Depths of the layers the pipeline decodes, for their planted latencies (default: the planted table's). */
+  decodedDepths?: readonly number[];
   control: CouplingControl;
   snr?: number;
   sfreqHz?: number;
@@ -82,14 +86,15 @@ export interface SimulatedSourcesOptions {
 
 export interface SimulatedSources extends SubjectSources {
   subject: SimulatedSubject;
+  /** The ground truth per decoded layer (decodedDepths): its stage's latency after the control, NaN under 'null'. */
+  plantedLatenciesSec: number[];
 }
 
 /** The simulated subject listening to `words`, its MEG encoding `planted`'s layers. */
 export function simulatedSources(o: SimulatedSourcesOptions): SimulatedSources {
   const sfreqHz = o.sfreqHz ?? 1200;
   const f = o.planted;
-  const activation = (i: number, w: string) => f.of(i, w) ?? new Float32Array(f.nLayers * f.nDims);
-  const subject = new SimulatedSubject({ seed: o.seed, words: o.words, activation, nLayers: f.nLayers, nDims: f.nDims, depths: f.depths, control: o.control, snr: o.snr, sfreqHz });
+  const subject = new SimulatedSubject({ seed: o.seed, words: o.words, activation: (i, w) => f.of(i, w), nLayers: f.nLayers, nDims: f.nDims, depths: f.depths, control: o.control, snr: o.snr, coupling: o.coupling, sfreqHz });
   const lastOnset = o.words.at(-1)!.onsetSec;
   const durationSec = Math.min(o.minutes !== undefined ? o.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
   const totalSamples = Math.floor(durationSec * sfreqHz);
@@ -114,5 +119,6 @@ export function simulatedSources(o: SimulatedSourcesOptions): SimulatedSources {
     }),
     share(),
   );
-  return { chunks$, words$, sfreqHz, nChannels: subject.channels.length, totalSec: totalSamples / sfreqHz, flow, subject };
+  const plantedLatenciesSec = o.decodedDepths ? subject.latenciesAtDepthsSec(o.decodedDepths) : subject.latenciesSec;
+  return { chunks$, words$, sfreqHz, nChannels: subject.channels.length, totalSec: totalSamples / sfreqHz, flow, subject, plantedLatenciesSec };
 }

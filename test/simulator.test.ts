@@ -230,6 +230,44 @@ describe('simulated subject', () => {
     assert.throws(() => subject().chunk(-1, 10), /firstSample/);
   });
 
+  it('runs a whole-model stack with the population coupling: whitened, seeded, chunking-invariant, latencies by depth', () => {
+    // 11 stages at depths 0, 0.1, …, 1 (a 10-block model's hidden states), as the demo plants them.
+    const stageDepths = Array.from({ length: 11 }, (_, i) => i / 10);
+    const base = syntheticActivations({ seed: 4, nLayers: 11, nDims: D });
+    // One dim with a huge scale and offset: whitening makes it count like any other.
+    const skewed = (w: number, s: string): Float32Array => base(w, s).map((v, k) => (k % D === 0 ? 1000 * v + 50 : v));
+    const make = (activation: SimulatorOptions['activation'] = skewed, over: Partial<SimulatorOptions> = {}): SimulatedSubject =>
+      subject({ seed: 4, activation, nLayers: 11, depths: stageDepths, coupling: 'population', ...over });
+    const sim = make();
+    assert.equal(sim.nSources, 50);
+    assert.equal(sim.coupling, 'population');
+    assert.match(sim.describe, /11 layers × 50 sources, population coupling/);
+    // The decoded depths 0.1 … 0.9 are stages 1 … 9.
+    assert.deepEqual(sim.latenciesAtDepthsSec(DEPTHS), DEPTHS.map(defaultLatencySec));
+    assert.ok(Math.abs(sim.latenciesSec[0] - 0.25625) < 1e-12 && Math.abs(sim.latenciesSec[10] - 0.69375) < 1e-12);
+    // Shuffle permutes all 11 stages; the decoded depths report their stage's shuffled latency.
+    const shuffled = make(skewed, { control: 'shuffle' });
+    assert.deepEqual([...shuffled.latenciesSec].sort(), [...sim.latenciesSec].sort());
+    assert.deepEqual(shuffled.latenciesAtDepthsSec(DEPTHS), shuffled.latenciesSec.slice(1, 10));
+    assert.ok(make(skewed, { control: 'null' }).latenciesAtDepthsSec(DEPTHS).every(Number.isNaN));
+    // Whitening: any per-dim scale and offset gives the same weights (the raw projections would not).
+    const w = sim.sourceWeights(200);
+    const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, k) => Math.max(m, Math.abs(v - b[k])), 0);
+    assert.ok(maxDiff(make(base).sourceWeights(200), w) < 1e-3, 'whitened: the scale of a dim does not matter');
+    assert.ok(maxDiff(subject({ seed: 4, activation: base, nLayers: 11, depths: stageDepths, nSources: 50 }).sourceWeights(200), subject({ seed: 4, activation: skewed, nLayers: 11, depths: stageDepths, nSources: 50 }).sourceWeights(200)) > 0.5, 'raw projections: it does');
+    // A word without features reads as the mean word.
+    const gap = make((i, s) => (i === 200 ? undefined : skewed(i, s)));
+    assert.ok(gap.sourceWeights(200).every((v) => Math.abs(v) < 1), 'the mean word is an average response');
+    // Chunking invariance.
+    const first = 5 * 1200 + 77;
+    const whole = sim.chunk(first, 6000).data;
+    const pieces = new Float32Array(whole.length);
+    const other = make();
+    for (let s = 0; s < 6000; s += 1750) pieces.set(other.chunk(first + s, Math.min(1750, 6000 - s)).data, s * 273);
+    assert.deepEqual(pieces, whole);
+    assert.throws(() => make(skewed, { coupling: 'dense' as never }), /coupling/);
+  });
+
   it('stays chunking-invariant at other rates, including one where mains is not periodic in samples', () => {
     for (const sfreqHz of [600, 1017.25]) {
       const sim = subject({ sfreqHz });

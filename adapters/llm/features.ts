@@ -92,6 +92,11 @@ export interface ModelFeatureOptions extends ComputeOptions {
   model: string;
   /** Previous words of context (paper: 50). */
   context?: number;
+  /**
+   * Every hidden state (depths i / L: the embedding output and each of the L blocks) rather than
+   * the paper's nine depths: what a simulated brain that runs the whole model plants.
+   */
+  allLayers?: boolean;
   mode?: 'exact' | 'chunked';
   cacheRoot?: string;
   /** How the PCA basis is fit (default all words: nothing streams; sample/reference stream). */
@@ -175,7 +180,7 @@ export async function modelFeatures(parts: StimulusPart[], o: ModelFeatureOption
   const stopper = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
   const model = await resolveModel(o.model);
-  const common = { model, context: o.context ?? 50, mode: o.mode ?? ('exact' as const), aggregate: 'mean' as const, pca: 50, pcaFit, out: o.cacheRoot ?? defaultActivationCache(), signal, maxContextCutFraction: o.exactContext?.maxCutFraction };
+  const common = { model, context: o.context ?? 50, mode: o.mode ?? ('exact' as const), aggregate: 'mean' as const, pca: 50, pcaFit, allLayers: o.allLayers, out: o.cacheRoot ?? defaultActivationCache(), signal, maxContextCutFraction: o.exactContext?.maxCutFraction };
   const session = await openExtractionSession({ ...o, model });
   let prepared: PreparedStimulus[];
   try {

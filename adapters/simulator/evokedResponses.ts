@@ -1,17 +1,44 @@
 /**
  * The simulator's signal model: how language-model layer activations become evoked MEG responses.
  *
- * Layer l drives `nSources` latent sources; source k's amplitude for word w is a fixed random
- * unit-norm projection of the layer's activation, z-scored over the first 512 words, and its time
- * course is that amplitude × a smooth bump (cos², evokedWidthSec = 150 ms wide, 75 ms at half
- * height) peaking at the layer's latency after the word's onset, summed over words. Each source
- * reaches the sensors through its own random focal dipolar pattern, at evokedT × snr. The control
- * decides the latencies: planted (each layer at its own), shuffle (permuted across layers), flat
- * (all at the mean) or null (no evoked response at all).
+ * The brain it models runs the language model as a cascade of processing stages, one per layer it
+ * is given: stage l responds to every word at its own latency after the word's onset, and its
+ * response carries that layer's activation for the word. Stage l drives `nSources` latent sources;
+ * source k's amplitude for word w is a fixed random unit-norm projection of the stage's activation
+ * (whitened first under the 'population' coupling), z-scored over the first 512 words, and its
+ * time course is that amplitude × a smooth bump (cos², evokedWidthSec = 150 ms wide, 75 ms at half
+ * height) peaking at the stage's latency after the word's onset, summed over words. Each source
+ * reaches the sensors through its own random focal dipolar pattern. The control decides the
+ * latencies: planted (each stage at its own), shuffle (permuted across stages), flat (all at the
+ * mean) or null (no evoked response at all).
  *
- * Owns: the coupling of activations to latent sources (projections, z-scoring, latencies, bump,
- * patterns, amplitude) and its constants; the words, in onset order. Must not: add noise or know
- * about blocks beyond the LatentGenerator interface (a redesign of the coupling stays in here).
+ * Two couplings (COUPLINGS), chosen by the caller for the features it plants:
+ *   - 'projections' (default): 3 sources per stage reading the raw activation, 6 fT each: what the
+ *     seeded synthetic features were calibrated with (their layers are distinct, so 3 projections
+ *     of each suffice).
+ *   - 'population': for a language model's hidden states, given as the whole model (every hidden
+ *     state, depths 0 … 1, one stage each; docs/alignment-diagnosis.md). A real model's layers are
+ *     nearly one representation (linear CKA ≈ 0.98 between neighbours; Kornblith et al. 2019), and
+ *     a few high-variance dimensions run through all of them (Ethayarajh 2019; Timkey & van
+ *     Schijndel 2021), so 3 raw projections per stage carry mostly what every depth shares and no
+ *     depth order can be decoded. Here each stage is a population of 50 sources with random mixed
+ *     selectivity (Rigotti et al. 2013) reading the *whitened* representation (every dim z-scored
+ *     over the words, as encoding models standardise features), and the total evoked amplitude per
+ *     stage is twice the projections' (6 fT · 2 · √(3/50) = 2.94 fT per source). Planting the
+ *     embedding output and the last block too keeps the decoded depths 0.1 and 0.9 off the ends of
+ *     the cascade, where overlapping neighbours would pull their Tmax inwards. Whitening statistics
+ *     come from the planted features of the words given (known before a session), never from
+ *     anything the decoder computes.
+ *   Limits: this coupling is chosen so that the paper's analysis (Raugel et al. 2025) can succeed
+ *   on these features; a simulated subject proves the machinery (what was planted is recovered, the
+ *   controls stay null), never that brains and language models share a computational path. A brain
+ *   that responds to what is new at each stage (predictive coding: Rao & Ballard 1999; Caucheteux
+ *   et al. 2023) would not show this alignment to this analysis.
+ *
+ * Owns: the coupling of activations to latent sources (whitening, projections, z-scoring,
+ * latencies, bump, patterns, amplitude) and its constants; the words, in onset order. Must not: add
+ * noise or know about blocks beyond the LatentGenerator interface (a redesign of the coupling stays
+ * in here).
  */
 import { mulberry32, randomNormal } from '../../src/scores/prng.js';
 import type { WordEvent } from '../../src/types.js';
@@ -41,6 +68,30 @@ export const EVOKED_MODEL = {
   evokedWidthSec: 0.15,
 } as const;
 
+/** How a stage's sources read its activation. */
+export interface StageCoupling {
+  /** Latent sources per stage. */
+  nSources: number;
+  /** Read the activation with every dim z-scored over the words (true), or as given. */
+  whiten: boolean;
+  /** Total evoked amplitude per stage relative to 3 sources at evokedT (per source: gain·√(3/nSources)·evokedT). */
+  gain: number;
+}
+
+/** The couplings the simulator offers (see the header). */
+export const COUPLINGS = {
+  /** 3 raw random projections per stage, 6 fT each: calibrated on the synthetic features. */
+  projections: { nSources: 3, whiten: false, gain: 1 },
+  /**
+   * A population of 50 sources per stage reading the whitened representation, twice the total
+   * amplitude: for a language model's whole hidden-state stack. Measured through the demo
+   * (BENCHMARKS.md, "Simulated brain: alignment with the built-in model").
+   */
+  population: { nSources: 50, whiten: true, gain: 2 },
+} as const satisfies Record<string, StageCoupling>;
+
+export type CouplingName = keyof typeof COUPLINGS;
+
 /** Evoked sources anywhere over the array (centre within this radius), fairly focal (lobe width). */
 const PATTERN_MAX_RADIUS = 0.75;
 const PATTERN_WIDTH = 0.22;
@@ -52,13 +103,17 @@ export interface CouplingOptions {
   seed: number;
   /** The words heard, with onsets in the simulated clock (e.g. from speechTiming; any order). */
   words: WordEvent[];
-  /** Layer activations of a word, Float32Array [layer][dim] (nLayers × nDims values). */
-  activation: (wordIndex: number, word: string) => Float32Array;
+  /**
+   * Layer activations of a word, Float32Array [layer][dim] (nLayers × nDims values); undefined when
+   * the word has none (it then drives the sources as an all-zero activation, or, whitened, as the
+   * mean word, and is left out of the whitening statistics).
+   */
+  activation: (wordIndex: number, word: string) => Float32Array | undefined;
   nLayers: number;
   nDims: number;
-  /** Relative depth of each layer (0.1 … 0.9 in the paper). */
+  /** Relative depth of each layer (stage): 0.1 … 0.9 as the paper decodes, or 0, 0.1, … 1 for a whole model. */
   depths: number[];
-  /** Planted latency per layer, seconds; default defaultLatencySec(depth): 0.30 s at depth 0.1 … 0.65 s at 0.9. */
+  /** Planted latency per layer, seconds; default defaultLatencySec(depth): 0.30 s at depth 0.1 … 0.65 s at 0.9 (0.256 s at 0, 0.694 s at 1). */
   latenciesSec?: number[];
   /**
    * planted: each layer at its latency; null: no coupling at all; shuffle: latencies permuted
@@ -67,7 +122,9 @@ export interface CouplingOptions {
   control?: CouplingControl;
   /** Evoked amplitude relative to the default (1). */
   snr?: number;
-  /** Latent sources per layer (default 3). */
+  /** How the stages read the activations (default 'projections'). */
+  coupling?: CouplingName;
+  /** Latent sources per layer (default: the coupling's). */
   nSources?: number;
   /**
    * Hook for condition effects (conditionEffects.ts): a factor on word w's evoked response (its
@@ -82,7 +139,10 @@ export interface CouplingOptions {
   calibrationWords?: readonly WordEvent[];
 }
 
-/** The default latency at relative depth d: 0.30 + (d − 0.1)·0.35/0.8 s (0.30 s at 0.1, 0.65 s at 0.9). */
+/**
+ * The default latency at relative depth d: 0.30 + (d − 0.1)·0.35/0.8 s (0.30 s at 0.1, 0.65 s at
+ * 0.9; the same line gives 0.256 s at 0, the embedding output, and 0.694 s at 1, the last block).
+ */
 export function defaultLatencySec(depth: number): number {
   return 0.3 + ((depth - 0.1) * 0.35) / 0.8;
 }
@@ -99,6 +159,9 @@ export class EvokedResponses implements LatentGenerator {
   readonly control: CouplingControl;
   readonly nLayers: number;
   readonly nSources: number;
+  /** Relative depth of each layer (stage). */
+  readonly depths: readonly number[];
+  readonly coupling: CouplingName;
   /** The words, sorted by onset (weightsOf(i) refers to words[i]). */
   readonly words: readonly WordEvent[];
   /** For the subject's description: layers, sources, control, latencies, snr. */
@@ -111,6 +174,9 @@ export class EvokedResponses implements LatentGenerator {
   private readonly onsets: Float64Array;
   /** Peak amplitude of a unit weight, tesla (0 under 'null' or at snr 0: nothing is generated). */
   private readonly amplitudeT: number;
+  /** Whitening of the activation, [layer][dim]: mean and 1/sd over the words (null: read as given). */
+  private readonly actMean: Float64Array | null;
+  private readonly actInvSd: Float64Array | null;
   /** [layer][source][dim]: random unit-norm projections of the activation. */
   private readonly projections: Float64Array;
   /** Mean and 1/sd of each projection over the first words, [layer][source]. */
@@ -132,7 +198,10 @@ export class EvokedResponses implements LatentGenerator {
     if (!['planted', 'null', 'shuffle', 'flat'].includes(control)) {
       throw new RangeError(`SimulatedSubject: control must be planted, null, shuffle or flat, got "${String(control)}"`);
     }
-    const S = opts.nSources ?? 3;
+    const coupling = opts.coupling ?? 'projections';
+    if (!Object.hasOwn(COUPLINGS, coupling)) throw new RangeError(`SimulatedSubject: coupling must be ${Object.keys(COUPLINGS).join(' or ')}, got "${String(coupling)}"`);
+    const design: StageCoupling = COUPLINGS[coupling];
+    const S = opts.nSources ?? design.nSources;
     if (!Number.isInteger(S) || S < 1) throw new RangeError(`SimulatedSubject: nSources must be a positive integer, got ${S}`);
     const snr = opts.snr ?? 1;
     if (!(snr >= 0)) throw new RangeError(`SimulatedSubject: snr must be ≥ 0, got ${snr}`);
@@ -140,6 +209,8 @@ export class EvokedResponses implements LatentGenerator {
     this.nLayers = L;
     this.nDims = D;
     this.nSources = S;
+    this.depths = [...opts.depths];
+    this.coupling = coupling;
     this.nLatent = L * S;
     this.control = control;
     this.activation = opts.activation;
@@ -189,6 +260,9 @@ export class EvokedResponses implements LatentGenerator {
       const inv = 1 / Math.sqrt(ss);
       for (let d = 0; d < D; d++) this.projections[ls * D + d] *= inv;
     }
+    const whitening = design.whiten ? whiteningOf(words, opts.activation, L * D) : null;
+    this.actMean = whitening?.mean ?? null;
+    this.actInvSd = whitening?.invSd ?? null;
     this.projMean = new Float64Array(L * S);
     this.projInvSd = new Float64Array(L * S).fill(1);
     this.weights = new Float32Array(words.length * L * S);
@@ -197,7 +271,8 @@ export class EvokedResponses implements LatentGenerator {
 
     // Field patterns.
     const C = positions.length;
-    this.amplitudeT = control === 'null' ? 0 : EVOKED_MODEL.evokedT * snr;
+    // The stage's total amplitude is the coupling's gain × 3 sources at evokedT, shared by its sources.
+    this.amplitudeT = control === 'null' ? 0 : EVOKED_MODEL.evokedT * snr * design.gain * Math.sqrt(3 / S);
     this.sourcePatterns = new Float32Array(L * S * C);
     this.fieldPatterns = new Float64Array(L * S * C);
     const rng = mulberry32(subKey(seed, STREAM.evokedPattern));
@@ -210,7 +285,24 @@ export class EvokedResponses implements LatentGenerator {
     }
 
     const latText = control === 'null' ? 'none' : `${Math.min(...lat).toFixed(2)}–${Math.max(...lat).toFixed(2)} s`;
-    this.summary = `${L} layers × ${S} sources, control ${control}, latencies ${latText}, snr ${snr}`;
+    const designText = coupling === 'projections' ? '' : `, ${coupling} coupling (whitened ${design.whiten}, gain ${design.gain})`;
+    this.summary = `${L} layers × ${S} sources${designText}, control ${control}, latencies ${latText}, snr ${snr}`;
+  }
+
+  /**
+   * The latency planted for a decoded layer at relative depth `depth`: that of the stage nearest in
+   * depth (the stage itself when the decoded depths are among the stages; for a whole-model stack,
+   * depths i / L, the hidden state round(depth · L) that the depth reads, halves rounded up). NaN
+   * under 'null'.
+   */
+  latencyAtDepthSec(depth: number): number {
+    let best = 0;
+    for (let l = 1; l < this.depths.length; l++) {
+      const dBest = Math.abs(this.depths[best] - depth);
+      const d = Math.abs(this.depths[l] - depth);
+      if (d < dBest - 1e-9 || (Math.abs(d - dBest) <= 1e-9 && this.depths[l] > this.depths[best])) best = l;
+    }
+    return this.latenciesSec[best];
   }
 
   /** words[i]'s z-scored weights, [layer][source], computed on first use; a view into the cache. */
@@ -268,9 +360,16 @@ export class EvokedResponses implements LatentGenerator {
   /** Raw projections of a word's activation, [layer][source]. */
   private project(w: WordEvent): Float64Array {
     const { nLayers: L, nSources: S, nDims: D } = this;
-    const act = this.activation(w.wordIndex, w.word);
-    if (act.length !== L * D) {
-      throw new RangeError(`SimulatedSubject: activation(${w.wordIndex}, "${w.word}") returned ${act.length} values; expected nLayers × nDims = ${L} × ${D}`);
+    const given = this.activation(w.wordIndex, w.word);
+    if (given !== undefined && given.length !== L * D) {
+      throw new RangeError(`SimulatedSubject: activation(${w.wordIndex}, "${w.word}") returned ${given.length} values; expected nLayers × nDims = ${L} × ${D}`);
+    }
+    let act: ArrayLike<number> = given ?? new Float32Array(L * D);
+    if (this.actMean !== null && this.actInvSd !== null) {
+      // Whitened: a word without features reads as the mean word (all zeros).
+      const white = new Float64Array(L * D);
+      if (given !== undefined) for (let k = 0; k < L * D; k++) white[k] = (given[k] - this.actMean[k]) * this.actInvSd[k];
+      act = white;
     }
     const out = new Float64Array(L * S);
     for (let l = 0; l < L; l++) {
@@ -309,6 +408,33 @@ export class EvokedResponses implements LatentGenerator {
       this.projInvSd[k] = variance > 1e-12 * (sum2[k] / n + 1e-300) ? 1 / Math.sqrt(variance) : 0;
     }
   }
+}
+
+/**
+ * Mean and 1/sd of every (layer, dim) of the activation over the words that have one. A constant
+ * dim gets 1/sd = 0 (it carries nothing); without two such words, nothing is whitened (mean 0, 1/sd 1).
+ */
+function whiteningOf(words: readonly WordEvent[], activation: CouplingOptions['activation'], LD: number): { mean: Float64Array; invSd: Float64Array } {
+  const mean = new Float64Array(LD);
+  const sum2 = new Float64Array(LD);
+  const invSd = new Float64Array(LD).fill(1);
+  let n = 0;
+  for (const w of words) {
+    const a = activation(w.wordIndex, w.word);
+    if (a === undefined || a.length !== LD) continue;
+    n++;
+    for (let k = 0; k < LD; k++) {
+      mean[k] += a[k];
+      sum2[k] += a[k] * a[k];
+    }
+  }
+  if (n < 2) return { mean: mean.fill(0), invSd };
+  for (let k = 0; k < LD; k++) {
+    mean[k] /= n;
+    const variance = sum2[k] / n - mean[k] * mean[k];
+    invSd[k] = variance > 1e-12 * (sum2[k] / n + 1e-300) ? 1 / Math.sqrt(variance) : 0;
+  }
+  return { mean, invSd };
 }
 
 /** First index i with a[i] ≥ v (a sorted ascending). */

@@ -8,10 +8,14 @@
  * defaults; each module owns its constants, patterns and random streams):
  *
  *   low rate (≈ 120 Hz), latent sources mixed into the channels through field patterns:
- *   - evokedResponses.ts, the signal: nLayers × nSources latent sources driven by z-scored random
- *     projections of each layer's activation, a cos² bump (150 ms wide) at the layer's latency
- *     after each word onset, 6 fT per unit weight × snr, focal dipolar patterns; the control
- *     (planted, null, shuffle, flat) sets the latencies;
+ *   - evokedResponses.ts, the signal: a cascade of processing stages, one per layer given, each
+ *     nSources latent sources driven by z-scored random projections of its layer's activation, a
+ *     cos² bump (150 ms wide) at the stage's latency after each word onset, focal dipolar
+ *     patterns. Coupling 'projections' (synthetic features): 3 sources per stage reading the raw
+ *     activation, 6 fT per unit weight × snr; 'population' (a language model's whole hidden-state
+ *     stack, depths 0 … 1): 50 sources per stage reading the whitened activation, 2.94 fT each
+ *     (twice the total). The control (planted, null, shuffle, flat) sets the latencies of all
+ *     stages;
  *   - background.ts: 8 latent 1/f sources (≈ 0.03–30 Hz), 110 fT each, broad dipolar patterns;
  *   - alpha.ts: 2 occipito-parietal generators at 9.5–10.5 Hz, 120 fT, wandering phase and
  *     log-normal envelope;
@@ -45,17 +49,17 @@ import { Blinks, BLINK_MODEL } from './blinks.js';
 import { BLOCK_MODEL, BlockRenderer, blockGrid } from './blocks.js';
 import { CHANNEL_NOISE_MODEL, ChannelPinkNoise } from './channelNoise.js';
 import { Drift, DRIFT_MODEL } from './drift.js';
-import { EVOKED_MODEL, EvokedResponses, type CouplingControl, type CouplingOptions } from './evokedResponses.js';
+import { EVOKED_MODEL, EvokedResponses, type CouplingControl, type CouplingName, type CouplingOptions } from './evokedResponses.js';
 import { Mains, MAINS_MODEL } from './mains.js';
 import { sensorGains } from './sensorGains.js';
 import { SquidSteps, STEP_MODEL } from './squidSteps.js';
 import { WHITE_NOISE_MODEL, WhiteNoise } from './whiteNoise.js';
 
-export { defaultLatencySec, shuffledLatencies, type CouplingControl } from './evokedResponses.js';
+export { COUPLINGS, defaultLatencySec, shuffledLatencies, type CouplingControl, type CouplingName } from './evokedResponses.js';
 
 /**
  * The signal model's options (seed, words, activation, nLayers, nDims, depths, latenciesSec,
- * control, snr, nSources; see CouplingOptions) and the subject's own.
+ * control, snr, coupling, nSources; see CouplingOptions) and the subject's own.
  */
 export interface SimulatorOptions extends CouplingOptions {
   /** Sampling rate, Hz (default 1200, the rate of the paper's data). */
@@ -81,8 +85,11 @@ export const SIMULATOR_MODEL = {
 export class SimulatedSubject {
   readonly channels: ChannelInfo[];
   readonly sfreqHz: number;
-  /** Latency per layer actually planted, seconds, after the control (NaN for every layer under 'null'). */
+  /** Latency per layer (stage) actually planted, seconds, after the control (NaN for every layer under 'null'). */
   readonly latenciesSec: number[];
+  /** Relative depth of each layer (stage). */
+  readonly depths: readonly number[];
+  readonly coupling: CouplingName;
   /** Onset of the last word + its duration + 3.5 s (room for its +3.0 s epoch), or 0 without words. */
   readonly durationSec: number;
   readonly describe: string;
@@ -115,6 +122,8 @@ export class SimulatedSubject {
     this.control = evoked.control;
     this.nLayers = evoked.nLayers;
     this.nSources = evoked.nSources;
+    this.depths = evoked.depths;
+    this.coupling = evoked.coupling;
     const last = this.words[this.words.length - 1];
     this.durationSec = last === undefined ? 0 : last.onsetSec + (last.durationSec ?? 0) + 3.5;
 
@@ -130,6 +139,14 @@ export class SimulatedSubject {
     this.describe =
       `simulated CTF-275 subject (seed ${opts.seed}, ${C} channels at ${sfreq} Hz, ${this.words.length} words, ` +
       `${evoked.summary}, artefacts ${artefacts ? 'on' : 'off'})`;
+  }
+
+  /**
+   * The planted latency of each decoded layer, by relative depth: the stage nearest in depth (for a
+   * whole-model stack, the hidden state the depth reads). NaN under 'null'.
+   */
+  latenciesAtDepthsSec(depths: readonly number[]): number[] {
+    return depths.map((d) => this.evoked.latencyAtDepthSec(d));
   }
 
   /**
