@@ -138,7 +138,7 @@ function describeParameters(a: ExperimentArgs, models: ModelSpec[], conditions: 
   return {
     experiment: a.experiment,
     subjects: a.simulate
-      ? `${a.simulate.subjects} simulated (seeds ${a.simulate.seed}…${a.simulate.seed + a.simulate.subjects - 1}, ${a.simulate.minutes} min each, built-in text, brain follows ${a.simulate.brainModel} at context ${a.simulate.brainContext}, snr ${a.simulate.snr})`
+      ? `${a.simulate.subjects} simulated (seeds ${a.simulate.seed}…${a.simulate.seed + a.simulate.subjects - 1}, ${a.simulate.minutes} min each, built-in text, brain runs ${a.simulate.brainModel} at context ${a.simulate.brainContext}, every hidden state a stage, population coupling, snr ${a.simulate.snr})`
       : `${a.subjects.join(', ')} of ${path.resolve(a.root!)}${a.sessions ? `, sessions ${a.sessions.join(',')}` : ''}${a.task ? `, task ${a.task}` : ''}${a.run ? `, run ${a.run}` : ''}`,
     models: models.map((m) => `${m.name} (${m.parameters.toLocaleString('en')} parameters, ${m.maxPositions ?? '?'} positions, graph ${m.sha256.slice(0, 12)}…, ${m.path})`),
     contexts: a.contexts,

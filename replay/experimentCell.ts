@@ -19,7 +19,7 @@ import { modelFeatures, type FeatureTable, type ModelFeatureOptions, type Stimul
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { builtinWords } from '../adapters/text/builtinText.js';
 import { quantileBin, quantileEdges, quantileName } from '../src/experiment/quantiles.js';
-import { conditionNames, type CellResult, type CellSpec, type ConditionMissing, type ConditionScores, type ModelSpec, type SimulatedSubjectSpec } from '../src/experiment/design.js';
+import { conditionNames, SIMULATED_BRAIN, type CellResult, type CellSpec, type ConditionMissing, type ConditionScores, type ModelSpec, type SimulatedSubjectSpec } from '../src/experiment/design.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import { minWordsForExact } from '../src/stats/foldPlan.js';
 import type { WordEvent } from '../src/types.js';
@@ -63,18 +63,26 @@ async function lockedFeatures(model: ModelSpec, key: unknown, cacheRoot: string,
  */
 export const MAX_CONTEXT_CUT_FRACTION = 0.05;
 
-/** A decoded model's features (exact contexts), or a simulated brain's (no such requirement). */
-function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, exact = true): ModelFeatureOptions {
-  return { model: model.path, context, mode, cacheRoot, exactContext: exact ? { maxCutFraction: MAX_CONTEXT_CUT_FRACTION } : undefined };
+/** A decoded model's features (exact contexts, the paper's nine depths). */
+function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): ModelFeatureOptions {
+  return { model: model.path, context, mode, cacheRoot, exactContext: { maxCutFraction: MAX_CONTEXT_CUT_FRACTION } };
+}
+
+/** Features of the built-in text a simulated subject hears, under a decoded model (nine depths, exact contexts). */
+async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): Promise<FeatureTable> {
+  const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
+  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot)));
 }
 
 /**
- * Features of the built-in text a simulated subject hears. The brain model's need not hold its full
- * context for every word (they only define the simulated MEG); a decoded model's must.
+ * What a simulated subject's brain runs: every hidden state of its model (the embedding output and
+ * each block, one processing stage each, read by the simulator's 'population' coupling), as `demo`
+ * and `simulate --model` plant it. Its context need not fit every word (it only defines the MEG).
  */
-async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, exact = true): Promise<FeatureTable> {
+async function brainStages(s: SimulatedSubjectSpec, cacheRoot: string): Promise<FeatureTable> {
   const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
-  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot, exact)));
+  const { model, context, mode } = s.brain;
+  return lockedFeatures(model, { parts, context, mode, allLayers: true }, cacheRoot, () => modelFeatures(parts, { model: model.path, context, mode, cacheRoot, allLayers: true }));
 }
 
 interface CellSubject {
@@ -92,10 +100,10 @@ async function openCellSubject(cell: CellSpec, cacheRoot: string): Promise<CellS
   const s = cell.subject;
   const mode = cell.decoding.contextMode;
   if (s.kind === 'simulated') {
-    const planted = await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot, false);
+    const planted = await brainStages(s, cacheRoot);
     const features = await simulatedFeatures(s, cell.model, cell.context, mode, cacheRoot);
     const words: WordEvent[] = speechTiming(builtinWords(simulatedWordCount(s.minutes)), { seed: s.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
-    const sources = simulatedSources({ seed: s.seed, words, planted, control: 'planted', snr: s.snr, minutes: s.minutes, speed: 'max' });
+    const sources = simulatedSources({ seed: s.seed, words, planted, coupling: SIMULATED_BRAIN.coupling, control: 'planted', snr: s.snr, minutes: s.minutes, speed: 'max' });
     const picks = cell.decoding.channels !== null ? evenlySpread(sources.nChannels, cell.decoding.channels) : undefined;
     return { sources, picks, nChannels: picks?.length ?? sources.nChannels, wordIndices: words.filter((w) => w.onsetSec < sources.totalSec).map((w) => w.wordIndex), features, close: async () => undefined };
   }

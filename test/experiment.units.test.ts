@@ -111,6 +111,8 @@ describe('experiment cells', () => {
     for (const changed of [{ ...c, context: 6 }, { ...c, model: { ...c.model, sha256: 'z' } }, { ...c, decoding: { ...decoding, foldBlockWords: 50 } }, { ...c, subject: sim('s1', 2) }]) {
       assert.notEqual(identityKey(cellIdentity(changed)), key);
     }
+    // A simulated subject is its seed, length, SNR and brain: the model it runs and how (so results of another simulated brain are never reused).
+    assert.deepEqual((cellIdentity(c) as { subject: { brain: unknown } }).subject.brain, { model: { sha256: 'b' }, context: 50, mode: 'exact', stages: 'every hidden state', coupling: 'population' });
     assert.equal(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 2 }] } }), '{"a":{"c":[3,{"e":2,"f":1}],"d":2},"b":1}');
   });
 
