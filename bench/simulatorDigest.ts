@@ -44,6 +44,9 @@ const configs: Config[] = [
   { seed: 12, words: [] },
   { seed: 13, activationScale: 37 }, // z-scoring makes the scale irrelevant
   { seed: 4294967295 },
+  // The population coupling (whitened, 50 sources per stage), as planted for a language model.
+  { seed: 6, coupling: 'population' },
+  { seed: 6, coupling: 'population', control: 'shuffle', activationScale: 37 },
 ];
 
 const digest = (parts: ArrayBufferView[]): string => {

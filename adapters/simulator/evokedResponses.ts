@@ -74,20 +74,26 @@ export interface StageCoupling {
   nSources: number;
   /** Read the activation with every dim z-scored over the words (true), or as given. */
   whiten: boolean;
-  /** Total evoked amplitude per stage relative to 3 sources at evokedT (per source: gain·√(3/nSources)·evokedT). */
-  gain: number;
+  /** Amplitude per source at nSources sources, relative to evokedT. */
+  sourceGain: number;
+  /**
+   * When nSources is overridden: keep the stage's total amplitude (per source sourceGain ×
+   * √(nSources / n)), or keep the per-source amplitude (as the projections always did).
+   */
+  keepTotal: boolean;
 }
 
 /** The couplings the simulator offers (see the header). */
 export const COUPLINGS = {
   /** 3 raw random projections per stage, 6 fT each: calibrated on the synthetic features. */
-  projections: { nSources: 3, whiten: false, gain: 1 },
+  projections: { nSources: 3, whiten: false, sourceGain: 1, keepTotal: false },
   /**
-   * A population of 50 sources per stage reading the whitened representation, twice the total
-   * amplitude: for a language model's whole hidden-state stack. Measured through the demo
-   * (BENCHMARKS.md, "Simulated brain: alignment with the built-in model").
+   * A population of 50 sources per stage reading the whitened representation, with twice the
+   * projections' total amplitude per stage (per source 2·√(3/50): 2.94 fT): for a language model's
+   * whole hidden-state stack. Measured through the demo (BENCHMARKS.md, "Simulated brain:
+   * alignment with the built-in model"; the designs around it in docs/alignment-diagnosis.md).
    */
-  population: { nSources: 50, whiten: true, gain: 2 },
+  population: { nSources: 50, whiten: true, sourceGain: 2 * Math.sqrt(3 / 50), keepTotal: true },
 } as const satisfies Record<string, StageCoupling>;
 
 export type CouplingName = keyof typeof COUPLINGS;
@@ -271,8 +277,8 @@ export class EvokedResponses implements LatentGenerator {
 
     // Field patterns.
     const C = positions.length;
-    // The stage's total amplitude is the coupling's gain × 3 sources at evokedT, shared by its sources.
-    this.amplitudeT = control === 'null' ? 0 : EVOKED_MODEL.evokedT * snr * design.gain * Math.sqrt(3 / S);
+    const sourceGain = design.keepTotal ? design.sourceGain * Math.sqrt(design.nSources / S) : design.sourceGain;
+    this.amplitudeT = control === 'null' ? 0 : EVOKED_MODEL.evokedT * snr * sourceGain;
     this.sourcePatterns = new Float32Array(L * S * C);
     this.fieldPatterns = new Float64Array(L * S * C);
     const rng = mulberry32(subKey(seed, STREAM.evokedPattern));
@@ -285,7 +291,7 @@ export class EvokedResponses implements LatentGenerator {
     }
 
     const latText = control === 'null' ? 'none' : `${Math.min(...lat).toFixed(2)}–${Math.max(...lat).toFixed(2)} s`;
-    const designText = coupling === 'projections' ? '' : `, ${coupling} coupling (whitened ${design.whiten}, gain ${design.gain})`;
+    const designText = coupling === 'projections' ? '' : `, ${coupling} coupling (whitened, ${((EVOKED_MODEL.evokedT * sourceGain) / 1e-15).toFixed(2)} fT per source × snr)`;
     this.summary = `${L} layers × ${S} sources${designText}, control ${control}, latencies ${latText}, snr ${snr}`;
   }
 
