@@ -141,13 +141,19 @@ export function scoreByQuantileSpec(rows: readonly CellRow[], groups: readonly G
   } as TopLevelSpec;
 }
 
+/**
+ * A number that can be printed. A score is undefined (NaN) when every layer's Tmax is the same; a
+ * stored or queued result carries it as null (JSON has no NaN).
+ */
+const finite = (v: number | null): v is number => typeof v === 'number' && Number.isFinite(v);
+
 /** One cell: R(t) per layer (colour = relative depth) beside Tmax against depth with its fit. */
 export function cellCurvesSpec(title: string, c: ConditionScores, times: readonly number[], depths: readonly number[]): TopLevelSpec {
   const curves = c.R.flatMap((row, l) => row.map((r, t) => ({ t: times[t], R: r, depth: depths[l] })));
   const tmax = c.tmax.map((t, l) => ({ depth: depths[l], tmax: t }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: `temporal score r = ${c.temporalScore.toFixed(3)} (p = ${c.p.toPrecision(2)}), ${c.nWords} words, exact 5-fold` },
+    title: { text: title, subtitle: `temporal score r = ${finite(c.temporalScore) ? c.temporalScore.toFixed(3) : 'undefined'} (p = ${finite(c.p) ? c.p.toPrecision(2) : '—'}), ${c.nWords} words, exact 5-fold` },
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     hconcat: [
       {
