@@ -14,7 +14,7 @@ import { describe, it } from 'node:test';
 import { withFileLock } from '../adapters/fileLock.js';
 import { canonicalJson, identityKey, ResultStore } from '../adapters/jobs/resultStore.js';
 import { WorkerPool, WorkerPoolRunner } from '../adapters/jobs/workerPool.js';
-import { scoreVsSizeSpec } from '../adapters/figures/experimentFigures.js';
+import { cellCurvesSpec, scoreVsSizeSpec } from '../adapters/figures/experimentFigures.js';
 import { vegaLiteToSvg } from '../adapters/figures/render.js';
 import { BUILTIN_MODEL_DIR } from '../adapters/llm/features.js';
 import { FAMILY_SIZES, familyMembers } from '../adapters/onnx/builder/modelFamily.js';
@@ -174,6 +174,12 @@ describe('experiment cells', () => {
     // Without twins, the series stay the contexts (one here: no legend).
     const trained = rows.filter((r) => !r.model.includes('untrained'));
     assert.doesNotMatch(await vegaLiteToSvg(scoreVsSizeSpec(trained, groupRows(trained))), /untrained twins|>weights</);
+  });
+
+  it('a cell figure with an undefined score (every Tmax equal; null once stored as JSON) says so', async () => {
+    const times = [0, 0.5];
+    const flat = { condition: 'all', nWords: 100, temporalScore: null as unknown as number, p: null as unknown as number, tmax: [0.5, 0.5], R: [[0.1, 0.2], [0.1, 0.2]], alignmentScore: 0, ci: { method: 'bootstrap', level: 0.95, low: 0, high: 0 } };
+    assert.match(await vegaLiteToSvg(cellCurvesSpec('flat', flat, times, [0.1, 0.9])), /temporal score r = undefined/);
   });
 });
 
