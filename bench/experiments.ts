@@ -112,6 +112,7 @@ function run(): unknown {
     figures: j.figures,
     runner: j.runner,
     loadAverageAtStart: load0.map((l) => Number(l.toFixed(2))),
+    loadAverageAtEnd: os.loadavg().map((l) => Number(l.toFixed(2))),
     machine: machine(),
   };
 }

@@ -26,7 +26,7 @@ import { bidsSubjectFingerprint } from '../adapters/meg/bids/subjectFingerprint.
 import { modelFacts } from '../adapters/onnx/modelFacts.js';
 import type { CellJobData } from '../replay/experimentCellJob.js';
 import { experimentRows, runExperimentCells, type CellOutcome } from '../replay/experimentRun.js';
-import { describeCell, EXPERIMENT_KINDS, experimentCells, hasScores, type CellResult, type ConditionSpec, type DecodingSpec, type ExperimentKind, type ModelSpec, type SubjectSpec } from '../src/experiment/design.js';
+import { describeCell, EXPERIMENT_KINDS, experimentCells, hasScores, type CellResult, type ConditionMissing, type ConditionSpec, type DecodingSpec, type ExperimentKind, type ModelSpec, type SubjectSpec } from '../src/experiment/design.js';
 import { groupRows, type CellRow, type GroupRow } from '../src/experiment/groupResults.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import { InputError } from './errors.js';
@@ -77,9 +77,21 @@ export interface ExperimentCellJson {
   p: number;
   tmax: number[];
   nWords: number;
+  /** A surprisal quantile's range (nats) and mean over the words assigned to it (predictability). */
+  surprisal?: { low: number; high: number; mean: number };
   key: string;
   reused: boolean;
   seconds: number;
+}
+
+/** A condition of a finished cell with no exact score (a quantile with too few words), with its word count. */
+export interface ExperimentMissingJson {
+  subject: string;
+  model: string;
+  context: number;
+  condition: string;
+  nWords: number;
+  reason: string;
 }
 
 export interface ExperimentJson {
@@ -89,6 +101,7 @@ export interface ExperimentJson {
   runner: string;
   cells: ExperimentCellJson[];
   failed: { subject: string; model: string; context: number; reason: string; attempts: number }[];
+  missing: ExperimentMissingJson[];
   group: (Omit<GroupRow, 'temporalScore' | 'tmax'> & { temporalScore: { mean: number; sem: number }; tmax: { mean: number; sem: number }[] })[];
   figures: Record<string, string>;
   report: string;
@@ -100,7 +113,8 @@ function modelSpec(name: string, resolved: string): ModelSpec {
   return { name, path: path.resolve(resolved), sha256: f.sha256, parameters: f.parameters, maxPositions: f.maxPositions };
 }
 
-async function resolveModels(names: string[]): Promise<Map<string, ModelSpec>> {
+/** Models by the names given: their folders resolved (a twin written once) and their facts read from the graph. */
+export async function resolveModels(names: string[]): Promise<Map<string, ModelSpec>> {
   const out = new Map<string, ModelSpec>();
   for (const name of names) {
     if (out.has(name)) continue;
@@ -124,7 +138,7 @@ function describeParameters(a: ExperimentArgs, models: ModelSpec[], conditions: 
   return {
     experiment: a.experiment,
     subjects: a.simulate
-      ? `${a.simulate.subjects} simulated (seeds ${a.simulate.seed}…${a.simulate.seed + a.simulate.subjects - 1}, ${a.simulate.minutes} min each, built-in text, brain follows ${a.simulate.brainModel} at context ${a.simulate.brainContext}, snr ${a.simulate.snr})`
+      ? `${a.simulate.subjects} simulated (seeds ${a.simulate.seed}…${a.simulate.seed + a.simulate.subjects - 1}, ${a.simulate.minutes} min each, built-in text, brain runs ${a.simulate.brainModel} at context ${a.simulate.brainContext}, every hidden state a stage, population coupling, snr ${a.simulate.snr})`
       : `${a.subjects.join(', ')} of ${path.resolve(a.root!)}${a.sessions ? `, sessions ${a.sessions.join(',')}` : ''}${a.task ? `, task ${a.task}` : ''}${a.run ? `, run ${a.run}` : ''}`,
     models: models.map((m) => `${m.name} (${m.parameters.toLocaleString('en')} parameters, ${m.maxPositions ?? '?'} positions, graph ${m.sha256.slice(0, 12)}…, ${m.path})`),
     contexts: a.contexts,
@@ -201,6 +215,7 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
     await runner.close();
   }
   for (const o of outcomes) if (!o.ok) log(`experiment ${a.experiment}: failed: ${describeCell(o.cell)}: ${o.reason}`);
+  for (const o of outcomes) if (o.ok) for (const c of o.result.conditions) if (!hasScores(c)) log(`experiment ${a.experiment}: ${describeCell(o.cell)}, ${c.condition}: ${c.missing}`);
 
   // What `auto` resolved to, where the cells ran.
   parameters.backendUsed = [...new Set(outcomes.flatMap((o) => (o.ok ? [o.result.backend] : [])))].join('; ') || '—';
@@ -226,6 +241,7 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
             p: c.p,
             tmax: c.tmax,
             nWords: c.nWords,
+            ...(c.surprisal && { surprisal: { low: c.surprisal.low, high: c.surprisal.high, mean: c.surprisal.mean } }),
             key: o.result.key,
             reused: o.reused,
             seconds: o.result.seconds,
@@ -233,6 +249,7 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
         : [],
     ),
     failed: outcomes.flatMap((o) => (o.ok ? [] : [{ subject: o.cell.subject.label, model: o.cell.model.name, context: o.cell.context, reason: o.reason, attempts: o.attempts }])),
+    missing: outcomes.flatMap((o) => (o.ok ? o.result.conditions.filter((c) => !hasScores(c)).map((c) => ({ subject: o.cell.subject.label, model: o.cell.model.name, context: o.cell.context, condition: c.condition, nWords: c.nWords, reason: (c as ConditionMissing).missing })) : [])),
     group: groups.map((g) => ({ ...g, temporalScore: { mean: g.temporalScore.mean, sem: g.temporalScore.sem }, tmax: g.tmax.map((t) => ({ mean: t.mean, sem: t.sem })) })),
     figures,
     report: path.join(out, 'report.html'),
@@ -242,9 +259,9 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
   const notes = a.simulate
     ? [`Simulated subjects: their MEG follows one chosen model (${a.simulate.brainModel} at context ${a.simulate.brainContext}), so this sweep tests the machinery, not the science. Scientific conclusions need real recordings and real models, which the same command takes (a BIDS root and model folders).`]
     : [];
-  fs.writeFileSync(json.report, experimentReportHtml({ title: `lockstep experiment ${a.experiment}`, parameters: { ...parameters, wallSeconds: json.wallSeconds.toFixed(1) }, notes, figures: reportFigures, groups, cells: reportCells, failed: json.failed.map((f) => ({ label: `subject ${f.subject}, model ${f.model}, context ${f.context}`, reason: f.reason, attempts: f.attempts })) }));
+  fs.writeFileSync(json.report, experimentReportHtml({ title: `lockstep experiment ${a.experiment}`, parameters: { ...parameters, wallSeconds: json.wallSeconds.toFixed(1) }, notes, figures: reportFigures, groups, cells: reportCells, failed: json.failed.map((f) => ({ label: `subject ${f.subject}, model ${f.model}, context ${f.context}`, reason: f.reason, attempts: f.attempts })), missing: json.missing.map((m) => ({ label: `subject ${m.subject}, model ${m.model}, context ${m.context}, ${m.condition}`, nWords: m.nWords, reason: m.reason })) }));
   fs.writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
-  log(`experiment ${a.experiment}: ${countOf(json.cells.length, 'result')}, ${json.failed.length} failed, in ${json.wallSeconds.toFixed(1)} s; report ${json.report}`);
+  log(`experiment ${a.experiment}: ${countOf(json.cells.length, 'result')}, ${json.failed.length} failed${json.missing.length ? `, ${countOf(json.missing.length, 'condition')} without an exact score` : ''}, in ${json.wallSeconds.toFixed(1)} s; report ${json.report}`);
   return json;
 }
 
@@ -263,9 +280,10 @@ async function drawFigures(a: ExperimentArgs, out: string, outcomes: CellOutcome
     if (a.experiment === 'context') await main('context', 'Temporal score vs context length', scoreVsContextSpec(rows, groups));
     if (a.experiment === 'predictability') {
       const ranges: Record<string, { low: number; high: number }> = {};
-      for (const o of outcomes) if (o.ok) for (const c of o.result.conditions) if (hasScores(c) && c.surprisal) ranges[c.condition] = { low: Math.min(ranges[c.condition]?.low ?? Infinity, c.surprisal.low), high: Math.max(ranges[c.condition]?.high ?? -Infinity, c.surprisal.high) };
+      for (const o of outcomes) if (o.ok) for (const c of o.result.conditions) if (c.surprisal) ranges[c.condition] = { low: Math.min(ranges[c.condition]?.low ?? Infinity, c.surprisal.low), high: Math.max(ranges[c.condition]?.high ?? -Infinity, c.surprisal.high) };
       const quantile = (r: { condition: string }) => r.condition !== 'all';
-      await main('predictability', 'Temporal score by surprisal quantile', scoreByQuantileSpec(rows.filter(quantile), groups.filter(quantile), ranges));
+      const missing = [...new Set(outcomes.flatMap((o) => (o.ok ? o.result.conditions.filter((c) => !hasScores(c)).map((c) => c.condition) : [])))];
+      await main('predictability', 'Temporal score by surprisal quantile', scoreByQuantileSpec(rows.filter(quantile), groups.filter(quantile), ranges, missing));
     }
   }
   if (a.cellFigures) {
@@ -364,7 +382,7 @@ export function registerExperimentCommand(program: Command): void {
         cellFigures: o.cellFigures !== false,
         quiet: Boolean(o.quiet),
       });
-      if (o.json) process.stdout.write(`${JSON.stringify({ cells: result.cells, group: result.group, figures: { ...result.figures, report: result.report }, failed: result.failed, parameters: result.parameters, runner: result.runner, wallSeconds: result.wallSeconds })}\n`);
+      if (o.json) process.stdout.write(`${JSON.stringify({ cells: result.cells, group: result.group, figures: { ...result.figures, report: result.report }, failed: result.failed, missing: result.missing, parameters: result.parameters, runner: result.runner, wallSeconds: result.wallSeconds })}\n`);
       else {
         for (const g of result.group) process.stdout.write(`${g.model} context ${g.context} ${g.condition}: temporal score ${fixed(g.temporalScore.mean, 3)} ± ${Number.isFinite(g.temporalScore.sem) ? fixed(g.temporalScore.sem, 3) : '—'} (SEM, ${countOf(g.nSubjects, 'subject')}, ${countOf(g.nWords, 'word')})\n`);
         process.stdout.write(`report: ${result.report}\n`);

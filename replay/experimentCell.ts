@@ -13,17 +13,17 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { lastValueFrom, defaultIfEmpty } from 'rxjs';
+import { defaultIfEmpty, filter, lastValueFrom } from 'rxjs';
 import { withFileLock } from '../adapters/fileLock.js';
 import { modelFeatures, type FeatureTable, type ModelFeatureOptions, type StimulusPart } from '../adapters/llm/features.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { builtinWords } from '../adapters/text/builtinText.js';
 import { quantileBin, quantileEdges, quantileName } from '../src/experiment/quantiles.js';
-import { conditionNames, type CellResult, type CellSpec, type ConditionMissing, type ConditionScores, type ModelSpec, type SimulatedSubjectSpec } from '../src/experiment/design.js';
+import { conditionNames, SIMULATED_BRAIN, type CellResult, type CellSpec, type ConditionMissing, type ConditionScores, type ModelSpec, type SimulatedSubjectSpec } from '../src/experiment/design.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import { minWordsForExact } from '../src/stats/foldPlan.js';
 import type { WordEvent } from '../src/types.js';
-import { analysisPipeline } from '../streams/pipeline.js';
+import { analysisPipeline, type AnalysisPipelineOptions } from '../streams/pipeline.js';
 import { modelFeaturesForBundles } from './bundleFeatures.js';
 import { closeSubjectRecordings, openSubjectRecordings, type SubjectRecordings } from './subjectRecordings.js';
 import { bidsSources, simulatedSources, type SubjectSources } from './subjectSources.js';
@@ -63,18 +63,26 @@ async function lockedFeatures(model: ModelSpec, key: unknown, cacheRoot: string,
  */
 export const MAX_CONTEXT_CUT_FRACTION = 0.05;
 
-/** A decoded model's features (exact contexts), or a simulated brain's (no such requirement). */
-function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, exact = true): ModelFeatureOptions {
-  return { model: model.path, context, mode, cacheRoot, exactContext: exact ? { maxCutFraction: MAX_CONTEXT_CUT_FRACTION } : undefined };
+/** A decoded model's features (exact contexts, the paper's nine depths). */
+function featureOptions(model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): ModelFeatureOptions {
+  return { model: model.path, context, mode, cacheRoot, exactContext: { maxCutFraction: MAX_CONTEXT_CUT_FRACTION } };
+}
+
+/** Features of the built-in text a simulated subject hears, under a decoded model (nine depths, exact contexts). */
+async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string): Promise<FeatureTable> {
+  const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
+  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot)));
 }
 
 /**
- * Features of the built-in text a simulated subject hears. The brain model's need not hold its full
- * context for every word (they only define the simulated MEG); a decoded model's must.
+ * What a simulated subject's brain runs: every hidden state of its model (the embedding output and
+ * each block, one processing stage each, read by the simulator's 'population' coupling), as `demo`
+ * and `simulate --model` plant it. Its context need not fit every word (it only defines the MEG).
  */
-async function simulatedFeatures(s: SimulatedSubjectSpec, model: ModelSpec, context: number, mode: 'exact' | 'chunked', cacheRoot: string, exact = true): Promise<FeatureTable> {
+async function brainStages(s: SimulatedSubjectSpec, cacheRoot: string): Promise<FeatureTable> {
   const parts: StimulusPart[] = [{ text: 'builtin', maxWords: simulatedWordCount(s.minutes) }];
-  return lockedFeatures(model, { parts, context, mode }, cacheRoot, () => modelFeatures(parts, featureOptions(model, context, mode, cacheRoot, exact)));
+  const { model, context, mode } = s.brain;
+  return lockedFeatures(model, { parts, context, mode, allLayers: true }, cacheRoot, () => modelFeatures(parts, { model: model.path, context, mode, cacheRoot, allLayers: true }));
 }
 
 interface CellSubject {
@@ -92,10 +100,10 @@ async function openCellSubject(cell: CellSpec, cacheRoot: string): Promise<CellS
   const s = cell.subject;
   const mode = cell.decoding.contextMode;
   if (s.kind === 'simulated') {
-    const planted = await simulatedFeatures(s, s.brain.model, s.brain.context, s.brain.mode, cacheRoot, false);
+    const planted = await brainStages(s, cacheRoot);
     const features = await simulatedFeatures(s, cell.model, cell.context, mode, cacheRoot);
     const words: WordEvent[] = speechTiming(builtinWords(simulatedWordCount(s.minutes)), { seed: s.seed, startSec: 3 }).map((w) => ({ ...w, isContent: features.isContent(w.wordIndex) }));
-    const sources = simulatedSources({ seed: s.seed, words, planted, control: 'planted', snr: s.snr, minutes: s.minutes, speed: 'max' });
+    const sources = simulatedSources({ seed: s.seed, words, planted, coupling: SIMULATED_BRAIN.coupling, control: 'planted', snr: s.snr, minutes: s.minutes, speed: 'max' });
     const picks = cell.decoding.channels !== null ? evenlySpread(sources.nChannels, cell.decoding.channels) : undefined;
     return { sources, picks, nChannels: picks?.length ?? sources.nChannels, wordIndices: words.filter((w) => w.onsetSec < sources.totalSec).map((w) => w.wordIndex), features, close: async () => undefined };
   }
@@ -170,18 +178,34 @@ async function quantileSplit(cell: CellSpec, subj: CellSubject, cacheRoot: strin
   return { conditionOf: (i) => bins.get(i) ?? null, surprisal };
 }
 
-/**
- * The pipeline's per-condition decoding (streams/pipeline.ts: one decoder per condition in the
- * same pass), as this cell uses it.
- */
-interface ConditionDecoding {
-  conditionsOf?: (w: WordEvent) => readonly string[];
-  conditionDecoder?: { refitEveryWords?: number; foldBlockWords?: number; snapshotEveryWords?: number };
-  onConditionSnapshot?: (condition: string, s: ScoreSnapshot) => void;
+/** The cell's pipeline, without conditions: the same decoding as `replay` of this subject. */
+function cellPipelineOptions(cell: CellSpec, subj: CellSubject): AnalysisPipelineOptions {
+  const { sources, features } = subj;
+  return {
+    chunks$: sources.chunks$,
+    words$: sources.words$,
+    sfreqHz: sources.sfreqHz,
+    nChannels: subj.nChannels,
+    activationOf: (w) => features.of(w.wordIndex, w.word),
+    nLayers: features.nLayers,
+    nDims: features.nDims,
+    depths: features.depths,
+    contentWordsOnly: !cell.decoding.allWords,
+    preprocess: subj.picks ? { picks: subj.picks } : undefined,
+    backend: cell.decoding.backend,
+    refitEveryWords: NO_REFIT_BEFORE_THE_END,
+    snapshotEveryWords: 0,
+    foldBlockWords: cell.decoding.foldBlockWords,
+    halfLifeWords: null,
+    flow: sources.flow,
+  };
 }
 
 /**
- * Runs one cell to its result.
+ * Runs one cell to its result: the overall decoder over every word and, for a quantile split, one
+ * decoder per quantile over that quantile's words, all fed in the same pass over the data
+ * (streams/pipeline.ts `conditionsOf`). A quantile with too few words for an exact score is
+ * reported with its word count and the reason (`missing`), not as a failure of the cell.
  * @param cacheRoot the activation cache (features are extracted there once, then read)
  * @throws ExperimentQueryError (bad input: no such subject, too few words for an exact score),
  *   ContextLengthError (the context does not fit the model), or the readers' format errors
@@ -191,48 +215,30 @@ export async function runExperimentCell(cell: CellSpec, cacheRoot: string): Prom
   const names = conditionNames(cell.conditions);
   const subj = await openCellSubject(cell, cacheRoot);
   try {
-    const { sources, features } = subj;
+    const { features } = subj;
     const split = cell.conditions.kind === 'surprisal-quantiles' ? await quantileSplit(cell, subj, cacheRoot) : null;
     const lastOf = new Map<string, ScoreSnapshot>();
-    const conditionDecoding: ConditionDecoding = split
-      ? {
-          conditionsOf: (w) => {
-            const c = split.conditionOf(w.wordIndex);
-            return c === null ? [] : [c];
-          },
-          conditionDecoder: { refitEveryWords: NO_REFIT_BEFORE_THE_END, foldBlockWords: cell.decoding.foldBlockWords, snapshotEveryWords: 0 },
-          onConditionSnapshot: (c, snap) => lastOf.set(c, snap),
-        }
-      : {};
     const pipeline = analysisPipeline({
-      ...conditionDecoding,
-      chunks$: sources.chunks$,
-      words$: sources.words$,
-      sfreqHz: sources.sfreqHz,
-      nChannels: subj.nChannels,
-      activationOf: (w) => features.of(w.wordIndex, w.word),
-      nLayers: features.nLayers,
-      nDims: features.nDims,
-      depths: features.depths,
-      contentWordsOnly: !cell.decoding.allWords,
-      preprocess: subj.picks ? { picks: subj.picks } : undefined,
-      backend: cell.decoding.backend,
-      refitEveryWords: NO_REFIT_BEFORE_THE_END,
-      snapshotEveryWords: 0,
-      foldBlockWords: cell.decoding.foldBlockWords,
-      halfLifeWords: null,
-      flow: sources.flow,
+      ...cellPipelineOptions(cell, subj),
+      ...(split && {
+        conditionsOf: (w: WordEvent) => {
+          const c = split.conditionOf(w.wordIndex);
+          return c === null ? [] : [c];
+        },
+        conditionDecoder: { refitEveryWords: NO_REFIT_BEFORE_THE_END, foldBlockWords: cell.decoding.foldBlockWords, snapshotEveryWords: 0 },
+        onConditionSnapshot: (c: string, snap: ScoreSnapshot) => lastOf.set(c, snap),
+      }),
     });
     const last = await lastValueFrom(pipeline.snapshots$.pipe(defaultIfEmpty(null)));
     const overall = conditionResult('all', last, cell.decoding.foldBlockWords);
     if ('missing' in overall) throw new ExperimentQueryError(`${cell.subject.label}: ${overall.missing}`);
     const conditions: (ConditionScores | ConditionMissing)[] = [overall];
     if (split) {
-      if (lastOf.size === 0) throw new Error('the analysis pipeline of this build has no per-condition decoding (streams/pipeline.ts conditionsOf)');
+      // A quantile whose words never reached the decoder (all outside the recording) has no snapshot: 0 words.
       for (const name of names) {
         const r = conditionResult(name, lastOf.get(name) ?? null, cell.decoding.foldBlockWords);
         const range = split.surprisal.get(name);
-        conditions.push(range && !('missing' in r) ? { ...r, surprisal: range } : r);
+        conditions.push(range ? { ...r, surprisal: range } : r);
       }
     }
     return {
@@ -246,6 +252,27 @@ export async function runExperimentCell(cell: CellSpec, cacheRoot: string): Prom
       contextCutWords: features.contextCutWords ?? 0,
       seconds: (performance.now() - t0) / 1000,
     };
+  } finally {
+    await subj.close();
+  }
+}
+
+/**
+ * One quantile of a predictability cell decoded alone: the cell's pipeline fed only that quantile's
+ * words, with no other decoder beside it. What the one-pass decoding of `runExperimentCell` must
+ * equal for that quantile (test/experiment.test.ts checks it).
+ */
+export async function decodeConditionAlone(cell: CellSpec, cacheRoot: string, condition: string): Promise<ConditionScores | ConditionMissing> {
+  if (!conditionNames(cell.conditions).includes(condition) || condition === 'all') throw new RangeError(`decodeConditionAlone: ${condition} is not one of this cell's quantiles`);
+  const subj = await openCellSubject(cell, cacheRoot);
+  try {
+    const split = await quantileSplit(cell, subj, cacheRoot);
+    const o = cellPipelineOptions(cell, subj);
+    const words$ = o.words$.pipe(filter((w) => split.conditionOf(w.wordIndex) === condition));
+    const last = await lastValueFrom(analysisPipeline({ ...o, words$ }).snapshots$.pipe(defaultIfEmpty(null)));
+    const r = conditionResult(condition, last, cell.decoding.foldBlockWords);
+    const range = split.surprisal.get(condition);
+    return range ? { ...r, surprisal: range } : r;
   } finally {
     await subj.close();
   }

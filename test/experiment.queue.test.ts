@@ -6,6 +6,8 @@
  *   again, with the identical result;
  * - a cell on bad input (a context the model's positions cannot hold) fails once with its reason
  *   while the other cells finish.
+ * - a predictability cell (four surprisal quartiles decoded in one pass) gives on the queue the
+ *   embedded pool's numbers for every quartile, with the same word counts and surprisal ranges.
  * One simulated subject of 2 minutes, 16 channels, contexts 0, 5 and 200: three cells, kept small for the suite.
  */
 import assert from 'node:assert/strict';
@@ -59,29 +61,31 @@ describe('lockstep experiment on BullMQ (real Redis, real worker processes)', ()
     fs.rmSync(cache, { recursive: true, force: true });
   });
 
+  const baseArgs = (out: string): ExperimentArgs => ({
+    experiment: 'context',
+    root: null,
+    subjects: [],
+    simulate: { subjects: 1, minutes: 2, seed: 1, brainModel: 'builtin', brainContext: 50, snr: 1 },
+    models: ['builtin'],
+    contexts: [0, 5, 200],
+    contextMode: 'exact',
+    quantiles: 4,
+    allWords: false,
+    foldBlockWords: 10,
+    channels: 16,
+    backend: 'auto',
+    threads: 2,
+    cacheRoot: path.join(cache, 'activations'),
+    storeDir: path.join(out, 'store-embedded'),
+    reuse: true,
+    out: path.join(out, 'embedded'),
+    cellFigures: false,
+    quiet: true,
+  });
+
   it('gives the embedded pool\'s numbers; a killed worker\'s cell is computed by the other; a bad-input cell fails once', async () => {
     const out = tempDir('queue-out');
-    const base: ExperimentArgs = {
-      experiment: 'context',
-      root: null,
-      subjects: [],
-      simulate: { subjects: 1, minutes: 2, seed: 1, brainModel: 'builtin', brainContext: 50, snr: 1 },
-      models: ['builtin'],
-      contexts: [0, 5, 200],
-      contextMode: 'exact',
-      quantiles: 4,
-      allWords: false,
-      foldBlockWords: 10,
-      channels: 16,
-      backend: 'auto',
-      threads: 2,
-      cacheRoot: path.join(cache, 'activations'),
-      storeDir: path.join(out, 'store-embedded'),
-      reuse: true,
-      out: path.join(out, 'embedded'),
-      cellFigures: false,
-      quiet: true,
-    };
+    const base = baseArgs(out);
     const embedded = await runExperimentCommand(base);
     assert.equal(embedded.cells.length, 2);
 
@@ -131,5 +135,20 @@ describe('lockstep experiment on BullMQ (real Redis, real worker processes)', ()
     for (const f of q.failed) assert.match(f.reason, /context 200 words does not fit/);
     assert.match(q.runner, /BullMQ on redis:\/\/127\.0\.0\.1:\d+/);
     assert.ok(progress.some((l) => /3\/3 cells \(0 reused, 1 failed\)/.test(l)), progress.join('\n'));
+  });
+
+  it('predictability: every quartile of the one-pass cell has the embedded pool\'s numbers', async () => {
+    const out = tempDir('queue-predictability');
+    const base: ExperimentArgs = { ...baseArgs(out), experiment: 'predictability', contexts: [50], foldBlockWords: 5, threads: 1 };
+    const embedded = await runExperimentCommand(base);
+    assert.deepEqual(embedded.cells.map((c) => c.condition), ['all', 'q1', 'q2', 'q3', 'q4']);
+    // A worker of its own, so that this test does not depend on the one before.
+    workers.push(startWorker(redis.url, env));
+    await until('the worker', async () => (/waiting for cells/.test(workers.at(-1)!.log()) ? true : undefined), 60_000);
+    const q = await runExperimentCommand({ ...base, queue: redis.url, storeDir: path.join(out, 'store-queue'), out: path.join(out, 'queue') });
+    const numbers = (x: typeof q) => x.cells.map((c) => [c.condition, c.temporalScore, c.p, c.tmax, c.nWords, c.surprisal, c.key]);
+    assert.deepEqual(numbers(q), numbers(embedded));
+    assert.deepEqual(q.group, embedded.group);
+    assert.deepEqual(q.missing, []);
   });
 });

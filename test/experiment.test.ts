@@ -4,6 +4,9 @@
  * - context on 2 simulated subjects: the JSON (cells, group mean ± SEM, figures), the figures
  *   (SVG and PNG files), the HTML report; a context the built-in model's 128 positions cannot hold
  *   fails once with its reason while the others finish; a rerun reuses every finished cell;
+ * - predictability on a simulated subject: one cell decodes the overall words and each surprisal
+ *   quartile in one pass; every quartile is reported with its words and surprisal range (ordered,
+ *   q1 the most predictable), with a figure; a quartile's numbers equal decoding its words alone;
  * - size on a BIDS dataset written by `simulate`: a cell gives exactly the numbers `replay` gives for
  *   the same subject, model and channels; a subject that is not in the dataset fails with its reason.
  */
@@ -12,11 +15,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { identityKey } from '../adapters/jobs/resultStore.js';
+import { resolveModels } from '../cli/experiment.js';
 import { runReplay } from '../cli/replay.js';
 import { modelFeaturesForBundles } from '../replay/bundleFeatures.js';
-import { evenlySpread } from '../replay/experimentCell.js';
+import { decodeConditionAlone, evenlySpread } from '../replay/experimentCell.js';
 import { closeSubjectRecordings, openSubjectRecordings } from '../replay/subjectRecordings.js';
-import type { CellResult, ConditionScores } from '../src/experiment/design.js';
+import { cellIdentity, hasScores, type CellResult, type CellSpec, type ConditionScores } from '../src/experiment/design.js';
 import { CLI, tempDir } from './helpers/paths.js';
 
 interface CellJson {
@@ -29,6 +34,7 @@ interface CellJson {
   p: number;
   tmax: number[];
   nWords: number;
+  surprisal?: { low: number; high: number; mean: number };
   key: string;
   reused: boolean;
 }
@@ -37,6 +43,7 @@ interface ExperimentOut {
   group: { model: string; context: number; condition: string; nSubjects: number; temporalScore: { mean: number; sem: number }; nWords: number }[];
   figures: Record<string, string>;
   failed: { subject: string; model: string; context: number; reason: string; attempts: number }[];
+  missing: { subject: string; condition: string; nWords: number; reason: string }[];
   parameters: Record<string, unknown>;
 }
 
@@ -107,6 +114,58 @@ describe('lockstep experiment (embedded worker pool)', () => {
     assert.deepEqual(again.out!.cells.map((c) => c.reused), [true, true, true, true]);
     assert.deepEqual(again.out!.cells.map((c) => [c.temporalScore, c.tmax]), x.cells.map((c) => [c.temporalScore, c.tmax]));
     assert.match(again.stderr, /4\/6 cells \(4 reused, 0 failed\)/);
+  });
+
+  it('predictability on a simulated subject: each quartile decoded in the same pass, with its words and surprisal range, equal to decoding its words alone', async () => {
+    const out = tempDir('experiment-predictability');
+    const store = path.join(out, 'store');
+    // 2 minutes give ~40 content words per quartile: folds of 5-word blocks give each an exact score.
+    const r = lockstep(['experiment', 'predictability', '--simulate', '--subjects', '1', '--minutes', '2', '--channels', '16', '--fold-block', '5', '--json', '--out', out, '--results', store, '--no-cell-figures']);
+    assert.equal(r.status, 0, r.stderr);
+    const x = r.out!;
+    assert.deepEqual(x.cells.map((c) => c.condition), ['all', 'q1', 'q2', 'q3', 'q4']);
+    assert.equal(new Set(x.cells.map((c) => c.key)).size, 1, 'one cell, one pass, five decoders');
+    assert.deepEqual(x.missing, []);
+    const [all, ...quartiles] = x.cells;
+    // Every decoded word has a surprisal here, so the quartiles partition the overall words.
+    assert.equal(quartiles.reduce((n, q) => n + q.nWords, 0), all.nWords);
+    // Edges are cut on the words heard; the last few (whose epoch the recording does not cover) are not decoded.
+    for (const q of quartiles) assert.ok(Math.abs(q.nWords - all.nWords / 4) <= all.nWords * 0.05, `${q.condition}: ${q.nWords} of ${all.nWords} words`);
+    assert.equal(all.surprisal, undefined);
+    for (let k = 1; k < quartiles.length; k++) {
+      const [lo, hi] = [quartiles[k - 1].surprisal!, quartiles[k].surprisal!];
+      assert.ok(lo.low <= lo.mean && lo.mean <= lo.high && lo.high < hi.low, `q${k} ${JSON.stringify(lo)} below q${k + 1} ${JSON.stringify(hi)}`);
+    }
+    // The scores differ between quartiles: each decoder saw other words.
+    assert.equal(new Set(x.cells.map((c) => c.temporalScore)).size, 5);
+    assert.deepEqual(x.group.map((g) => [g.condition, g.nWords]), x.cells.map((c) => [c.condition, c.nWords]));
+    const svg = fs.readFileSync(x.figures.predictabilitySvg, 'utf8');
+    assert.match(svg, /Temporal alignment by word predictability/);
+    for (const q of quartiles) assert.ok(svg.includes(`${q.nWords} words`) && svg.includes(`${q.condition} (${q.surprisal!.low.toFixed(1)}`), `the figure labels ${q.condition}`);
+    assert.ok(fs.existsSync(x.figures.predictabilityPng));
+    assert.match(fs.readFileSync(x.figures.report, 'utf8'), /<th>surprisal \(nats\)<\/th>/);
+
+    // The same cell in this process: its spec names the stored result, and a quartile decoded alone
+    // (the cell's pipeline fed only that quartile's words) gives exactly the one-pass numbers.
+    const builtin = (await resolveModels(['builtin'])).get('builtin')!;
+    const cell: CellSpec = {
+      experiment: 'predictability',
+      subject: { kind: 'simulated', label: 'sim-01', seed: 1, minutes: 2, brain: { model: builtin, context: 50, mode: 'exact' }, snr: 1 },
+      model: builtin,
+      context: 50,
+      conditions: { kind: 'surprisal-quantiles', quantiles: 4, model: builtin, context: 50 },
+      decoding: { allWords: false, foldBlockWords: 5, channels: 16, backend: 'auto', contextMode: 'exact' },
+    };
+    assert.equal(identityKey(cellIdentity(cell)), all.key);
+    const onePass = storedResult(store, all.key).conditions.find((c) => c.condition === 'q4')!;
+    const alone = await decodeConditionAlone(cell, path.join(cacheDir, 'activations'), 'q4');
+    assert.ok(hasScores(onePass) && hasScores(alone));
+    assert.equal(alone.nWords, onePass.nWords);
+    assert.equal(alone.temporalScore, onePass.temporalScore);
+    assert.equal(alone.p, onePass.p);
+    assert.deepEqual(alone.tmax, onePass.tmax);
+    assert.deepEqual(alone.R, onePass.R);
+    assert.deepEqual(alone.surprisal, onePass.surprisal);
   });
 
   describe('on a BIDS dataset', () => {

@@ -1,7 +1,8 @@
 /**
  * The parts of the experiments that need no recording: group mean ± SEM and surprisal quantiles
  * against SciPy/NumPy (Debian's python3), the cell grid and its identity, the parameter count read
- * from a real model graph, the result store, the file lock shared by concurrent workers, and the
+ * from a real model graph (the built-in model, the family and its twins: the size experiment's axis),
+ * the size figure's series (trained models apart from their twins), the result store, the file lock shared by concurrent workers, and the
  * embedded worker pool on real threads (values, a bad-input error that keeps its class, a thread
  * that dies once and a thread that always dies).
  */
@@ -13,10 +14,14 @@ import { describe, it } from 'node:test';
 import { withFileLock } from '../adapters/fileLock.js';
 import { canonicalJson, identityKey, ResultStore } from '../adapters/jobs/resultStore.js';
 import { WorkerPool, WorkerPoolRunner } from '../adapters/jobs/workerPool.js';
+import { cellCurvesSpec, scoreVsSizeSpec } from '../adapters/figures/experimentFigures.js';
+import { vegaLiteToSvg } from '../adapters/figures/render.js';
 import { BUILTIN_MODEL_DIR } from '../adapters/llm/features.js';
+import { FAMILY_SIZES, familyMembers } from '../adapters/onnx/builder/modelFamily.js';
+import { resolveModels } from '../cli/experiment.js';
 import { modelFacts } from '../adapters/onnx/modelFacts.js';
 import { cellIdentity, experimentCells, type DecodingSpec, type ModelSpec, type SubjectSpec } from '../src/experiment/design.js';
-import { groupRows } from '../src/experiment/groupResults.js';
+import { groupRows, type CellRow } from '../src/experiment/groupResults.js';
 import { quantileBin, quantileEdges } from '../src/experiment/quantiles.js';
 import { groupMeanSem, groupMeanSemOfVectors } from '../src/stats/groupMean.js';
 import { mulberry32 } from '../src/scores/prng.js';
@@ -106,6 +111,8 @@ describe('experiment cells', () => {
     for (const changed of [{ ...c, context: 6 }, { ...c, model: { ...c.model, sha256: 'z' } }, { ...c, decoding: { ...decoding, foldBlockWords: 50 } }, { ...c, subject: sim('s1', 2) }]) {
       assert.notEqual(identityKey(cellIdentity(changed)), key);
     }
+    // A simulated subject is its seed, length, SNR and brain: the model it runs and how (so results of another simulated brain are never reused).
+    assert.deepEqual((cellIdentity(c) as { subject: { brain: unknown } }).subject.brain, { model: { sha256: 'b' }, context: 50, mode: 'exact', stages: 'every hidden state', coupling: 'population' });
     assert.equal(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 2 }] } }), '{"a":{"c":[3,{"e":2,"f":1}],"d":2},"b":1}');
   });
 
@@ -127,6 +134,52 @@ describe('experiment cells', () => {
     assert.equal(f.parameters, 1_327_488);
     assert.equal(f.maxPositions, 128);
     assert.match(f.sha256, /^[0-9a-f]{64}$/);
+  });
+
+  it('the family as a size axis: family:<size> and their twins resolve, with the parameter counts of their training records; a twin has its model\'s count and another graph', async () => {
+    const cache = tempDir('family-twins');
+    const saved = process.env.LOCKSTEP_CACHE;
+    process.env.LOCKSTEP_CACHE = cache; // twins are written under $LOCKSTEP_CACHE/models
+    try {
+      const names = [...FAMILY_SIZES.map((s) => `family:${s}`), 'family:xs-untrained', 'family:l-untrained:2'];
+      const specs = await resolveModels(names);
+      const records = new Map(familyMembers().map((m) => [`family:${m.size}`, m]));
+      for (const s of FAMILY_SIZES) {
+        const m = specs.get(`family:${s}`)!;
+        assert.equal(m.parameters, records.get(m.name)!.parameters, m.name);
+        assert.equal(m.maxPositions, 1024, m.name);
+      }
+      const p = FAMILY_SIZES.map((s) => specs.get(`family:${s}`)!.parameters);
+      assert.deepEqual(p, [...p].sort((a, b) => a - b), 'sizes in increasing order');
+      assert.ok(p.at(-1)! / p[0] >= 20, `a ≥ 20× axis: ${p.join(', ')}`);
+      for (const [twin, trained] of [['family:xs-untrained', 'family:xs'], ['family:l-untrained:2', 'family:l']]) {
+        assert.equal(specs.get(twin)!.parameters, specs.get(trained)!.parameters, twin);
+        assert.notEqual(specs.get(twin)!.sha256, specs.get(trained)!.sha256, twin);
+        assert.ok(specs.get(twin)!.path.startsWith(cache), specs.get(twin)!.path);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.LOCKSTEP_CACHE;
+      else process.env.LOCKSTEP_CACHE = saved;
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('the size figure draws trained models and their twins (same parameter counts) as two series', async () => {
+    const row = (model: string, parameters: number, subject: string, temporalScore: number): CellRow => ({ subject, model, parameters, context: 50, condition: 'all', temporalScore, p: 0.5, tmax: [0, 0.1], nWords: 100 });
+    const rows = ['a', 'b'].flatMap((subj, k) => [row('family:xs', 55_744, subj, 0.2 + k / 10), row('family:l', 1_189_824, subj, 0.8 - k / 10), row('family:xs-untrained', 55_744, subj, 0.1), row('family:l-untrained', 1_189_824, subj, -0.1 + k / 10)]);
+    const svg = await vegaLiteToSvg(scoreVsSizeSpec(rows, groupRows(rows)));
+    assert.match(svg, />weights</);
+    assert.match(svg, />trained</);
+    assert.match(svg, />untrained twins</);
+    // Without twins, the series stay the contexts (one here: no legend).
+    const trained = rows.filter((r) => !r.model.includes('untrained'));
+    assert.doesNotMatch(await vegaLiteToSvg(scoreVsSizeSpec(trained, groupRows(trained))), /untrained twins|>weights</);
+  });
+
+  it('a cell figure with an undefined score (every Tmax equal; null once stored as JSON) says so', async () => {
+    const times = [0, 0.5];
+    const flat = { condition: 'all', nWords: 100, temporalScore: null as unknown as number, p: null as unknown as number, tmax: [0.5, 0.5], R: [[0.1, 0.2], [0.1, 0.2]], alignmentScore: 0, ci: { method: 'bootstrap', level: 0.95, low: 0, high: 0 } };
+    assert.match(await vegaLiteToSvg(cellCurvesSpec('flat', flat, times, [0.1, 0.9])), /temporal score r = undefined/);
   });
 });
 

@@ -62,19 +62,32 @@ function sweepSpec(o: {
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: { text: o.title, subtitle: subjectNote(o.rows) }, width: WIDTH, height: HEIGHT, layer: layers } as TopLevelSpec;
 }
 
-/** Temporal score against parameter count (log x), one series per context when several. */
+/** A random-weights twin, as the model names give it (`family:s-untrained`, `builtin-untrained:2`). */
+const isUntrainedTwin = (model: string) => /-untrained(:\d+)?$/.test(model);
+
+/**
+ * Temporal score against parameter count (log x). Trained models and their untrained twins (same
+ * parameter count) are separate series, and so is each context when several.
+ */
 export function scoreVsSizeSpec(rows: readonly CellRow[], groups: readonly GroupRow[]): TopLevelSpec {
   const values = [...new Set(groups.map((g) => g.parameters))].sort((a, b) => a - b);
+  const twins = groups.some((g) => isUntrainedTwin(g.model)) && groups.some((g) => !isUntrainedTwin(g.model));
+  const contexts = new Set(groups.map((g) => g.context)).size > 1;
+  const series: SeriesOf = (r) => {
+    const weights = isUntrainedTwin(r.model) ? 'untrained twins' : 'trained';
+    if (twins && contexts) return `${weights}, context ${r.context}`;
+    return twins ? weights : `context ${r.context}`;
+  };
   return sweepSpec({
     title: 'Temporal alignment vs model size',
     rows,
     groups,
-    series: (r) => `context ${r.context}`,
-    seriesTitle: 'context (words)',
+    series,
+    seriesTitle: twins ? 'weights' : 'context (words)',
     x: (r) => r.parameters,
     xTitle: 'parameters (log scale)',
     xScale: { type: 'log', nice: false, padding: 20 },
-    xAxis: { values, format: '~s', labelAngle: 0 },
+    xAxis: { values, format: '.2~s', labelAngle: 0 },
     labelPoints: true,
   });
 }
@@ -96,22 +109,27 @@ export function scoreVsContextSpec(rows: readonly CellRow[], groups: readonly Gr
   });
 }
 
-/** Temporal score per surprisal quantile (q1 = most predictable), with each quantile's word count. */
-export function scoreByQuantileSpec(rows: readonly CellRow[], groups: readonly GroupRow[], surprisal: Record<string, { low: number; high: number }>): TopLevelSpec {
+/**
+ * Temporal score per surprisal quantile (q1 = most predictable), with each quantile's word count.
+ * @param missing quantiles that had no exact score in some cell (too few words), named in the subtitle
+ */
+export function scoreByQuantileSpec(rows: readonly CellRow[], groups: readonly GroupRow[], surprisal: Record<string, { low: number; high: number }>, missing: readonly string[] = []): TopLevelSpec {
   const label = (c: string) => {
     const s = surprisal[c];
     return s ? `${c} (${s.low.toFixed(1)}–${s.high.toFixed(1)} nats)` : c;
   };
-  const order = [...new Set(groups.map((g) => g.condition))].sort().map(label);
+  const rank = (c: string) => Number(c.slice(1));
+  const order = [...new Set([...groups.map((g) => g.condition), ...missing])].sort((a, b) => rank(a) - rank(b)).map(label);
+  const gaps = missing.length ? `; too few words for a score: ${missing.join(', ')}` : '';
   const subjects = rows.map((r) => ({ q: label(r.condition), y: r.temporalScore, subject: r.subject, model: r.model }));
   const group = groups.map((g) => ({ q: label(g.condition), model: g.model, mean: g.temporalScore.mean, lo: g.temporalScore.mean - (g.temporalScore.sem || 0), hi: g.temporalScore.mean + (g.temporalScore.sem || 0), words: `${g.nWords} words` }));
   const several = new Set(groups.map((g) => g.model)).size > 1;
   const color = several ? { field: 'model', type: 'nominal', title: 'model' } : { value: '#1f5fa8' };
-  const x = { field: 'q', type: 'ordinal', sort: order, title: 'surprisal quantile (q1 = most predictable words)', axis: { labelAngle: 0 } };
+  const x = { field: 'q', type: 'ordinal', sort: order, scale: { domain: order }, title: 'surprisal quantile (q1 = most predictable words)', axis: { labelAngle: 0 } };
   const y = { type: 'quantitative', title: 'temporal score r(Tmax, depth)', scale: { zero: false } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Temporal alignment by word predictability', subtitle: `${subjectNote(rows)}; labels: words decoded, all subjects` },
+    title: { text: 'Temporal alignment by word predictability', subtitle: `${subjectNote(rows)}; labels: words decoded, all subjects${gaps}` },
     width: WIDTH,
     height: HEIGHT,
     layer: [
@@ -123,13 +141,19 @@ export function scoreByQuantileSpec(rows: readonly CellRow[], groups: readonly G
   } as TopLevelSpec;
 }
 
+/**
+ * A number that can be printed. A score is undefined (NaN) when every layer's Tmax is the same; a
+ * stored or queued result carries it as null (JSON has no NaN).
+ */
+const finite = (v: number | null): v is number => typeof v === 'number' && Number.isFinite(v);
+
 /** One cell: R(t) per layer (colour = relative depth) beside Tmax against depth with its fit. */
 export function cellCurvesSpec(title: string, c: ConditionScores, times: readonly number[], depths: readonly number[]): TopLevelSpec {
   const curves = c.R.flatMap((row, l) => row.map((r, t) => ({ t: times[t], R: r, depth: depths[l] })));
   const tmax = c.tmax.map((t, l) => ({ depth: depths[l], tmax: t }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: `temporal score r = ${c.temporalScore.toFixed(3)} (p = ${c.p.toPrecision(2)}), ${c.nWords} words, exact 5-fold` },
+    title: { text: title, subtitle: `temporal score r = ${finite(c.temporalScore) ? c.temporalScore.toFixed(3) : 'undefined'} (p = ${finite(c.p) ? c.p.toPrecision(2) : '—'}), ${c.nWords} words, exact 5-fold` },
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     hconcat: [
       {

@@ -1,8 +1,9 @@
 /**
  * An experiment's report as one self-contained HTML file: every parameter the run used, the figures
  * inline (SVG, so the file stands alone) with links to their SVG and PNG files, the group table
- * (mean ± SEM over subjects), every cell with a link to its R(t)/Tmax figure, and every failed cell
- * with its reason. No script, no external style sheet, no network.
+ * (mean ± SEM over subjects), every cell with a link to its R(t)/Tmax figure (with its surprisal
+ * range for a quantile), every failed cell with its reason, and every condition of a finished cell
+ * that has no exact score (a quantile with too few words) with its word count. No script, no external style sheet, no network.
  *
  * Owns: the page. Must not: compute anything shown on it.
  */
@@ -27,6 +28,8 @@ export interface ReportCell {
   p: number;
   tmax: number[];
   nWords: number;
+  /** A surprisal quantile's range (nats). */
+  surprisal?: { low: number; high: number };
   seconds: number;
   reused: boolean;
   /** Relative path of the cell's figure (PNG), when drawn. */
@@ -42,6 +45,8 @@ export interface ReportInput {
   groups: GroupRow[];
   cells: ReportCell[];
   failed: { label: string; reason: string; attempts: number }[];
+  /** Conditions of finished cells with no exact score. */
+  missing?: { label: string; nWords: number; reason: string }[];
 }
 
 function esc(s: unknown): string {
@@ -79,11 +84,16 @@ export function experimentReportHtml(r: ReportInput): string {
   const groups = r.groups
     .map((g) => `<tr><td>${esc(g.model)}</td><td class="n">${g.parameters.toLocaleString('en')}</td><td class="n">${g.context}</td><td>${esc(g.condition)}</td><td class="n">${g.nSubjects}</td><td class="n">${num(g.temporalScore.mean)}</td><td class="n">${num(g.temporalScore.sem)}</td><td class="n">${g.tmax.map((t) => num(t.mean)).join(' ')}</td><td class="n">${g.nWords}</td></tr>`)
     .join('\n');
+  const quantiles = r.cells.some((c) => c.surprisal);
+  const surprisal = (c: ReportCell) => (quantiles ? `<td class="n">${c.surprisal ? `${num(c.surprisal.low, 2)}–${num(c.surprisal.high, 2)}` : ''}</td>` : '');
   const cells = r.cells
-    .map((c) => `<tr><td>${esc(c.subject)}</td><td>${esc(c.model)}</td><td class="n">${c.context}</td><td>${esc(c.condition)}</td><td class="n">${num(c.temporalScore)}</td><td class="n">${Number.isFinite(c.p) ? c.p.toPrecision(2) : '—'}</td><td class="n">${c.tmax.map((t) => num(t)).join(' ')}</td><td class="n">${c.nWords}</td><td class="n">${c.reused ? 'reused' : `${c.seconds.toFixed(1)} s`}</td><td>${c.figure ? `<a href="${esc(c.figure)}">R(t), Tmax</a>` : ''}</td></tr>`)
+    .map((c) => `<tr><td>${esc(c.subject)}</td><td>${esc(c.model)}</td><td class="n">${c.context}</td><td>${esc(c.condition)}</td>${surprisal(c)}<td class="n">${num(c.temporalScore)}</td><td class="n">${Number.isFinite(c.p) ? c.p.toPrecision(2) : '—'}</td><td class="n">${c.tmax.map((t) => num(t)).join(' ')}</td><td class="n">${c.nWords}</td><td class="n">${c.reused ? 'reused' : `${c.seconds.toFixed(1)} s`}</td><td>${c.figure ? `<a href="${esc(c.figure)}">R(t), Tmax</a>` : ''}</td></tr>`)
     .join('\n');
   const failed = r.failed.length
     ? `<h2>Failed cells</h2><table class="failed"><tr><th>cell</th><th>attempts</th><th>reason</th></tr>${r.failed.map((f) => `<tr><td>${esc(f.label)}</td><td class="n">${f.attempts}</td><td>${esc(f.reason)}</td></tr>`).join('\n')}</table>`
+    : '';
+  const missing = r.missing?.length
+    ? `<h2>Conditions without an exact score</h2><table class="failed"><tr><th>cell, condition</th><th>words</th><th>reason</th></tr>${r.missing.map((m) => `<tr><td>${esc(m.label)}</td><td class="n">${m.nWords}</td><td>${esc(m.reason)}</td></tr>`).join('\n')}</table>`
     : '';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title><style>${STYLE}</style></head>
@@ -97,10 +107,11 @@ ${figures}
 ${groups}
 </table>
 <h2>Cells</h2>
-<table><tr><th>subject</th><th>model</th><th>context</th><th>condition</th><th>temporal score</th><th>p</th><th>Tmax per layer (s)</th><th>words</th><th>time</th><th>figure</th></tr>
+<table><tr><th>subject</th><th>model</th><th>context</th><th>condition</th>${quantiles ? '<th>surprisal (nats)</th>' : ''}<th>temporal score</th><th>p</th><th>Tmax per layer (s)</th><th>words</th><th>time</th><th>figure</th></tr>
 ${cells}
 </table>
 ${failed}
+${missing}
 <h2>Parameters</h2>
 <table>
 ${params}

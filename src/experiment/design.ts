@@ -61,6 +61,13 @@ export interface SimulatedSubjectSpec {
 
 export type SubjectSpec = BidsSubjectSpec | SimulatedSubjectSpec;
 
+/**
+ * How a simulated subject's brain runs its model (replay/experimentCell.ts): every hidden state a
+ * processing stage, read by the simulator's population coupling (docs/alignment-diagnosis.md). Part
+ * of a simulated cell's identity, so that results of another simulated brain are never reused.
+ */
+export const SIMULATED_BRAIN = { stages: 'every hidden state', coupling: 'population' } as const;
+
 /** How a cell's words are split into conditions, each decoded by a decoder of its own. */
 export type ConditionSpec =
   | { kind: 'all' }
@@ -117,6 +124,8 @@ export interface ConditionMissing {
   condition: string;
   nWords: number;
   missing: string;
+  /** As for ConditionScores: a quantile's surprisal range and the words assigned to it. */
+  surprisal?: { low: number; high: number; mean: number; wordsAssigned: number };
 }
 
 export interface CellResult {
@@ -153,7 +162,7 @@ export function cellIdentity(c: CellSpec): unknown {
   const subject =
     s.kind === 'bids'
       ? { kind: s.kind, root: s.root, subject: s.subject, sessions: s.sessions ?? null, task: s.task ?? null, run: s.run ?? null, fingerprint: s.fingerprint }
-      : { kind: s.kind, seed: s.seed, minutes: s.minutes, brain: { model: model(s.brain.model), context: s.brain.context, mode: s.brain.mode }, snr: s.snr };
+      : { kind: s.kind, seed: s.seed, minutes: s.minutes, brain: { model: model(s.brain.model), context: s.brain.context, mode: s.brain.mode, ...SIMULATED_BRAIN }, snr: s.snr };
   const cond = c.conditions;
   const conditions = cond.kind === 'all' ? { kind: 'all' } : { kind: cond.kind, quantiles: cond.quantiles, model: model(cond.model), context: cond.context };
   const d = c.decoding;
