@@ -1,7 +1,7 @@
 /**
  * `npm run screenshot`: runs the default demo (the built-in model, seed 1) with the dashboard on an
  * ephemeral loopback port and writes docs/dashboard.png once an exact K-fold result over at least
- * 900 content words (~11 simulated minutes) has arrived (the README shows it).
+ * 650 content words (~10.5 simulated minutes) has arrived (the README shows it).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ await runDemo({
   json: false,
   backend: 'auto',
   nDims: 50,
-  refitEveryWords: 300,
+  refitEveryWords: 350,
   snapshotEveryWords: 20,
   halfLifeWords: null,
   quiet: false,
@@ -33,7 +33,7 @@ await runDemo({
   onSnapshot: (s) => {
     // The last refit of a 12-minute run happens near its end: take the picture then, while the
     // server still runs, with emergence history on the page.
-    if (!shot && s.exact && s.exact.nWords >= 900 && dashboard) {
+    if (!shot && s.exact && s.exact.nWords >= 650 && dashboard) {
       shot = screenshotDashboard(dashboard.url, out, { minSeq: s.seq, timeoutMs: 60_000 });
     }
   },
