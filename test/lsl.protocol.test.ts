@@ -1,6 +1,6 @@
 /**
  * LSL protocol 110, byte by byte, against the examples captured from liblsl 1.17.7 in
- * test/fixtures/lsl/lsl-protocol.md (§3 discovery, §4 stream info, §5 handshake, §6–7 samples,
+ * docs/lsl-protocol.md (§3 discovery, §4 stream info, §5 handshake, §6–7 samples,
  * §10 clock sync). No sockets here: the loopback tests exercise the same code over the network.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { encodeTimeProbe, encodeTimeReply, estimateClock, parseTimeProbe, parseT
 import { parseXml } from '../adapters/lsl/xml.js';
 import { encodeArchive, encodeArchiveSamples, Protocol100Decoder, readArchiveInt, writeArchiveInt } from '../adapters/lsl/protocol100.js';
 import { assertSendAllowed } from '../adapters/lsl/resolver.js';
-import { DEBIAN_PYTHON, fixture } from './helpers/paths.js';
+import { DEBIAN_PYTHON, REPO_ROOT } from './helpers/paths.js';
 import {
   CAPTURED_BIG_ENDIAN_PATTERN,
   CAPTURED_CHUNK_BODY,
@@ -493,9 +493,12 @@ describe('XML reader', () => {
   });
 });
 
-/** The IPv4 groups of liblsl's `multicast.<name>` row in the protocol document's configuration table. */
+/**
+ * The IPv4 groups of liblsl's `multicast.<name>` row in the protocol document's configuration table
+ * (docs/, not test/fixtures/: the test tree names no address beyond loopback).
+ */
 function liblslGroupsFromDoc(name: 'LinkAddresses' | 'SiteAddresses'): string[] {
-  const doc = fs.readFileSync(fixture('lsl/lsl-protocol.md'), 'utf8');
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/lsl-protocol.md'), 'utf8');
   const row = doc.split('\n').find((l) => l.includes(`\`multicast.${name}\``));
   assert.ok(row, `multicast.${name} in the protocol document`);
   const set = /\{([^}]*)\}/.exec(row)![1];

@@ -2,7 +2,7 @@ import { StreamInlet } from '../../adapters/lsl/inlet.js';
 import { StreamOutlet } from '../../adapters/lsl/outlet.js';
 
 /**
- * Captured protocol examples from test/fixtures/lsl/lsl-protocol.md (liblsl 1.17.7 on the wire,
+ * Captured protocol examples from docs/lsl-protocol.md (liblsl 1.17.7 on the wire,
  * Linux x86-64), as bytes, for the byte-level LSL tests; plus small helpers the LSL tests share.
  */
 
