@@ -67,16 +67,7 @@ export interface ExperimentArgs {
   log?: (line: string) => void;
 }
 
-export interface ExperimentCellJson {
-  subject: string;
-  model: string;
-  parameters: number;
-  context: number;
-  condition: string;
-  temporalScore: number;
-  p: number;
-  tmax: number[];
-  nWords: number;
+export interface ExperimentCellJson extends CellRow {
   /** A surprisal quantile's range (nats) and mean over the words assigned to it (predictability). */
   surprisal?: { low: number; high: number; mean: number };
   key: string;
@@ -229,25 +220,12 @@ export async function runExperimentCommand(a: ExperimentArgs): Promise<Experimen
     experiment: a.experiment,
     parameters,
     runner: runner.description,
-    cells: outcomes.flatMap((o) =>
-      o.ok
-        ? o.result.conditions.filter(hasScores).map((c) => ({
-            subject: o.cell.subject.label,
-            model: o.cell.model.name,
-            parameters: o.cell.model.parameters,
-            context: o.cell.context,
-            condition: c.condition,
-            temporalScore: c.temporalScore,
-            p: c.p,
-            tmax: c.tmax,
-            nWords: c.nWords,
-            ...(c.surprisal && { surprisal: { low: c.surprisal.low, high: c.surprisal.high, mean: c.surprisal.mean } }),
-            key: o.result.key,
-            reused: o.reused,
-            seconds: o.result.seconds,
-          }))
-        : [],
-    ),
+    cells: experimentRows(outcomes, (o, c) => ({
+      ...(c.surprisal && { surprisal: { low: c.surprisal.low, high: c.surprisal.high, mean: c.surprisal.mean } }),
+      key: o.result.key,
+      reused: o.reused,
+      seconds: o.result.seconds,
+    })),
     failed: outcomes.flatMap((o) => (o.ok ? [] : [{ subject: o.cell.subject.label, model: o.cell.model.name, context: o.cell.context, reason: o.reason, attempts: o.attempts }])),
     missing: outcomes.flatMap((o) => (o.ok ? o.result.conditions.filter((c) => !hasScores(c)).map((c) => ({ subject: o.cell.subject.label, model: o.cell.model.name, context: o.cell.context, condition: c.condition, nWords: c.nWords, reason: (c as ConditionMissing).missing })) : [])),
     group: groups.map((g) => ({ ...g, temporalScore: { mean: g.temporalScore.mean, sem: g.temporalScore.sem }, tmax: g.tmax.map((t) => ({ mean: t.mean, sem: t.sem })) })),

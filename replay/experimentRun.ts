@@ -8,7 +8,7 @@
  */
 import type { JobProgress, JobRunner } from '../adapters/jobs/jobRunner.js';
 import { ResultStore } from '../adapters/jobs/resultStore.js';
-import { cellIdentity, describeCell, hasScores, type CellResult, type CellSpec } from '../src/experiment/design.js';
+import { cellIdentity, describeCell, hasScores, type CellResult, type CellSpec, type ConditionScores } from '../src/experiment/design.js';
 import type { CellRow } from '../src/experiment/groupResults.js';
 import type { CellJobData } from './experimentCellJob.js';
 
@@ -44,8 +44,14 @@ export async function runExperimentCells(cells: CellSpec[], o: ExperimentRunOpti
   return outcomes as CellOutcome[];
 }
 
-/** One row per subject × model × context × condition with an exact score. */
-export function experimentRows(outcomes: readonly CellOutcome[]): CellRow[] {
+/**
+ * One row per subject × model × context × condition with an exact score; `extra` adds fields of the
+ * cell and condition (the JSON output's key, timing, surprisal range).
+ */
+export function experimentRows<E extends object = object>(
+  outcomes: readonly CellOutcome[],
+  extra?: (o: Extract<CellOutcome, { ok: true }>, c: ConditionScores) => E,
+): (CellRow & E)[] {
   return outcomes.flatMap((o) =>
     o.ok
       ? o.result.conditions.filter(hasScores).map((c) => ({
@@ -58,6 +64,7 @@ export function experimentRows(outcomes: readonly CellOutcome[]): CellRow[] {
           p: c.p,
           tmax: c.tmax,
           nWords: c.nWords,
+          ...(extra?.(o, c) ?? ({} as E)),
         }))
       : [],
   );

@@ -7,7 +7,7 @@
  *
  * Owns: the page. Must not: compute anything shown on it.
  */
-import type { GroupRow } from '../../src/experiment/groupResults.js';
+import type { CellRow, GroupRow } from '../../src/experiment/groupResults.js';
 
 export interface ReportFigure {
   title: string;
@@ -18,16 +18,7 @@ export interface ReportFigure {
   png: string;
 }
 
-export interface ReportCell {
-  subject: string;
-  model: string;
-  parameters: number;
-  context: number;
-  condition: string;
-  temporalScore: number;
-  p: number;
-  tmax: number[];
-  nWords: number;
+export interface ReportCell extends CellRow {
   /** A surprisal quantile's range (nats). */
   surprisal?: { low: number; high: number };
   seconds: number;
