@@ -17,6 +17,7 @@ import { extractReport } from './progress.js';
 import { exactScoreStatus, runAnalysisSession } from './session.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
+import { plantedRecovery } from '../src/scores/recovery.js';
 
 export type Control = 'planted' | 'null' | 'shuffle' | 'flat';
 
@@ -89,6 +90,8 @@ export function demoResultJson(r: DemoResult): Record<string, unknown> {
     control: r.control,
     features: r.features,
     plantedLatenciesSec: r.plantedLatenciesSec.map((v) => (Number.isFinite(v) ? v : null)),
+    // The final exact Tmax against the planted latencies (null under --null or without an exact score).
+    recovery: r.last?.exact ? plantedRecovery(r.last.exact.tmax, r.plantedLatenciesSec) : null,
     wordsDecoded: r.last?.nWords ?? 0,
     wordsExcluded: r.wordsExcluded,
     exactStatus: r.exactStatus,
@@ -184,7 +187,7 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick), whose MEG encodes the built-in language model\'s layers (or --synthetic activations), and serve the live dashboard. Planted latencies rise with layer depth (0.30 s → 0.65 s). It plays the whole book (about 69 simulated minutes) unless --minutes says when to stop; Ctrl-C stops at any time.')
+    .description('Run the whole pipeline on a simulated subject listening to the built-in text (Moby Dick), whose MEG encodes the built-in language model\'s layers (or --synthetic activations), and serve the live dashboard. Planted latencies rise with layer depth (0.30 s → 0.65 s). With the built-in model it plays the book\'s first hour of words (about 69 simulated minutes; --minutes sets the length, up to the whole book, about 18 hours); --synthetic plays the whole book unless --minutes says when to stop; Ctrl-C stops at any time.')
     .option('--port <n>', 'dashboard port', positiveInt, 8080)
     .option('--host <addr>', 'dashboard address; anything but loopback requires a token from every client, loopback clients included', '127.0.0.1')
     .option('--token <secret>', 'require this token from every dashboard client (generated and printed with the URL when --host is not loopback)')

@@ -41,6 +41,10 @@ describe('lockstep demo (simulated subject, whole pipeline)', () => {
     exact.tmax.forEach((t, l) => {
       assert.ok(Math.abs(t - r.plantedLatenciesSec[l]) <= 1 / 30 + 1e-9, `layer ${l}: Tmax ${t.toFixed(3)} s vs planted ${r.plantedLatenciesSec[l].toFixed(3)} s`);
     });
+    // The final --json line says the same: Tmax against the planted latencies.
+    const rec = (demoResultJson(r) as { recovery: { r: number; maxAbsErrorSec: number; errorsSec: number[] } | null }).recovery;
+    assert.ok(rec && rec.maxAbsErrorSec <= 1 / 30 + 1e-9 && rec.r > 0.99, JSON.stringify(rec));
+    assert.deepEqual(rec.errorsSec, exact.tmax.map((t, l) => t - r.plantedLatenciesSec[l]));
   });
 
   it('shows no significant temporal score without coupling (--null)', async () => {

@@ -20,6 +20,7 @@ import {
 import { temporalScore, tmaxOf } from '../src/scores/temporal.js';
 import { foldUncertainty } from '../src/scores/foldUncertainty.js';
 import { ksUniform } from '../src/scores/ks.js';
+import { plantedRecovery } from '../src/scores/recovery.js';
 import { mulberry32, randomNormal, type Rng } from '../src/scores/prng.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -506,4 +507,15 @@ test('mulberry32 is deterministic and uniform-looking', () => {
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.01, `mean ${mean}`);
+});
+
+test('plantedRecovery: Tmax against the planted latencies, null when nothing was planted', () => {
+  const planted = [0.3, 0.35, 0.4, 0.45];
+  const rec = plantedRecovery([0.3, 0.4, 0.4, 0.45], planted)!;
+  assert.ok(Math.abs(rec.maxAbsErrorSec - 0.05) < 1e-12);
+  assert.deepEqual(rec.errorsSec.map((e) => Math.round(e * 1000)), [0, 50, 0, 0]);
+  assert.ok(Math.abs(rec.r! - pearson([0.3, 0.4, 0.4, 0.45], planted)) < 1e-15 && rec.r! > 0.9);
+  assert.equal(plantedRecovery([0.3, 0.4, 0.4, 0.45], [NaN, NaN, NaN, NaN]), null, '--null');
+  assert.equal(plantedRecovery([0.4, 0.4, 0.4, 0.4], planted)!.r, null, 'constant Tmax: r undefined');
+  assert.equal(plantedRecovery([0.3], planted), null, 'lengths differ');
 });

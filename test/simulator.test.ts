@@ -245,9 +245,20 @@ describe('simulated subject', () => {
     // The decoded depths 0.1 … 0.9 are stages 1 … 9.
     assert.deepEqual(sim.latenciesAtDepthsSec(DEPTHS), DEPTHS.map(defaultLatencySec));
     assert.ok(Math.abs(sim.latenciesSec[0] - 0.25625) < 1e-12 && Math.abs(sim.latenciesSec[10] - 0.69375) < 1e-12);
-    // Shuffle permutes all 11 stages; the decoded depths report their stage's shuffled latency.
+    // Shuffle permutes all 11 stages in runs of 3 neighbours (the last of 2), each run kept in order and
+    // no run followed by its old successor; the decoded depths report their stage's shuffled latency.
     const shuffled = make(skewed, { control: 'shuffle' });
     assert.deepEqual([...shuffled.latenciesSec].sort(), [...sim.latenciesSec].sort());
+    const stageOf = shuffled.latenciesSec.map((v) => sim.latenciesSec.indexOf(v));
+    const runs: number[][] = [];
+    for (const st of stageOf) {
+      if (runs.length && st === runs.at(-1)!.at(-1)! + 1 && st % 3 !== 0) runs.at(-1)!.push(st);
+      else runs.push([st]);
+    }
+    assert.deepEqual(runs.map((r) => r.length).sort(), [2, 3, 3, 3], `runs ${JSON.stringify(runs)}`);
+    for (let i = 1; i < runs.length; i++) assert.notEqual(runs[i][0], runs[i - 1].at(-1)! + 1, `run ${i} follows its old predecessor`);
+    const rankR = pearson(stageOf, stageOf.map((_, i) => i));
+    assert.ok(Math.abs(rankR) <= 0.3, `rank r ${rankR}`);
     assert.deepEqual(shuffled.latenciesAtDepthsSec(DEPTHS), shuffled.latenciesSec.slice(1, 10));
     assert.ok(make(skewed, { control: 'null' }).latenciesAtDepthsSec(DEPTHS).every(Number.isNaN));
     // Whitening: any per-dim scale and offset gives the same weights (the raw projections would not).

@@ -9,8 +9,9 @@
  * time course is that amplitude × a smooth bump (cos², evokedWidthSec = 150 ms wide, 75 ms at half
  * height) peaking at the stage's latency after the word's onset, summed over words. Each source
  * reaches the sensors through its own random focal dipolar pattern. The control decides the
- * latencies: planted (each stage at its own), shuffle (permuted across stages), flat (all at the
- * mean) or null (no evoked response at all).
+ * latencies: planted (each stage at its own), shuffle (permuted across stages; under 'population'
+ * in runs of 3 neighbouring stages, see shuffledLatencies), flat (all at the mean) or null (no
+ * evoked response at all).
  *
  * Two couplings (COUPLINGS), chosen by the caller for the features it plants:
  *   - 'projections' (default): 3 sources per stage reading the raw activation, 6 fT each: what the
@@ -81,19 +82,24 @@ export interface StageCoupling {
    * √(nSources / n)), or keep the per-source amplitude (as the projections always did).
    */
   keepTotal: boolean;
+  /**
+   * The `shuffle` control permutes blocks of this many neighbouring stages, keeping their order
+   * inside a block (1: every stage on its own). See shuffledLatencies.
+   */
+  shuffleBlock: number;
 }
 
 /** The couplings the simulator offers (see the header). */
 export const COUPLINGS = {
   /** 3 raw random projections per stage, 6 fT each: calibrated on the synthetic features. */
-  projections: { nSources: 3, whiten: false, sourceGain: 1, keepTotal: false },
+  projections: { nSources: 3, whiten: false, sourceGain: 1, keepTotal: false, shuffleBlock: 1 },
   /**
    * A population of 50 sources per stage reading the whitened representation, with twice the
    * projections' total amplitude per stage (per source 2·√(3/50): 2.94 fT): for a language model's
    * whole hidden-state stack. Measured through the demo (BENCHMARKS.md, "Simulated brain:
    * alignment with the built-in model"; the designs around it in docs/alignment-diagnosis.md).
    */
-  population: { nSources: 50, whiten: true, sourceGain: 2 * Math.sqrt(3 / 50), keepTotal: true },
+  population: { nSources: 50, whiten: true, sourceGain: 2 * Math.sqrt(3 / 50), keepTotal: true, shuffleBlock: 3 },
 } as const satisfies Record<string, StageCoupling>;
 
 export type CouplingName = keyof typeof COUPLINGS;
@@ -247,7 +253,7 @@ export class EvokedResponses implements LatentGenerator {
         break;
       }
       case 'shuffle': {
-        lat = shuffledLatencies(planted, subKey(seed, STREAM.shuffle));
+        lat = shuffledLatencies(planted, subKey(seed, STREAM.shuffle), design.shuffleBlock);
         break;
       }
     }
@@ -460,11 +466,25 @@ function lowerBound(a: Float64Array, v: number): number {
  * keeps much of the depth order (and so a temporal score), which defeats a control: permutations
  * are drawn until their rank correlation with the original order is within ±0.3 (with 5 or more
  * layers; with fewer, until the order changes at all).
+ *
+ * `block` > 1 permutes runs of that many neighbouring layers as wholes (the last run may be
+ * shorter), keeping the order inside each run. That is the shuffle a language model's hidden states
+ * can show: neighbouring depths are nearly one representation (docs/alignment-diagnosis.md), so a
+ * layer's R(t) is the sum of its neighbours' responses, and a layer planted far in time from both
+ * of its neighbours is decoded where they are, by any decoder of the paper's design. Keeping
+ * neighbours together in time lets the decoded Tmax follow the shuffled latencies, which is what the
+ * control has to show (and still breaks the depth order). With runs, every boundary must also be a
+ * jump: no run is followed by the run that followed it before (else two runs act as one longer run
+ * and a rotation such as 9 10 0 1 … 8 would keep most of the depth order among the decoded layers).
  */
-export function shuffledLatencies(planted: readonly number[], seed: number): number[] {
+export function shuffledLatencies(planted: readonly number[], seed: number, block = 1): number[] {
   const L = planted.length;
+  if (!Number.isInteger(block) || block < 1) throw new RangeError(`shuffledLatencies: block must be a positive integer, got ${block}`);
   const rng = mulberry32(seed);
-  const perm = Array.from({ length: L }, (_, i) => i);
+  const runs: number[][] = [];
+  for (let i = 0; i < L; i += block) runs.push(Array.from({ length: Math.min(block, L - i) }, (_, j) => i + j));
+  const order = runs.map((_, i) => i);
+  let perm = order.flatMap((r) => runs[r]);
   const mean = (L - 1) / 2;
   const rankR = (): number => {
     let num = 0;
@@ -475,13 +495,16 @@ export function shuffledLatencies(planted: readonly number[], seed: number): num
     }
     return num / den;
   };
+  const R = runs.length;
   for (let attempt = 0; attempt < 10_000; attempt++) {
-    for (let i = L - 1; i > 0; i--) {
+    for (let i = R - 1; i > 0; i--) {
       const j = Math.floor(rng() * (i + 1));
-      [perm[i], perm[j]] = [perm[j], perm[i]];
+      [order[i], order[j]] = [order[j], order[i]];
     }
+    perm = order.flatMap((r) => runs[r]);
     const changed = perm.some((p, i) => p !== i);
-    if (L < 2 || (changed && (L < 5 || Math.abs(rankR()) <= 0.3))) break;
+    const jumps = block === 1 || R < 3 || order.every((r, i) => i === 0 || r !== order[i - 1] + 1);
+    if (R < 2 || (changed && jumps && (L < 5 || Math.abs(rankR()) <= 0.3))) break;
   }
   return perm.map((p) => planted[p]);
 }
