@@ -23,7 +23,7 @@ import { runSimulatedLoop } from './simulatedLoop.js';
 /** The options every closed-loop run shares (real or simulated). */
 function policyParameters(o: Record<string, unknown>): Record<string, unknown> {
   const p: Record<string, unknown> = {};
-  const map: Record<string, string> = { ciWidth: 'ciWidth', minWords: 'minWords', arms: 'arms', cost: 'cost', ucbC: 'ucbC', measure: 'measure', minArmWords: 'minArmWords', jumpPassages: 'jumpPassages' };
+  const map: Record<string, string> = { ciWidth: 'ciWidth', minWords: 'minWords', arms: 'arms', cost: 'cost', ucbC: 'ucbC', measure: 'measure', minArmWords: 'minArmWords', jumpPassages: 'jumpPassages', scorer: 'scorer', warmupWords: 'warmupWords' };
   for (const [opt, key] of Object.entries(map)) if (o[opt] !== undefined) p[key] = o[opt];
   for (const kv of (o.param as string[] | undefined) ?? []) {
     const m = /^([A-Za-z][\w-]*)=(.*)$/.exec(kv);
@@ -47,6 +47,8 @@ export function registerClosedLoopCommand(program: Command): void {
     .addOption(new Option('--measure <m>', 'context: the arm score').choices(['alignment', 'temporal']))
     .option('--min-arm-words <n>', 'context: words an arm\'s decoder needs before its score counts', positiveInt)
     .option('--jump-passages <n>', 'context: passages skipped before a trial (the context breaks)', positiveInt)
+    .addOption(new Option('--scorer <s>', 'context: whose score an arm gets: overall (the decoder of all words, over the arm\'s probe words; default) or own (the arm\'s own decoder)').choices(['overall', 'own']))
+    .option('--warmup-words <n>', 'context: decoded words of story played in order before the first trial (default 300)', nonNegativeInt)
     .option('--param <name=value...>', 'a parameter of your own policy (repeatable)')
     .option('--max-minutes <m>', 'stop (reason max-minutes) rather than start a passage that would end after this much recording', positive)
     .option('--budget <s>', 'longest wait for the decoders once a passage\'s data are complete before deciding on the scores there are', positive, 0.5)

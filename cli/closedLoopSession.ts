@@ -106,6 +106,8 @@ export interface ConditionResult {
   p: number | null;
   alignmentScore: number | null;
   ci: ScoreSummary['ci'];
+  /** The same words scored by the decoder of all words, as they arrived (comparable across conditions of any size). */
+  overallModel?: { words: number; temporalScore: number | null; alignmentScore: number | null };
 }
 
 export interface ClosedLoopResult {
@@ -391,6 +393,10 @@ export async function runClosedLoop(a: ClosedLoopArgs): Promise<ClosedLoopResult
     conditions[c] = s ? conditionResult(s) : { words: 0, temporalScore: null, source: null, p: null, alignmentScore: null, ci: null };
   }
   for (const [c, s] of conditionLatest) conditions[c] ??= conditionResult(s);
+  const shared = live.final ? scoreSummary(live.final).byCondition : undefined;
+  for (const [c, v] of Object.entries(shared ?? {})) {
+    if (conditions[c]) conditions[c].overallModel = { words: v.nScored, temporalScore: v.temporalScore, alignmentScore: v.alignmentScore };
+  }
   const result: ClosedLoopResult = {
     command: 'closed-loop',
     policy: { name: policy.name, parameters },

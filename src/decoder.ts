@@ -142,6 +142,14 @@ export class Decoder {
   lastRefitSeconds = 0;
   /** Which model scored which words, oldest first (consecutive words of one model form one run). */
   readonly scoredBy: ScoredRun[] = [];
+  /**
+   * The rolling score per condition (WordPair.conditions), `arrival` scoring only: each word of a
+   * condition predicted by the model of all words current at its arrival. Unlike a decoder per
+   * condition, whose score grows with its own word count, these compare conditions with one model,
+   * so a condition given more words does not score higher for that reason (closed-loop arms).
+   * Not saved in checkpoints.
+   */
+  readonly conditionScores = new Map<string, PrequentialScorer>();
   /** Where batches and refits are computed (default: this thread, on the backend given to each call). */
   engine: StatsEngine | undefined;
   scoring: ScoringMode = 'batch';
@@ -216,7 +224,13 @@ export class Decoder {
     const model = this.model;
     if (!model) return;
     const yhat = await predictWord(word.epoch, model, this.dims, backend);
-    this.prequential.update(yhat, Float64Array.from(word.activations), 1);
+    const y = Float64Array.from(word.activations);
+    this.prequential.update(yhat, y, 1);
+    for (const c of word.conditions ?? []) {
+      let scorer = this.conditionScores.get(c);
+      if (!scorer) this.conditionScores.set(c, (scorer = new PrequentialScorer(this.dims, this.options.halfLifeWords)));
+      scorer.update(yhat, y, 1);
+    }
     this.recordScored(position + 1, position + 1, model.n);
   }
 

@@ -61,6 +61,17 @@ export interface RollingScores extends CurveScores {
   scoring: ScoringMode;
   /** Which model scored which words: words fromWord…toWord (1-based, accepted words) by the model fit on the first modelAtWords. */
   scoredBy: ScoredRun[];
+  /** The same rolling score over each condition's words only (`arrival` scoring with conditions; Decoder.conditionScores). */
+  conditions?: Record<string, ConditionRollingScores>;
+}
+
+/** A condition's rolling score under the decoder of all words. */
+export interface ConditionRollingScores {
+  nScored: number;
+  temporalScore: number;
+  p: number;
+  alignmentScore: number;
+  tmax: number[];
 }
 
 export interface ScoreSnapshot {
@@ -139,6 +150,15 @@ export interface SnapshotContext {
   refitSeconds: number;
 }
 
+function conditionRolling(decoder: Decoder, ctx: SnapshotContext): Record<string, ConditionRollingScores> {
+  const out: Record<string, ConditionRollingScores> = {};
+  for (const [c, scorer] of decoder.conditionScores) {
+    const s = curveScores(scorer.curves(), decoder.dims.nLayers, ctx.times, ctx.depths);
+    out[c] = { nScored: scorer.scored, temporalScore: s.temporalScore, p: s.p, alignmentScore: s.alignmentScore, tmax: s.tmax };
+  }
+  return out;
+}
+
 /** A snapshot of the decoder as it stands (rolling scores from the prequential sums, exact from the latest refit). */
 export function snapshotOf(decoder: Decoder, ctx: SnapshotContext): ScoreSnapshot {
   const { nLayers: L } = decoder.dims;
@@ -150,6 +170,7 @@ export function snapshotOf(decoder: Decoder, ctx: SnapshotContext): ScoreSnapsho
           halfLifeWords: decoder.prequential.halfLifeWords,
           scoring: decoder.scoring,
           scoredBy: decoder.scoredBy.map((r) => ({ ...r })),
+          ...(decoder.conditionScores.size > 0 ? { conditions: conditionRolling(decoder, ctx) } : {}),
         }
       : null;
   const exact = ctx.exact !== undefined ? ctx.exact : decoder.latest ? exactScores(decoder.latest, decoder.latestAtWords, ctx.refitSeconds, ctx.times, ctx.depths) : null;

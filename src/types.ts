@@ -26,6 +26,12 @@ export interface WordPair {
   epoch: Float32Array | Float64Array;
   /** Layer activations, [layer][dim] row-major. */
   activations: Float32Array | Float64Array;
+  /**
+   * Conditions the word belongs to (a closed-loop arm, a surprisal quartile): in `arrival` scoring
+   * the decoder also keeps its rolling score per condition, every word predicted by the one model
+   * trained on all words (Decoder.conditionScores).
+   */
+  conditions?: readonly string[];
 }
 
 export type SkipReason = 'nonfinite-epoch' | 'nonfinite-activations';

@@ -194,8 +194,10 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
       }),
       joinActivationsWithWords(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
       connect((pairs$) => {
+        const conditionsOfWord = a.conditionsOf;
         const overall$ = pairs$.pipe(
-          map((p) => p.pair),
+          // With conditions, the overall decoder also keeps its rolling score per condition (arrival scoring).
+          map((p) => (conditionsOfWord ? { ...p.pair, conditions: conditionsOfWord(p.word) } : p.pair)),
           filter(resumeFilter(a.resume, counters)),
           scoreSnapshots({
             decoder: { dims, foldPlan: { kind: 'blocks', folds: 5, blockWords: a.foldBlockWords }, halfLifeWords: a.halfLifeWords },

@@ -76,7 +76,7 @@ describe('balance-surprisal', () => {
 
 describe('context', () => {
   it('runs trials: a jump, k passages continuing into the probe, only the probe in the arm\'s decoder', () => {
-    const policy = create('context', { arms: [0, 2] });
+    const policy = create('context', { arms: [0, 2], warmupWords: 0 });
     const played: PlayedPassage[] = [];
     playInto(played, policy.decide({ elapsedSec: 0, played, scores: none }));
     assert.equal(played[0].label, 'probe:0', 'untried arms first, lowest k first');
@@ -90,36 +90,66 @@ describe('context', () => {
     assert.deepEqual(policy.conditionsOf!(w, played[1]), []);
   });
 
-  it('allocates most trials near the saturation point when alignment saturates', () => {
-    // Arms 0…5; the true score rises to a plateau at 2 passages of context; each arm's estimate
-    // gets less noisy with its probes (sd 0.25 of the plateau / sqrt(probes)).
+  it('first plays story in order until the decoder of all words has warmupWords words, in no arm', () => {
+    const policy = create('context', { arms: [0, 2] });
+    const played: PlayedPassage[] = [];
+    const heard = (n: number): PolicyInput['scores'] => ({ all: summary({ nWords: n }), conditions: {} });
+    for (const n of [0, 120, 290]) playInto(played, policy.decide({ elapsedSec: 0, played, scores: heard(n) }));
+    assert.deepEqual(played.map((p) => [p.ordinal, p.label]), [[0, 'warmup'], [1, 'warmup'], [2, 'warmup']]);
+    assert.deepEqual(policy.conditionsOf!(bank.words[0], played[0]), []);
+    playInto(played, policy.decide({ elapsedSec: 0, played, scores: heard(300) }));
+    assert.equal(played[3].label, 'probe:0', 'the first trial once 300 words are in');
+    assert.ok(played[3].ordinal > 3, 'after a jump');
+    // Once trials have started, the warm-up does not come back (the overall count is not re-checked).
+    playInto(played, policy.decide({ elapsedSec: 0, played, scores: heard(0) }));
+    assert.equal(played[4].label, 'ctx:2:1');
+  });
+
+  /**
+   * Simulated allocation: arms 0…5 whose true score rises to a plateau at 2 passages of context.
+   * `scoreOf(k, probes)` says what the policy reads for an arm after that many probes.
+   */
+  const allocate = (scorer: 'overall' | 'own', scoreOf: (k: number, n: number) => number) => {
     const big = syntheticBankSummary(400, 9);
     const def = builtinPolicy('context');
-    const policy = def.create(big, resolveParameters(def, { arms: [0, 1, 2, 3, 4, 5] }));
-    const truth = (k: number) => 0.2 * Math.min(1, (k + 0.5) / 2.5);
-    const rng = mulberry32(5);
-    const noise = new Map<number, number>();
+    const policy = def.create(big, resolveParameters(def, { arms: [0, 1, 2, 3, 4, 5], scorer, warmupWords: 0 }));
     const played: PlayedPassage[] = [];
     const probes = new Map<number, number>();
     for (let step = 0; step < 240; step++) {
       const conditions: Record<string, ScoreSummary> = {};
-      for (const [k, n] of probes) conditions[`context-${k}`] = summary({ nWords: 25 * n, alignmentScore: truth(k) + (noise.get(k) ?? 0) / Math.sqrt(n) });
-      const d = policy.decide({ elapsedSec: 0, played, scores: { all: null, conditions } });
+      const byCondition: NonNullable<ScoreSummary['byCondition']> = {};
+      for (const [k, n] of probes) {
+        conditions[`context-${k}`] = summary({ nWords: 25 * n, alignmentScore: scoreOf(k, n) });
+        byCondition[`context-${k}`] = { nScored: 25 * n, alignmentScore: scoreOf(k, n), temporalScore: null };
+      }
+      const d = policy.decide({ elapsedSec: 0, played, scores: { all: summary({ nWords: 5000, byCondition }), conditions } });
       if (d.action === 'stop') break;
       played.push({ passage: d.passage, ordinal: big.passages.findIndex((p) => p.id === d.passage), label: d.label });
       const m = /^probe:(\d+)$/.exec(d.label ?? '');
-      if (m) {
-        const k = Number(m[1]);
-        probes.set(k, (probes.get(k) ?? 0) + 1);
-        noise.set(k, 0.05 * randomNormal(rng));
-      }
+      if (m) probes.set(Number(m[1]), (probes.get(Number(m[1])) ?? 0) + 1);
     }
-    const total = [...probes.values()].reduce((s, v) => s + v, 0);
-    const near = (probes.get(1) ?? 0) + (probes.get(2) ?? 0) + (probes.get(3) ?? 0);
-    assert.ok(total >= 40, `${total} trials`);
-    assert.ok(near / total > 0.6, `trials per arm ${JSON.stringify([...probes].sort())}`);
-    assert.ok((probes.get(2) ?? 0) >= Math.max(probes.get(0) ?? 0, probes.get(5) ?? 0), 'the saturation arm beats both ends');
-  });
+    return probes;
+  };
+  const truth = (k: number) => 0.2 * Math.min(1, (k + 0.5) / 2.5);
+
+  for (const scorer of ['overall', 'own'] as const) {
+    it(`allocates most trials near the saturation point when alignment saturates (scorer ${scorer})`, () => {
+      // Each arm's estimate gets less noisy with its probes (sd 0.25 of the plateau / sqrt(probes)).
+      const rng = mulberry32(5);
+      const noise = new Map<string, number>();
+      const probes = allocate(scorer, (k, n) => {
+        const key = `${k}:${n}`;
+        if (!noise.has(key)) noise.set(key, 0.05 * randomNormal(rng));
+        return truth(k) + noise.get(key)! / Math.sqrt(n);
+      });
+      const total = [...probes.values()].reduce((s, v) => s + v, 0);
+      const near = (probes.get(1) ?? 0) + (probes.get(2) ?? 0) + (probes.get(3) ?? 0);
+      assert.ok(total >= 40, `${total} trials`);
+      assert.ok(near / total > 0.6, `trials per arm ${JSON.stringify([...probes].sort())}`);
+      assert.ok((probes.get(2) ?? 0) >= Math.max(probes.get(0) ?? 0, probes.get(5) ?? 0), 'the saturation arm beats both ends');
+    });
+  }
+
 });
 
 describe('policy parameters and definitions', () => {

@@ -45,12 +45,20 @@ describe('closed-loop --simulate', () => {
 
   it('context runs trials (a jump, context passages, a probe) and decodes each arm\'s probes apart', async () => {
     const out = path.join(root, 'context.json');
-    const r = await loop(['--policy', 'context', '--arms', '0,1', '--max-minutes', '2.2', '--seed', '4', ...SYNTHETIC, '--condition-fold-block', '4', '--condition-refit-every', '20'], out);
+    const r = await loop(['--policy', 'context', '--arms', '0,1', '--warmup-words', '30', '--max-minutes', '2.4', '--seed', '4', ...SYNTHETIC, '--refit-every', '25', '--condition-fold-block', '4', '--condition-refit-every', '20'], out);
     const side = JSON.parse(fs.readFileSync(r.sidecar, 'utf8')) as { decisions: DecisionRecord[] };
-    const labels = side.decisions.filter((d) => d.action === 'play').map((d) => d.label);
-    assert.deepEqual(labels.slice(0, 3), ['probe:0', 'ctx:1:1', 'probe:1']);
+    const plays = side.decisions.filter((d) => d.action === 'play');
+    const labels = plays.map((d) => d.label);
+    const warm = labels.filter((l) => l === 'warmup').length;
+    assert.ok(warm >= 1 && labels.slice(0, warm).every((l) => l === 'warmup'), `story in order first: ${labels.join(' ')}`);
+    assert.ok(plays[warm].input.scores.all!.nWords >= 30, 'the first trial once the overall decoder has --warmup-words');
+    assert.deepEqual(labels.slice(warm, warm + 3), ['probe:0', 'ctx:1:1', 'probe:1']);
     assert.deepEqual(Object.keys(r.conditions), ['context-0', 'context-1']);
     assert.ok(r.conditions['context-0'].words > 0 && r.conditions['context-1'].words > 0, JSON.stringify(r.conditions));
+    // The arms are also scored by the decoder of all words (what the policy reads by default).
+    for (const c of ['context-0', 'context-1']) assert.ok((r.conditions[c].overallModel?.words ?? 0) > 0, `${c}: ${JSON.stringify(r.conditions[c])}`);
+    const last = side.decisions.at(-1)!;
+    assert.ok(last.input.scores.all!.byCondition?.['context-0'], 'the scores the policy read are in the sidecar');
     assert.equal(r.stopped.reason, 'max-minutes');
     checkLoop(r, synthetic);
     checkReplay(r.sidecar, synthetic);

@@ -9,13 +9,22 @@
  * `context-<k>`); every word goes to the overall decoder. Arm 0 is a jump straight into the probe.
  *
  * Allocation (UCB1 on a cost-adjusted, normalised score): with n_k probes of arm k out of N and
- * s_k the arm decoder's score (`measure`: alignment = peak R, or temporal score),
+ * s_k the arm's score (`measure`: alignment = peak R, or temporal score),
  *   U_k = s_k / max_j s_j − cost · k + ucbC · sqrt(2 ln N / n_k).
  * The cost per passage of context turns "the most context is best" (alignment only grows) into
  * "the least context that reaches the plateau is best": arms past saturation score the same but
  * cost more, arms before it score less. Arms never tried come first (lowest k first), then arms
  * whose decoder has no score yet (fewer than `minArmWords` words, or no refit yet); only arms the
  * bank still has an unplayed run of k + 1 passages for are candidates.
+ *
+ * The arm's score (`scorer`): `overall` (default) is the rolling score of the decoder of all words
+ * over the arm's probe words (ScoreSummary.byCondition): one model, trained on everything heard,
+ * predicts every probe word as it arrives, so arms are compared by how well their words are
+ * decoded, whatever their number of probes. `own` is the arm's own decoder (trained on its probe
+ * words only), whose score grows with its word count: UCB then favours the arm it has played most
+ * (measured: BENCHMARKS.md, "Closed loop"), which is why it is not the default. Before the first
+ * trial the policy plays `warmupWords` words of story in order, so that the decoder of all words
+ * has a model when the first probes are scored.
  *
  * Owns: the trial structure, the allocation rule and the context conditions. Must not: estimate
  * scores (each arm's decoder does).
@@ -33,6 +42,8 @@ export const CONTEXT_POLICY: PolicyDefinition = {
     measure: { kind: 'string', default: 'alignment', help: 'the arm score: alignment (peak R) or temporal (temporal score)' },
     minArmWords: { kind: 'number', default: 20, min: 1, help: 'an arm counts as scored once its decoder has this many words' },
     jumpPassages: { kind: 'number', default: 1, min: 1, help: 'passages skipped before a trial, so its context starts fresh' },
+    scorer: { kind: 'string', default: 'overall', help: "the arm score's decoder: overall (the decoder of all words, scored over the arm's probe words) or own (the arm's own decoder)" },
+    warmupWords: { kind: 'number', default: 300, min: 0, help: 'words of story played in order before the first trial (the overall decoder needs a model)' },
   },
   create: (bank, parameters) => contextPolicy(bank, parameters),
 };
@@ -62,11 +73,19 @@ function contextPolicy(bank: BankSummary, parameters: Record<string, ParameterVa
   if (measure !== 'alignment' && measure !== 'temporal') throw new RangeError(`policy context: measure must be alignment or temporal, got "${measure}"`);
   const minArmWords = parameters.minArmWords as number;
   const jump = Math.round(parameters.jumpPassages as number);
+  const scorer = parameters.scorer as string;
+  if (scorer !== 'overall' && scorer !== 'own') throw new RangeError(`policy context: scorer must be overall or own, got "${scorer}"`);
+  const warmupWords = parameters.warmupWords as number;
   const conditionOf = (k: number) => `context-${k}`;
-  const scoreOf = (s: ScoreSummary | undefined): number | null => {
-    if (!s || s.nWords < minArmWords) return null;
+  /** An arm's words and score (null until it has minArmWords words and a score). */
+  const armScore = (input: PolicyInput, k: number): { words: number; score: number | null } => {
+    const s: Pick<ScoreSummary, 'alignmentScore' | 'temporalScore'> & { words: number } | undefined =
+      scorer === 'overall'
+        ? ((b) => b && { words: b.nScored, alignmentScore: b.alignmentScore, temporalScore: b.temporalScore })(input.scores.all?.byCondition?.[conditionOf(k)])
+        : ((o) => o && { words: o.nWords, alignmentScore: o.alignmentScore, temporalScore: o.temporalScore })(input.scores.conditions[conditionOf(k)]);
+    if (!s) return { words: 0, score: null };
     const v = measure === 'alignment' ? s.alignmentScore : s.temporalScore;
-    return v === null || !Number.isFinite(v) ? null : v;
+    return { words: s.words, score: s.words < minArmWords || v === null || !Number.isFinite(v) ? null : v };
   };
 
   const armStates = (input: PolicyInput): ArmState[] => {
@@ -75,10 +94,7 @@ function contextPolicy(bank: BankSummary, parameters: Record<string, ParameterVa
       const r = roleOf(p.label);
       if (r?.probe) probes.set(r.arm, (probes.get(r.arm) ?? 0) + 1);
     }
-    const states = arms.map((k) => {
-      const s = input.scores.conditions[conditionOf(k)];
-      return { arm: k, probes: probes.get(k) ?? 0, words: s?.nWords ?? 0, score: scoreOf(s), ucb: null as number | null };
-    });
+    const states = arms.map((k) => ({ arm: k, probes: probes.get(k) ?? 0, ...armScore(input, k), ucb: null as number | null }));
     const best = Math.max(...states.map((a) => a.score ?? -Infinity));
     const total = states.reduce((n, a) => n + a.probes, 0);
     for (const a of states) {
@@ -140,6 +156,15 @@ function contextPolicy(bank: BankSummary, parameters: Record<string, ParameterVa
           const probe = role.index >= role.arm;
           const label = probe ? `probe:${role.arm}` : `ctx:${role.arm}:${role.index + 1}`;
           return { action: 'play', passage: bank.passages[next].id, label, reason: probe ? `probe-arm-${role.arm}` : `context-arm-${role.arm}`, detail: probe ? `probe after ${role.arm} passage(s) of context` : `context passage ${role.index + 1} of ${role.arm}`, state };
+        }
+      }
+      // Before the first trial: story in order until the decoder of all words has warmupWords words.
+      const trialsStarted = input.played.some((p) => roleOf(p.label) !== null);
+      const heard = input.scores.all?.nWords ?? 0;
+      if (!trialsStarted && heard < warmupWords) {
+        const next = last ? last.ordinal + 1 : 0;
+        if (next < bank.passages.length) {
+          return { action: 'play', passage: bank.passages[next].id, label: 'warmup', reason: 'warm-up', detail: `story in order before the first trial: the decoder of all words has ${heard} of ${warmupWords} words`, state };
         }
       }
       // A new trial: untried arms first (lowest k), then unscored ones (fewest probes), then the

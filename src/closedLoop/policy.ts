@@ -37,7 +37,15 @@ export interface ScoreSummary {
   exactWords: number | null;
   /** Onset (session clock) of the last word the decoder has. */
   lastOnsetSec: number | null;
+  /**
+   * The decoder's rolling score over each condition's words, every word predicted by the one model
+   * of all words (live sessions; absent otherwise). Comparable across conditions of different
+   * sizes, which the conditions' own decoders are not (their scores grow with their word counts).
+   */
+  byCondition?: Record<string, { nScored: number; temporalScore: number | null; alignmentScore: number | null }>;
 }
+
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 export function scoreSummary(s: ScoreSnapshot): ScoreSummary {
   const e = s.exact;
@@ -52,6 +60,9 @@ export function scoreSummary(s: ScoreSnapshot): ScoreSummary {
     ci: e ? { ...e.ci } : null,
     exactWords: e ? e.nWords : null,
     lastOnsetSec: s.lastWord?.onsetSec ?? null,
+    ...(r?.conditions
+      ? { byCondition: Object.fromEntries(Object.entries(r.conditions).map(([name, v]) => [name, { nScored: v.nScored, temporalScore: finiteOrNull(v.temporalScore), alignmentScore: finiteOrNull(v.alignmentScore) }])) }
+      : {}),
   };
 }
 
