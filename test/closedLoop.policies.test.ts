@@ -105,6 +105,27 @@ describe('context', () => {
     assert.equal(played[4].label, 'ctx:2:1');
   });
 
+  it('stops when the arm the rule chooses no longer fits in the bank, instead of filling it with short trials', () => {
+    const small = syntheticBankSummary(10, 3);
+    const def = builtinPolicy('context');
+    const policy = def.create(small, resolveParameters(def, { arms: [0, 2], warmupWords: 0, minArmWords: 1 }));
+    const played: PlayedPassage[] = [];
+    const byCondition = { 'context-0': { nScored: 50, alignmentScore: 0.1, temporalScore: null }, 'context-2': { nScored: 50, alignmentScore: 0.3, temporalScore: null } };
+    const scores = (): PolicyInput['scores'] => ({ all: summary({ nWords: 500, byCondition }), conditions: {} });
+    const decisions: PolicyDecision[] = [];
+    for (let i = 0; i < 12; i++) {
+      const d = policy.decide({ elapsedSec: 0, played, scores: scores() });
+      decisions.push(d);
+      if (d.action === 'stop') break;
+      played.push({ passage: d.passage, ordinal: small.passages.findIndex((p) => p.id === d.passage), label: d.label });
+    }
+    assert.deepEqual(played.map((p) => p.label), ['probe:0', 'ctx:2:1', 'ctx:2:2', 'probe:2', 'ctx:2:1', 'ctx:2:2', 'probe:2']);
+    const stop = decisions.at(-1)!;
+    assert.equal(stop.action, 'stop');
+    assert.equal(stop.reason, 'bank-exhausted');
+    assert.match(stop.detail, /arm 2, the arm with the highest upper bound/);
+  });
+
   /**
    * Simulated allocation: arms 0…5 whose true score rises to a plateau at 2 passages of context.
    * `scoreOf(k, probes)` says what the policy reads for an arm after that many probes.

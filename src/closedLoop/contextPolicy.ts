@@ -24,7 +24,8 @@
  * words only), whose score grows with its word count: UCB then favours the arm it has played most
  * (measured: BENCHMARKS.md, "Closed loop"), which is why it is not the default. Before the first
  * trial the policy plays `warmupWords` words of story in order, so that the decoder of all words
- * has a model when the first probes are scored.
+ * has a model when the first probes are scored. It stops when the arm the rule chooses has no
+ * unplayed run of passages left in the bank.
  *
  * Owns: the trial structure, the allocation rule and the context conditions. Must not: estimate
  * scores (each arm's decoder does).
@@ -174,7 +175,17 @@ function contextPolicy(bank: BankSummary, parameters: Record<string, ParameterVa
       const open = states.filter((_, i) => fits[i] !== null);
       const untried = open.find((a) => a.probes === 0);
       const unscored = open.filter((a) => a.score === null).sort((x, y) => x.probes - y.probes)[0];
-      const arm = untried ?? unscored ?? open.reduce<ArmState | undefined>((a, b) => (a === undefined || (b.ucb ?? -Infinity) > (a.ucb ?? -Infinity) ? b : a), undefined);
+      const best = (xs: ArmState[]) => xs.reduce<ArmState | undefined>((a, b) => (a === undefined || (b.ucb ?? -Infinity) > (a.ucb ?? -Infinity) ? b : a), undefined);
+      // Once every arm is scored, the rule chooses among all arms: when its choice no longer fits in
+      // the bank, the session stops rather than fill the rest with whichever short trials still fit,
+      // which would pile trials on arm 0 for lack of room, not for its score.
+      if (!untried && !unscored && states.every((a) => a.ucb !== null)) {
+        const wanted = best(states)!;
+        if (fits[states.indexOf(wanted)] === null) {
+          return { action: 'stop', reason: 'bank-exhausted', detail: `no unplayed run of ${wanted.arm + 1} passage(s) is left for arm ${wanted.arm}, the arm with the highest upper bound (${wanted.ucb!.toFixed(3)})`, state };
+        }
+      }
+      const arm = untried ?? unscored ?? best(open);
       if (arm) {
         const why = arm === untried ? 'untried arm' : arm === unscored ? `arm not scored yet (${arm.words} words, ${minArmWords} needed)` : `highest upper bound ${arm.ucb!.toFixed(3)}`;
         const full = open.length < states.length ? `; no room left in the bank for arm(s) ${states.filter((_, i) => fits[i] === null).map((a) => a.arm).join(', ')}` : '';
