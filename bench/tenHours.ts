@@ -79,7 +79,8 @@ if (checkMinutes > 0) {
   const slow = await timed({ ...base, minutes: checkMinutes, speed: checkSpeed });
   const a = fast.r.last?.exact;
   const b = slow.r.last?.exact;
-  const same = !!a && !!b && a.nWords === b.nWords && JSON.stringify(a.R) === JSON.stringify(b.R) && JSON.stringify(a.tmax) === JSON.stringify(b.tmax);
+  // null, not false, when a run had no exact score (too few words for every fold): nothing to compare.
+  const same = a && b ? a.nWords === b.nWords && JSON.stringify(a.R) === JSON.stringify(b.R) && JSON.stringify(a.tmax) === JSON.stringify(b.tmax) : null;
   check = { minutes: checkMinutes, speeds: ['max', checkSpeed], wallSec: [fast.wallSec, slow.wallSec], exactWords: [a?.nWords ?? null, b?.nWords ?? null], identicalExactR: same, temporalScore: [a?.temporalScore ?? null, b?.temporalScore ?? null] };
 }
 

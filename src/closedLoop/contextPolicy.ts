@@ -28,10 +28,10 @@
  * unplayed run of passages left in the bank.
  *
  * Owns: the trial structure, the allocation rule and the context conditions. Must not: estimate
- * scores (each arm's decoder does).
+ * scores (the decoders do).
  */
 import type { BankSummary, BankWord } from './bank.js';
-import type { ClosedLoopPolicy, ParameterValue, PlayedPassage, PolicyDecision, PolicyDefinition, PolicyInput, ScoreSummary } from './policy.js';
+import type { ClosedLoopPolicy, ParameterValue, PlayedPassage, PolicyDecision, PolicyDefinition, PolicyInput } from './policy.js';
 
 export const CONTEXT_POLICY: PolicyDefinition = {
   name: 'context',
@@ -80,10 +80,9 @@ function contextPolicy(bank: BankSummary, parameters: Record<string, ParameterVa
   const conditionOf = (k: number) => `context-${k}`;
   /** An arm's words and score (null until it has minArmWords words and a score). */
   const armScore = (input: PolicyInput, k: number): { words: number; score: number | null } => {
-    const s: Pick<ScoreSummary, 'alignmentScore' | 'temporalScore'> & { words: number } | undefined =
-      scorer === 'overall'
-        ? ((b) => b && { words: b.nScored, alignmentScore: b.alignmentScore, temporalScore: b.temporalScore })(input.scores.all?.byCondition?.[conditionOf(k)])
-        : ((o) => o && { words: o.nWords, alignmentScore: o.alignmentScore, temporalScore: o.temporalScore })(input.scores.conditions[conditionOf(k)]);
+    const shared = input.scores.all?.byCondition?.[conditionOf(k)];
+    const own = input.scores.conditions[conditionOf(k)];
+    const s = scorer === 'overall' ? shared && { ...shared, words: shared.nScored } : own && { ...own, words: own.nWords };
     if (!s) return { words: 0, score: null };
     const v = measure === 'alignment' ? s.alignmentScore : s.temporalScore;
     return { words: s.words, score: s.words < minArmWords || v === null || !Number.isFinite(v) ? null : v };
