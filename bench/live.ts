@@ -4,10 +4,13 @@
  * session in this process decodes it with the dashboard on and a WebSocket client connected.
  * Reports:
  *   - samples published vs received by the live session (lost = published − received, gaps);
- *   - latency per word, from the moment the received MEG covers its epoch (onset + 3.0 s + the
- *     causal filters' delay) to the snapshot that includes it arriving at the WebSocket client:
- *     p50, p90, p99, max over words (live sessions refit beside the live path, on the compute
- *     pool: snapshots do not wait for refits);
+ *   - latency per word, from the moment its epoch is complete (the receipt of the MEG chunk, or of
+ *     the marker, that completed it: the epoch is cut while that chunk is processed) to the
+ *     snapshot that includes it arriving at the WebSocket client: p50, p90, p99, max over words
+ *     (live sessions refit beside the live path, on the compute pool: snapshots do not wait for
+ *     refits);
+ *   - the tail placed against the refits (slow words during a refit, within 3 s after one, or
+ *     neither) and the main event loop's delay, so a regression says where to look;
  *   - CPU time and peak RSS.
  * Prints one JSON object. Loopback only (LOCKSTEP_LSL_LOOPBACK_ONLY=1).
  *
@@ -17,6 +20,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import { runLive } from '../cli/live.js';
 import { syntheticFeatures } from '../adapters/llm/features.js';
@@ -47,7 +51,18 @@ try {
   const pubDone = new Promise<void>((r) => pub.on('exit', () => r()));
 
   const ready = new Map<number, number>();
-  const arrivals: { latency: number; index: number }[] = [];
+  // Diagnosis of the tail: when refits ran, and when the main event loop was blocked (a 10 ms timer's late firings).
+  const refits: { startSec: number; endSec: number | null; nWords: number }[] = [];
+  const stalls: { atSec: number; blockedSec: number }[] = [];
+  let tick = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    if (now - tick > 60) stalls.push({ atSec: now / 1000, blockedSec: (now - tick - 10) / 1000 });
+    tick = now;
+  }, 10);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const arrivals: { latency: number; index: number; readySec: number }[] = [];
   let ws: WebSocket | undefined;
   const cpu0 = process.cpuUsage();
   const loadBefore = os.loadavg();
@@ -65,6 +80,11 @@ try {
     dashboard: { host: '127.0.0.1', port: 0 },
     quiet: true,
     onWordReady: (i, t) => ready.set(i, t),
+    onRefitStart: (n) => refits.push({ startSec: performance.now() / 1000, endSec: null, nWords: n }),
+    onRefit: () => {
+      const r = refits.at(-1);
+      if (r) r.endSec = performance.now() / 1000;
+    },
     onDashboard: (d) => {
       ws = new WebSocket(`${d.url.replace(/^http/, 'ws').replace(/\/(\?.*)?$/, '')}/ws`);
       ws.on('message', (raw) => {
@@ -73,7 +93,7 @@ try {
         if (m.type !== 'snapshot' || !m.snapshot?.lastWord) return;
         for (const [i, t] of ready) {
           if (i <= m.snapshot.lastWord.index) {
-            arrivals.push({ latency: now - t, index: i });
+            arrivals.push({ latency: now - t, index: i, readySec: t });
             ready.delete(i);
           }
         }
@@ -81,6 +101,21 @@ try {
     },
   });
   const cpu = process.cpuUsage(cpu0);
+  clearInterval(ticker);
+  loopDelay.disable();
+  // Each slow word (> 100 ms) placed against the refits: during one, within 3 s after one ended, or neither.
+  const slow = arrivals.filter((a) => a.latency > 0.1);
+  const where = (t: number) => {
+    for (const r of refits) {
+      const end = r.endSec ?? Infinity;
+      if (t >= r.startSec && t <= end) return 'during-refit';
+      if (t > end && t <= end + 3) return 'after-refit';
+    }
+    return 'no-refit';
+  };
+  const slowWhere: Record<string, number> = { 'during-refit': 0, 'after-refit': 0, 'no-refit': 0 };
+  for (const a of slow) slowWhere[where(a.readySec)]! += 1;
+  const t0 = refits[0]?.startSec ?? 0;
   ws?.close();
   await pubDone;
   const published = JSON.parse(pubOut.trim().split('\n').at(-1) ?? '{}') as { samplesPushed?: number; wordsPushed?: number };
@@ -96,6 +131,15 @@ try {
       latencyToWebSocketSec: { n: lat.length, p50: round(quantile(lat, 0.5) ?? NaN, 4), p90: round(quantile(lat, 0.9) ?? NaN, 4), p99: round(quantile(lat, 0.99) ?? NaN, 4), max: round(lat.at(-1) ?? NaN, 3) },
       latencyToSnapshotSec: live.latencySec,
       refitEveryWords: refitEvery,
+      tail: {
+        slowWords: slow.length,
+        slowWhere,
+        mainLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6, 1), p99: round(loopDelay.percentile(99) / 1e6, 1), max: round(loopDelay.max / 1e6, 1) },
+        mainLoopStalls: stalls.length,
+        longestStalls: [...stalls].sort((x, y) => y.blockedSec - x.blockedSec).slice(0, 8).map((s) => ({ atSec: round(s.atSec - t0, 2), blockedSec: round(s.blockedSec, 3) })),
+        refits: refits.map((r) => ({ startSec: round(r.startSec - t0, 2), seconds: r.endSec === null ? null : round(r.endSec - r.startSec, 2), nWords: r.nWords })),
+        slowest: [...slow].sort((x, y) => y.latency - x.latency).slice(0, 12).map((a) => ({ index: a.index, readySec: round(a.readySec - t0, 2), latencySec: round(a.latency, 3), where: where(a.readySec) })),
+      },
       finalTemporalScore: live.final?.exact?.temporalScore ?? null,
       cpuSeconds: round((cpu.user + cpu.system) / 1e6),
       wallSeconds: round(live.wallSeconds),

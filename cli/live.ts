@@ -23,8 +23,6 @@ import { fromInlet } from '../streams/fromInlet.js';
 import { lslSampleChunks } from '../streams/lslSampleChunks.js';
 import { lslWordEvents } from '../streams/lslWordEvents.js';
 import { pickChannels } from '../streams/pickChannels.js';
-import { preprocessDelaySec } from '../streams/preprocess.js';
-import { paperPreprocessing } from '../streams/segmentedEpochs.js';
 import type { BackendName } from '../src/linalg/backend.js';
 import type { ScoreSnapshot } from '../src/snapshot.js';
 import type { Dashboard } from '../dashboard/server.js';
@@ -173,15 +171,16 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   let endAt: number | null = null;
   let lastSampleSec = -Infinity;
   const stop$ = new Subject<void>();
-  // Latency: the local time a word's epoch became complete (its onset + 3 s + filter delay was received).
+  // Latency: a word's epoch is complete when the last of its data and its marker have arrived. The
+  // epoch is cut synchronously while the chunk (or marker) that completes it is processed, so that
+  // moment is the newer of the latest chunk's receipt and the marker's arrival.
   const epochCompleteAt = new Map<number, number>();
   const measured = new Set<number>();
-  const words: WordEvent[] = [];
+  const markerArrivedAt = new Map<number, number>();
+  let chunkReceivedAt = 0;
   const latencies: number[] = [];
 
   const fs_ = full.nominalSrate;
-  // The epoch's last sample leaves the causal filters this much later.
-  const delaySec = preprocessDelaySec(paperPreprocessing(), fs_);
   const chunks$: Observable<SampleChunk> = fromInlet(megInlet).pipe(
     lslSampleChunks({
       correction: correctionFor(full),
@@ -195,13 +194,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
         samplesReceived += c.nSamples;
         lastSampleSec = c.tStartSec + c.nSamples / c.sfreqHz;
         a.onMegTime?.(lastSampleSec, c.tStartSec);
-        const now = performance.now() / 1000;
-        for (const w of words) {
-          if (!measured.has(w.wordIndex) && !epochCompleteAt.has(w.wordIndex) && w.onsetSec + 3.0 + delaySec <= lastSampleSec) {
-            epochCompleteAt.set(w.wordIndex, now);
-            a.onWordReady?.(w.wordIndex, now);
-          }
-        }
+        chunkReceivedAt = performance.now() / 1000;
         if (a.seconds !== undefined && (c.firstSample + c.nSamples) / c.sfreqHz >= a.seconds) stop$.next();
         // The end marker is stamped at the end of the data: stop once the MEG has reached it.
         if (endAt !== null && lastSampleSec >= endAt - 0.5 / c.sfreqHz) stop$.next();
@@ -230,6 +223,7 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       },
       onPassage: a.onPassageMarker,
     }),
+    tap((w) => markerArrivedAt.set(w.wordIndex, performance.now() / 1000)),
     // Words whose text was not known: the model reads each as it arrives, which also tags it.
     tap((w) => live?.hear(w.wordIndex, w.word)),
     map((w) => (live ? { ...w, isContent: live.isContent(w.wordIndex) } : w)),
@@ -239,8 +233,6 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   words$.subscribe((w) => {
     a.onWord?.(w);
     wordsReceived++;
-    words.push(w);
-    if (words.length > 64) words.shift();
   });
 
   const onSigint = () => stop$.next();
@@ -287,6 +279,13 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       beforeClose: a.beforeClose,
       onRefitStart: a.onRefitStart,
       onRefit: a.onRefit,
+      onEpoch: (w) => {
+        const at = Math.max(chunkReceivedAt, markerArrivedAt.get(w.wordIndex) ?? 0);
+        markerArrivedAt.delete(w.wordIndex);
+        if (measured.has(w.wordIndex)) return;
+        epochCompleteAt.set(w.wordIndex, at);
+        a.onWordReady?.(w.wordIndex, at);
+      },
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.

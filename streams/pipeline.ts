@@ -53,6 +53,11 @@ export interface AnalysisPipelineOptions {
   /** `concurrent` for live sources: refits compute beside scoring and snapshots (default `blocking`, see decoderSession.ts). */
   refits?: RefitMode;
   onGap?: (gap: DataGap) => void;
+  /**
+   * Called when a word's epoch is cut: its data and its marker have both arrived. Synchronous with
+   * the chunk (or marker) that completed it, so a live session times its latency from here.
+   */
+  onEpoch?: (w: WordEvent) => void;
   onHost?: (host: DecoderHost) => void;
   /** Called when a refit starts (the words it covers) and when it ends. */
   onRefitStart?: (nWords: number) => void;
@@ -192,6 +197,7 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
           else counters.wordsOutside++;
         },
       }),
+      tap((e) => a.onEpoch?.(e.word)),
       joinActivationsWithWords(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
       connect((pairs$) => {
         const conditionsOfWord = a.conditionsOf;

@@ -52,6 +52,9 @@ describe('publish → live', () => {
     live.final.exact.R.forEach((row, l) => row.forEach((v, t) => (worst = Math.max(worst, Math.abs(v - replay.final!.exact!.R[l][t])))));
     assert.ok(worst < 1e-9, `max |ΔR| live vs replay ${worst}`);
     assert.deepEqual(live.final.exact.tmax, replay.final.exact.tmax);
-    assert.ok(live.latencySec.n > 0 && live.latencySec.p50 !== null);
+    // Every decoded word is timed once, from the chunk or marker that completed its epoch to the first
+    // snapshot that includes it: never before that moment.
+    assert.equal(live.latencySec.n, live.wordsDecoded, 'one latency per decoded word');
+    assert.ok(live.latencySec.p50 !== null && live.latencySec.p50 >= 0 && live.latencySec.max! >= live.latencySec.p99!);
   });
 });
