@@ -7,7 +7,8 @@
  * is Moby Dick (209,341 words, ~18 hours at the speech-rate model), so 10 hours are distinct text.
  *
  * Reports wall time (features, then the session), × real time, peak RSS (sampled every 0.5 s
- * and the kernel's maximum), CPU seconds, the refits, and the final exact result. With
+ * and the kernel's maximum) and a memory timeline (RSS, JS heap, array buffers once a minute:
+ * whether memory grows with the session), CPU seconds, the refits, and the final exact result. With
  * `--check-minutes N` it first runs N minutes twice, at `--speed max` and at a slower pace, and
  * compares the final exact R bit for bit (the demo waits for the decoder, so pace must not matter).
  *
@@ -47,14 +48,20 @@ const base: DemoArgs = {
 
 /** One run with its wall time, CPU time, refits and sampled peak RSS. */
 async function timed(a: DemoArgs) {
+  const t0 = performance.now();
   let peak = process.memoryUsage().rss;
+  // Memory over the run, once a minute: whether it grows with the session, and in which part.
+  const timeline: { wallSec: number; rssMb: number; heapUsedMb: number; arrayBuffersMb: number }[] = [];
+  let ticks = 0;
+  const mb = (b: number) => Math.round(b / 2 ** 20);
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    if (++ticks % 120 === 0) timeline.push({ wallSec: Math.round((performance.now() - t0) / 1000), rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), arrayBuffersMb: mb(m.arrayBuffers) });
   }, 500);
   const refits: number[] = [];
   let lastExactWords = -1;
   const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
   try {
     const r = await runDemo({
       ...a,
@@ -66,7 +73,7 @@ async function timed(a: DemoArgs) {
       },
     });
     const cpu = process.cpuUsage(cpu0);
-    return { r, wallSec: (performance.now() - t0) / 1000, cpuSec: (cpu.user + cpu.system) / 1e6, peakRssBytes: peak, refits };
+    return { r, wallSec: (performance.now() - t0) / 1000, cpuSec: (cpu.user + cpu.system) / 1e6, peakRssBytes: peak, refits, timeline };
   } finally {
     clearInterval(sampler);
   }
@@ -97,6 +104,7 @@ process.stdout.write(
     cpuSec: run.cpuSec,
     peakRssBytes: Math.max(run.peakRssBytes, process.resourceUsage().maxRSS * 1024),
     peakRssSampledBytes: run.peakRssBytes,
+    memoryTimeline: run.timeline,
     wordsDecoded: run.r.last?.nWords ?? 0,
     wordsExcluded: run.r.wordsExcluded,
     refits: { count: run.refits.length, totalSec: sum(run.refits), maxSec: Math.max(0, ...run.refits) },

@@ -10,7 +10,8 @@ import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import type { Dashboard } from '../dashboard/server.js';
 import type { Speed } from '../replay/pacedChunks.js';
 import { simulatedSources } from '../replay/subjectSources.js';
-import { modelFeatures, syntheticFeatures, type FeatureTable } from '../adapters/llm/features.js';
+import { modelFeatures, syntheticFeatures, tableLayers, type FeatureTable } from '../adapters/llm/features.js';
+import { DEFAULT_DEPTHS, layersForDepths } from '../src/llm/depths.js';
 import { InputError } from './errors.js';
 import { backendOption, nonNegativeInt, number, positiveInt, speed } from './options.js';
 import { extractReport } from './progress.js';
@@ -112,12 +113,14 @@ export async function runDemo(a: DemoArgs): Promise<DemoResult> {
   const report = extractReport(a.quiet ? null : process.stderr);
   // With a model, the simulated brain runs the whole model (every hidden state, one stage each,
   // read by the 'population' coupling: adapters/simulator/evokedResponses.ts), while the decoder
-  // reads the paper's nine depths: two extractions of the same text, each cached.
+  // reads the paper's nine depths: the same extraction's rows at those depths (each layer's PCA is
+  // its own, so they equal an extraction of the nine depths alone).
   const parts = [{ text: 'builtin', maxWords: nWords }];
   const [features, stages]: [FeatureTable, FeatureTable] = a.model
     ? await (async () => {
-        const decoded = await modelFeatures(parts, { model: a.model!, mode: 'chunked', report });
-        return [decoded, await modelFeatures(parts, { model: a.model!, mode: 'chunked', allLayers: true, report })] as [FeatureTable, FeatureTable];
+        const whole = await modelFeatures(parts, { model: a.model!, mode: 'chunked', allLayers: true, report });
+        const nBlocks = whole.nLayers - 1;
+        return [tableLayers(whole, layersForDepths(DEFAULT_DEPTHS, nBlocks).layers), whole] as [FeatureTable, FeatureTable];
       })().finally(() => report.done())
     : ((t) => [t, t] as [FeatureTable, FeatureTable])(syntheticFeatures(a.seed, a.nDims, N_LAYERS));
   const depths = features.depths;
