@@ -148,6 +148,9 @@ function quantile(sorted: number[], q: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
+/** Word markers whose arrival time is kept while their epoch may still be cut (~5 minutes of speech). */
+const MARKERS_KEPT = 1024;
+
 export async function runLive(a: LiveArgs): Promise<LiveResult> {
   const label = a.label ?? 'live';
   const log = (line: string) => !a.quiet && process.stderr.write(`${line}\n`);
@@ -175,7 +178,6 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
   // epoch is cut synchronously while the chunk (or marker) that completes it is processed, so that
   // moment is the newer of the latest chunk's receipt and the marker's arrival.
   const epochCompleteAt = new Map<number, number>();
-  const measured = new Set<number>();
   const markerArrivedAt = new Map<number, number>();
   let chunkReceivedAt = 0;
   const latencies: number[] = [];
@@ -223,7 +225,12 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       },
       onPassage: a.onPassageMarker,
     }),
-    tap((w) => markerArrivedAt.set(w.wordIndex, performance.now() / 1000)),
+    tap((w) => {
+      markerArrivedAt.set(w.wordIndex, performance.now() / 1000);
+      // Markers whose epoch is never cut (function words, words outside the data) are dropped once
+      // they are far older than the epochs' 30 s buffer, so hours of words do not accumulate here.
+      if (markerArrivedAt.size > MARKERS_KEPT) for (const k of [...markerArrivedAt.keys()].slice(0, MARKERS_KEPT / 2)) markerArrivedAt.delete(k);
+    }),
     // Words whose text was not known: the model reads each as it arrives, which also tags it.
     tap((w) => live?.hear(w.wordIndex, w.word)),
     map((w) => (live ? { ...w, isContent: live.isContent(w.wordIndex) } : w)),
@@ -280,9 +287,9 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
       onRefitStart: a.onRefitStart,
       onRefit: a.onRefit,
       onEpoch: (w) => {
+        // An epoch is cut once per word, so each word is timed once.
         const at = Math.max(chunkReceivedAt, markerArrivedAt.get(w.wordIndex) ?? 0);
         markerArrivedAt.delete(w.wordIndex);
-        if (measured.has(w.wordIndex)) return;
         epochCompleteAt.set(w.wordIndex, at);
         a.onWordReady?.(w.wordIndex, at);
       },
@@ -293,7 +300,6 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
           if (s.lastWord && s.lastWord.index >= idx) {
             latencies.push(now - t);
             epochCompleteAt.delete(idx);
-            measured.add(idx);
           }
         }
         a.onSnapshot?.(s);
