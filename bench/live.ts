@@ -51,15 +51,8 @@ try {
   const pubDone = new Promise<void>((r) => pub.on('exit', () => r()));
 
   const ready = new Map<number, number>();
-  // Diagnosis of the tail: when refits ran, and when the main event loop was blocked (a 10 ms timer's late firings).
+  // Diagnosis of the tail: when refits ran, and how long the main event loop was held.
   const refits: { startSec: number; endSec: number | null; nWords: number }[] = [];
-  const stalls: { atSec: number; blockedSec: number }[] = [];
-  let tick = performance.now();
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    if (now - tick > 60) stalls.push({ atSec: now / 1000, blockedSec: (now - tick - 10) / 1000 });
-    tick = now;
-  }, 10);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const arrivals: { latency: number; index: number; readySec: number }[] = [];
@@ -101,7 +94,6 @@ try {
     },
   });
   const cpu = process.cpuUsage(cpu0);
-  clearInterval(ticker);
   loopDelay.disable();
   // Each slow word (> 100 ms) placed against the refits: during one, within 3 s after one ended, or neither.
   const slow = arrivals.filter((a) => a.latency > 0.1);
@@ -135,8 +127,6 @@ try {
         slowWords: slow.length,
         slowWhere,
         mainLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6, 1), p99: round(loopDelay.percentile(99) / 1e6, 1), max: round(loopDelay.max / 1e6, 1) },
-        mainLoopStalls: stalls.length,
-        longestStalls: [...stalls].sort((x, y) => y.blockedSec - x.blockedSec).slice(0, 8).map((s) => ({ atSec: round(s.atSec - t0, 2), blockedSec: round(s.blockedSec, 3) })),
         refits: refits.map((r) => ({ startSec: round(r.startSec - t0, 2), seconds: r.endSec === null ? null : round(r.endSec - r.startSec, 2), nWords: r.nWords })),
         slowest: [...slow].sort((x, y) => y.latency - x.latency).slice(0, 12).map((a) => ({ index: a.index, readySec: round(a.readySec - t0, 2), latencySec: round(a.latency, 3), where: where(a.readySec) })),
       },

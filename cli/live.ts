@@ -59,7 +59,7 @@ export interface LiveArgs {
   quiet: boolean;
   network?: Partial<LslNetworkConfig>;
   onSnapshot?: (s: ScoreSnapshot) => void;
-  /** When the received MEG first covers a word's epoch (performance.now() seconds; benchmarks). */
+  /** When a word's epoch became complete: the receipt of the chunk or marker that let it be cut (performance.now() seconds; benchmarks). */
   onWordReady?: (wordIndex: number, atSec: number) => void;
   onDashboard?: (d: Dashboard) => void;
   /** Terminal label (default "live"; the closed loop runs a live session too). */
