@@ -6,7 +6,7 @@
  * decoder as it was: everything in one thread, OpenBLAS with its default threads. Prints one JSON
  * object (with the load average around every run).
  *
- * Usage: node dist/bench/refit.js [--words 2560] [--repeats 2] [--rounds 1]
+ * Usage: node dist/bench/refit.js [--words 2560] [--steady-words 2560] [--repeats 2] [--rounds 1]
  *          [--configs auto:0:float64,auto:2:float64,auto:2:mixed,ort:2:float64] [--no-beside]
  */
 import { execFileSync } from 'node:child_process';
@@ -21,6 +21,7 @@ const opt = (name: string, dflt: string) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const words = Number(opt('words', '2560'));
+const steadyWords = Number(opt('steady-words', String(words)));
 const repeats = Number(opt('repeats', '2'));
 const rounds = Number(opt('rounds', '1'));
 const configs = opt('configs', 'auto:0:float64,auto:1:float64,auto:2:float64,auto:2:mixed').split(',');
@@ -31,7 +32,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const c of configs) {
     const [backend, workers, precision] = c.split(':');
     log(`round ${round}: ${backend}, ${workers} workers, ${precision} (load ${os.loadavg()[0].toFixed(1)})`);
-    const out = execFileSync(process.execPath, [path.join(here, 'refitRun.js'), JSON.stringify({ backend, workers: Number(workers), precision, words, repeats, noBeside: args.includes('--no-beside') })], {
+    const out = execFileSync(process.execPath, [path.join(here, 'refitRun.js'), JSON.stringify({ backend, workers: Number(workers), precision, words, steadyWords, repeats, noBeside: args.includes('--no-beside') })], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 1 << 24,

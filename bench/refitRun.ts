@@ -1,7 +1,10 @@
 /**
  * One configuration of the refit benchmark (bench/refit.ts), in its own process so that OpenBLAS's
  * process-wide thread setting and peak RSS are its own. On the paper-sized problem, in memory:
- *   1. accumulation: `--words` words added (words/s, from the first add to the last batch added);
+ *   1. accumulation: `--words` words added (words/s, from the first add to the last batch added),
+ *      "cold": the statistics' 1.3 GB are written for the first time, so the kernel's page faults
+ *      are in the figure; then `--steady-words` more words on the touched statistics ("steady", the
+ *      rate of a long session);
  *   2. refits: `--repeats` exact refits as `lockstep decode` runs them (5 folds, no full model:
  *      830 eigendecompositions) and as a live session does (plus the full model: 996);
  *   3. beside: a live-style refit (words scored on arrival) while words keep arriving at speech
@@ -27,6 +30,8 @@ interface RunConfig {
   workers: number;
   precision: AccumulationPrecision;
   words: number;
+  /** Words added after the first `words`, timed apart (default: as many). */
+  steadyWords?: number;
   repeats: number;
   /** Skip the live-style refit with words arriving beside it. */
   noBeside?: boolean;
@@ -76,16 +81,24 @@ for (let i = 0; i < cfg.words; i++) await decoder.add(word(i), backend);
 await decoder.flush(backend);
 const accumulateSeconds = (performance.now() - t0) / 1000;
 const accumulateCpuSeconds = cpuSince(c0);
-log(`accumulated ${cfg.words} words in ${accumulateSeconds.toFixed(1)} s`);
+log(`accumulated ${cfg.words} words in ${accumulateSeconds.toFixed(1)} s (cold)`);
+const steadyWords = cfg.steadyWords ?? cfg.words;
+const t1 = performance.now();
+const c1 = process.cpuUsage();
+for (let i = cfg.words; i < cfg.words + steadyWords; i++) await decoder.add(word(i), backend);
+await decoder.flush(backend);
+const steadySeconds = (performance.now() - t1) / 1000;
+const steadyCpuSeconds = cpuSince(c1);
+log(`then ${steadyWords} words in ${steadySeconds.toFixed(1)} s (steady)`);
 
 const refitSeconds: number[] = [];
 const refitCpuSeconds: number[] = [];
 const refitWithModelSeconds: number[] = [];
 for (let r = 0; r < cfg.repeats; r++) {
-  const c1 = process.cpuUsage();
+  const cr = process.cpuUsage();
   await decoder.refit(backend, undefined, { fitFull: false });
   refitSeconds.push(round(decoder.lastRefitSeconds));
-  refitCpuSeconds.push(cpuSince(c1));
+  refitCpuSeconds.push(cpuSince(cr));
   await decoder.refit(backend);
   refitWithModelSeconds.push(round(decoder.lastRefitSeconds));
   log(`refit ${refitSeconds.at(-1)} s (${refitCpuSeconds.at(-1)} CPU s), with the full model ${refitWithModelSeconds.at(-1)} s`);
@@ -135,6 +148,9 @@ process.stdout.write(
     accumulateSeconds: round(accumulateSeconds),
     wordsPerSecond: round(cfg.words / accumulateSeconds, 0),
     accumulateCpuSeconds,
+    steadyWords,
+    steadyWordsPerSecond: steadyWords > 0 ? round(steadyWords / steadySeconds, 0) : null,
+    steadyCpuMsPerWord: steadyWords > 0 ? round((steadyCpuSeconds * 1000) / steadyWords) : null,
     refitSeconds,
     refitCpuSeconds,
     refitWithModelSeconds,

@@ -55,6 +55,25 @@ describe('sufficient statistics', () => {
     auto.accumulator.folds.forEach((f, i) => assertStatsClose(f, direct[i], 1e-5, `auto backend, fold ${i}`));
   });
 
+  it('a batch ends where a fold block ends, so each batch is one fold run', async () => {
+    // Blocks of 4 words, batches of up to 16: every batch is cut at a block boundary.
+    const d = new Decoder({ dims: data.o, foldPlan: { kind: 'blocks', folds: 5, blockWords: 4 }, batchWords: 16 });
+    const pendingAfter: number[] = [];
+    for (const w of words.slice(0, 10)) {
+      await d.add(w, reference);
+      pendingAfter.push(d.accumulator.pending.count);
+    }
+    assert.deepEqual(pendingAfter, [1, 2, 3, 0, 1, 2, 3, 0, 1, 2]);
+    // A fixed total: the last word of each contiguous fold ends its batch too (57 words, folds of 12/12/11/11/11).
+    const total = new Decoder({ dims: data.o, foldPlan: { kind: 'total', folds: 5, totalWords: 57 }, batchWords: 8 });
+    const cut: number[] = [];
+    for (let i = 0; i < words.length; i++) {
+      await total.add(words[i], reference);
+      if (total.accumulator.pending.count === 0) cut.push(i + 1);
+    }
+    assert.deepEqual(cut, [8, 12, 20, 24, 32, 35, 43, 46, 54, 57]);
+  });
+
   it('two halves accumulated separately and merged equal one pass', async () => {
     const whole = await accumulate(8);
     // Same fold assignment: the second half continues the positions of the first.
