@@ -11,6 +11,7 @@ import { SimulatedSubject, defaultLatencySec, type SimulatorOptions } from '../a
 import { pauseAfter, speechTiming, syllableCount } from '../adapters/simulator/speechTiming.js';
 import { describe as activationsDescribe, LAYER_CORRELATION, syntheticActivations } from '../adapters/simulator/syntheticActivations.js';
 import { builtinText, builtinWords, splitWords } from '../adapters/text/builtinText.js';
+import { openBlasLapack } from '../src/linalg/openblas.js';
 import { pearson } from '../src/scores/pearson.js';
 import { mulberry32 } from '../src/scores/prng.js';
 import type { WordEvent } from '../src/types.js';
@@ -190,6 +191,42 @@ describe('CTF-275 channels', () => {
 });
 
 describe('simulated subject', () => {
+  it('mixes the fields on OpenBLAS as the JavaScript loop does, whatever OpenBLAS\'s thread count', () => {
+    const first = 3 * 1200 + 17;
+    const n = 12 * 1200;
+    const auto = subject({ seed: 2 });
+    const blas = openBlasLapack();
+    if ('error' in blas) {
+      // Without OpenBLAS the subject falls back to the loop, and says why; CI requires OpenBLAS.
+      assert.ok(!(process.env.CI && process.env.LOCKSTEP_REQUIRE_BLAS === '1'), `OpenBLAS is required here: ${blas.error}`);
+      assert.equal(auto.mixKernel.kernel, 'js');
+      assert.match(auto.mixKernel.detail, /no BLAS/);
+      return;
+    }
+    assert.equal(auto.mixKernel.kernel, 'blas');
+    const onBlas = auto.chunk(first, n).data;
+    const onJs = subject({ seed: 2, mixKernel: 'js' });
+    assert.equal(onJs.mixKernel.kernel, 'js');
+    const loop = onJs.chunk(first, n).data;
+    // The float64 sums differ in order only: after rounding to float32 almost every sample is equal
+    // (measured: 4 of 155.6 M over five configurations), and none by more than one float32 ulp.
+    let differ = 0;
+    for (let i = 0; i < loop.length; i++) {
+      if (onBlas[i] === loop[i]) continue;
+      differ += 1;
+      assert.ok(Math.abs(onBlas[i] - loop[i]) <= Math.abs(loop[i]) * 2 ** -23, `sample ${i}: ${onBlas[i]} vs ${loop[i]}`);
+    }
+    assert.ok(differ <= loop.length * 1e-5, `${differ} of ${loop.length} samples differ`);
+    // The tiles are small enough that OpenBLAS never threads them: two threads give the same bits.
+    blas.setThreads?.(2);
+    const two = subject({ seed: 2 }).chunk(first, n).data;
+    blas.setThreads?.(1);
+    const one = subject({ seed: 2 }).chunk(first, n).data;
+    assert.deepEqual(two, onBlas);
+    assert.deepEqual(one, onBlas);
+    assert.throws(() => subject({ mixKernel: 'gpu' as never }), /mixing kernel must be/);
+  });
+
   it('reproduces the same data for the same seed, however the range is chunked', () => {
     const sfreq = 1200;
     const first = 7 * sfreq + 123; // not on a block boundary

@@ -46,7 +46,7 @@ import { ctf275Channels, ctf275Positions } from '../meg/ctf/ctf275.js';
 import { Alpha, ALPHA_MODEL } from './alpha.js';
 import { Background, BACKGROUND_MODEL } from './background.js';
 import { Blinks, BLINK_MODEL } from './blinks.js';
-import { BLOCK_MODEL, BlockRenderer, blockGrid } from './blocks.js';
+import { BLOCK_MODEL, BlockRenderer, blockGrid, type MixKernel } from './blocks.js';
 import { CHANNEL_NOISE_MODEL, ChannelPinkNoise } from './channelNoise.js';
 import { Drift, DRIFT_MODEL } from './drift.js';
 import { EVOKED_MODEL, EvokedResponses, type CouplingControl, type CouplingName, type CouplingOptions } from './evokedResponses.js';
@@ -66,6 +66,8 @@ export interface SimulatorOptions extends CouplingOptions {
   sfreqHz?: number;
   /** Blinks and SQUID jumps (default true). */
   artefacts?: boolean;
+  /** The mixing product's kernel (default 'auto': OpenBLAS when it loads; see blocks.ts). */
+  mixKernel?: MixKernel;
 }
 
 /** Amplitudes and shapes of the model, SI units: every generator's constants in one object. */
@@ -134,11 +136,16 @@ export class SimulatedSubject {
       rows: new Mains(seed, C, sfreq),
       scaledRows: new WhiteNoise(seed, gains.noise, sfreq),
       events: artefacts ? [new SquidSteps(seed, C, sfreq)] : [],
-    });
+    }, opts.mixKernel);
 
     this.describe =
       `simulated CTF-275 subject (seed ${opts.seed}, ${C} channels at ${sfreq} Hz, ${this.words.length} words, ` +
       `${evoked.summary}, artefacts ${artefacts ? 'on' : 'off'})`;
+  }
+
+  /** The kernel the field mixing runs on ('blas' or 'js') and, for 'js' under 'auto', why. */
+  get mixKernel(): { kernel: 'blas' | 'js'; detail: string } {
+    return { kernel: this.renderer.mixKernel, detail: this.renderer.mixDetail };
   }
 
   /**

@@ -30,7 +30,7 @@
  *   sample 40k), from inputs at or before it (causal; the signal is taken as 0 before the first
  *   sample), and estimates the signal at input time k·40 − 760, i.e. 0.6333 s earlier.
  */
-import { openBlasGemm } from '../linalg/openblas.js';
+import { GEMM_SERIAL_MNK, openBlasGemm } from '../linalg/openblas.js';
 import type { FrequencyResponse } from './butterworth.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -530,5 +530,3 @@ function blasGemm(): BlockGemm {
   return b.gemm;
 }
 
-/** OpenBLAS's M·N·K up to which a GEMM stays single-threaded (SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD). */
-const GEMM_SERIAL_MNK = 4 * 65536;

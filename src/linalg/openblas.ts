@@ -85,6 +85,13 @@ export type Dsyrk = (n: number, k: number, alpha: number, a: Float64Array, lda: 
 /** `Dsyrk` in single precision. */
 export type Ssyrk = (n: number, k: number, alpha: number, a: Float32Array, lda: number, beta: number, c: Float32Array, ldc: number) => void;
 
+/**
+ * OpenBLAS (0.3.x, interface/gemm.c) runs a GEMM on the calling thread when M·N·K ≤ 4·65536
+ * (SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD). Products kept under it do not depend on the
+ * process's thread setting: the same tiles, the same rounding, whoever set what.
+ */
+export const GEMM_SERIAL_MNK = 4 * 65536;
+
 /** A bound dgemm and where it came from. */
 export interface BlasGemm {
   dgemm: Dgemm;
