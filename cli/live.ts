@@ -293,6 +293,8 @@ export async function runLive(a: LiveArgs): Promise<LiveResult> {
         epochCompleteAt.set(w.wordIndex, at);
         a.onWordReady?.(w.wordIndex, at);
       },
+      // A word without activations is never decoded, so no snapshot answers it: it is not timed.
+      onNoActivations: (w) => epochCompleteAt.delete(w.wordIndex),
       onSnapshot: (s) => {
         const now = performance.now() / 1000;
         // Words newly in this snapshot: those whose epoch completed and that the snapshot now counts.

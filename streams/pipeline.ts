@@ -58,6 +58,8 @@ export interface AnalysisPipelineOptions {
    * the chunk (or marker) that completed it, so a live session times its latency from here.
    */
   onEpoch?: (w: WordEvent) => void;
+  /** Called for a cut word that has no activations: it goes no further (counted as 'no-activations'). */
+  onNoActivations?: (w: WordEvent) => void;
   onHost?: (host: DecoderHost) => void;
   /** Called when a refit starts (the words it covers) and when it ends. */
   onRefitStart?: (nWords: number) => void;
@@ -198,7 +200,10 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
         },
       }),
       tap((e) => a.onEpoch?.(e.word)),
-      joinActivationsWithWords(a.activationOf, { flow, onMissing: () => counters.wordsWithoutActivations++ }),
+      joinActivationsWithWords(a.activationOf, { flow, onMissing: (w) => {
+          counters.wordsWithoutActivations++;
+          a.onNoActivations?.(w);
+        } }),
       connect((pairs$) => {
         const conditionsOfWord = a.conditionsOf;
         const overall$ = pairs$.pipe(

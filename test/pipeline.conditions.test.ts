@@ -80,6 +80,25 @@ describe('per-condition decoding', () => {
   });
 });
 
+describe('words without activations', () => {
+  it('are cut, reported to onNoActivations one by one, counted, and never decoded', async () => {
+    const cut: number[] = [];
+    const missing: number[] = [];
+    const gap = (w: WordEvent) => w.wordIndex % 7 === 3;
+    const pipeline = analysisPipeline({
+      ...options(words),
+      activationOf: (w) => (gap(w) ? undefined : act(w.wordIndex, w.word)),
+      onEpoch: (w) => cut.push(w.wordIndex),
+      onNoActivations: (w) => missing.push(w.wordIndex),
+    });
+    const snaps = await lastValueFrom(pipeline.snapshots$.pipe(toArray()));
+    assert.deepEqual(missing, cut.filter((i) => gap({ wordIndex: i } as WordEvent)));
+    assert.ok(missing.length > 10, `${missing.length} words without activations`);
+    assert.equal(pipeline.counters.excluded()['no-activations'], missing.length);
+    assert.equal(snaps.at(-1)!.nWords, cut.length - missing.length);
+  });
+});
+
 describe('coalesced refits', () => {
   it('end cleanly when the words end while a refit runs and another is wanted', async () => {
     const data = smallPlanted();
