@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import FFT from 'fft.js';
 import { ctf275Channels, ctf275Positions, ctfRegion } from '../adapters/meg/ctf/ctf275.js';
+import { blockGrid } from '../adapters/simulator/blocks.js';
+import { EvokedResponses } from '../adapters/simulator/evokedResponses.js';
 import { SimulatedSubject, defaultLatencySec, type SimulatorOptions } from '../adapters/simulator/simulatedSubject.js';
 import { pauseAfter, speechTiming, syllableCount } from '../adapters/simulator/speechTiming.js';
 import { describe as activationsDescribe, LAYER_CORRELATION, syntheticActivations } from '../adapters/simulator/syntheticActivations.js';
@@ -265,6 +267,46 @@ describe('simulated subject', () => {
     assert.notDeepEqual(c.data, a.data.subarray(0, 100 * 273));
     assert.equal(subject().chunk(0, 0).data.length, 0);
     assert.throws(() => subject().chunk(-1, 10), /firstSample/);
+  });
+
+  it('widens later stages under the population coupling, keeping each stage\'s energy; equal widths under projections', () => {
+    const stageDepths = Array.from({ length: 11 }, (_, i) => i / 10);
+    const rate = blockGrid(1200).lowRateHz;
+    const profile = (coupling: 'population' | 'projections') => {
+      const words = stimulus(1);
+      const ev = new EvokedResponses(
+        { seed: 3, words, activation: syntheticActivations({ seed: 3, nLayers: 11, nDims: D }), nLayers: 11, nDims: D, depths: stageDepths, coupling },
+        ctf275Positions(),
+        blockGrid(1200),
+      );
+      const K = ev.nLatent;
+      const S = ev.nSources;
+      const n = Math.ceil((words[0].onsetSec + 1.2) * rate);
+      const latent = new Float64Array(n * K);
+      ev.addLatent(latent, 0, K, 0, n);
+      const weights = ev.weightsOf(0);
+      return ev.latenciesSec.map((lat, l) => {
+        const w = weights[l * S];
+        let support = 0;
+        let energy = 0;
+        for (let j = 0; j < n; j++) {
+          const v = latent[j * K + l * S] / w;
+          if (v !== 0) support += 1;
+          energy += v * v;
+        }
+        return { lat, widthSec: support / rate, energy: energy / rate };
+      });
+    };
+    const pop = profile('population');
+    const mean = pop.reduce((a, p) => a + p.lat, 0) / pop.length;
+    for (const p of pop) {
+      // cos² bump: support = width (to a low-rate sample), energy = 3/8 · width · peak² = 3/8 · 0.15 s.
+      const width = 0.15 * (p.lat / mean) ** 0.75;
+      assert.ok(Math.abs(p.widthSec - width) <= 1.5 / rate, `stage at ${p.lat.toFixed(3)} s: ${p.widthSec} s wide, expected ${width.toFixed(3)}`);
+      assert.ok(Math.abs(p.energy / ((3 / 8) * 0.15) - 1) < 0.05, `stage at ${p.lat.toFixed(3)} s: energy ${p.energy}`);
+    }
+    assert.ok(pop[10].widthSec > 1.8 * pop[0].widthSec, 'the last stage is about twice as wide as the first');
+    for (const p of profile('projections')) assert.ok(Math.abs(p.widthSec - 0.15) <= 1.5 / rate, `projections: ${p.widthSec} s wide`);
   });
 
   it('runs a whole-model stack with the population coupling: whitened, seeded, chunking-invariant, latencies by depth', () => {

@@ -7,7 +7,8 @@
  * source k's amplitude for word w is a fixed random unit-norm projection of the stage's activation
  * (whitened first under the 'population' coupling), z-scored over the first 512 words, and its
  * time course is that amplitude × a smooth bump (cos², evokedWidthSec = 150 ms wide, 75 ms at half
- * height) peaking at the stage's latency after the word's onset, summed over words. Each source
+ * height; under 'population' wider for later stages, below) peaking at the stage's latency after the
+ * word's onset, summed over words. Each source
  * reaches the sensors through its own random focal dipolar pattern. The control decides the
  * latencies: planted (each stage at its own), shuffle (permuted across stages; under 'population'
  * in runs of 3 neighbouring stages, see shuffledLatencies), flat (all at the mean) or null (no
@@ -25,7 +26,13 @@
  *     depth order can be decoded. Here each stage is a population of 50 sources with random mixed
  *     selectivity (Rigotti et al. 2013) reading the *whitened* representation (every dim z-scored
  *     over the words, as encoding models standardise features), and the total evoked amplitude per
- *     stage is twice the projections' (6 fT · 2 · √(3/50) = 2.94 fT per source). Planting the
+ *     stage is twice the projections' (6 fT · 2 · √(3/50) = 2.94 fT per source). Later stages
+ *     respond more dispersed in time, as later evoked components are broader (timing jitter
+ *     accumulates along a cascade): a stage's bump is evokedWidthSec × (latency / mean latency)^0.75
+ *     wide, its peak × √(evokedWidthSec / width), so every stage keeps the same energy. Equal
+ *     widths let the deep stages pull the middle depths' Tmax late on some seeds; widths growing
+ *     in proportion (exponent 1) pull the deepest early; 0.75 was chosen on seeds 1–6 and does as
+ *     well as equal widths on seeds 7–12 (BENCHMARKS.md, "Simulated brain"). Planting the
  *     embedding output and the last block too keeps the decoded depths 0.1 and 0.9 off the ends of
  *     the cascade, where overlapping neighbours would pull their Tmax inwards. Whitening statistics
  *     come from the planted features of the words given (known before a session), never from
@@ -87,19 +94,27 @@ export interface StageCoupling {
    * inside a block (1: every stage on its own). See shuffledLatencies.
    */
   shuffleBlock: number;
+  /**
+   * How a stage's response widens with its latency: full width evokedWidthSec × (latency / the
+   * stages' mean latency)^this, peak scaled by √(evokedWidthSec / width) so that every stage's
+   * response keeps the same energy (0: every stage evokedWidthSec wide, as the projections are).
+   */
+  widthExponent: number;
 }
 
 /** The couplings the simulator offers (see the header). */
 export const COUPLINGS = {
   /** 3 raw random projections per stage, 6 fT each: calibrated on the synthetic features. */
-  projections: { nSources: 3, whiten: false, sourceGain: 1, keepTotal: false, shuffleBlock: 1 },
+  projections: { nSources: 3, whiten: false, sourceGain: 1, keepTotal: false, shuffleBlock: 1, widthExponent: 0 },
   /**
    * A population of 50 sources per stage reading the whitened representation, with twice the
    * projections' total amplitude per stage (per source 2·√(3/50): 2.94 fT): for a language model's
-   * whole hidden-state stack. Measured through the demo (BENCHMARKS.md, "Simulated brain:
-   * alignment with the built-in model"; the designs around it in docs/alignment-diagnosis.md).
+   * whole hidden-state stack. Later stages respond later and more dispersed in time: widths
+   * 0.15 s × (latency / mean latency)^0.75 (0.097 s at 0.256 s … 0.204 s at 0.694 s), the same
+   * energy per stage. Measured through the demo (BENCHMARKS.md, "Simulated brain: alignment with
+   * the built-in model"; the designs around it in docs/alignment-diagnosis.md).
    */
-  population: { nSources: 50, whiten: true, sourceGain: 2 * Math.sqrt(3 / 50), keepTotal: true, shuffleBlock: 3 },
+  population: { nSources: 50, whiten: true, sourceGain: 2 * Math.sqrt(3 / 50), keepTotal: true, shuffleBlock: 3, widthExponent: 0.75 },
 } as const satisfies Record<string, StageCoupling>;
 
 export type CouplingName = keyof typeof COUPLINGS;
@@ -191,6 +206,9 @@ export class EvokedResponses implements LatentGenerator {
   private readonly onsets: Float64Array;
   /** Peak amplitude of a unit weight, tesla (0 under 'null' or at snr 0: nothing is generated). */
   private readonly amplitudeT: number;
+  /** Full width of each stage's response bump, seconds, and its peak relative to amplitudeT (same energy per stage). */
+  private readonly widthsSec: number[];
+  private readonly bumpPeaks: number[];
   /** Whitening of the activation, [layer][dim]: mean and 1/sd over the words (null: read as given). */
   private readonly actMean: Float64Array | null;
   private readonly actInvSd: Float64Array | null;
@@ -264,6 +282,11 @@ export class EvokedResponses implements LatentGenerator {
       }
     }
     this.latenciesSec = lat;
+    // A stage's width follows the latency it responds at (so under 'shuffle' it moves with it).
+    const meanLatency = lat.reduce((a, v) => a + v, 0) / L;
+    const W0 = EVOKED_MODEL.evokedWidthSec;
+    this.widthsSec = lat.map((v) => (design.widthExponent === 0 || !(meanLatency > 0) ? W0 : W0 * (v / meanLatency) ** design.widthExponent));
+    this.bumpPeaks = this.widthsSec.map((w) => Math.sqrt(W0 / w));
 
     // Projections of each layer's activation onto its sources: random unit vectors.
     const projRng = mulberry32(subKey(seed, STREAM.projection));
@@ -352,9 +375,11 @@ export class EvokedResponses implements LatentGenerator {
     if (this.amplitudeT === 0) return;
     const L = this.nLayers;
     const S = this.nSources;
-    const W = EVOKED_MODEL.evokedWidthSec;
     const rate = this.lowRateHz;
     const lat = this.latenciesSec;
+    const widths = this.widthsSec;
+    const peaks = this.bumpPeaks;
+    const W = Math.max(...widths);
     let minLat = Infinity;
     let maxLat = -Infinity;
     for (const v of lat) {
@@ -371,11 +396,12 @@ export class EvokedResponses implements LatentGenerator {
       const weights = this.weightsOf(i);
       for (let l = 0; l < L; l++) {
         const peak = this.onsets[i] + lat[l];
-        const ja = Math.max(j0, Math.ceil((peak - W / 2) * rate));
-        const jb = Math.min(j0 + n - 1, Math.floor((peak + W / 2) * rate));
+        const wl = widths[l];
+        const ja = Math.max(j0, Math.ceil((peak - wl / 2) * rate));
+        const jb = Math.min(j0 + n - 1, Math.floor((peak + wl / 2) * rate));
         for (let j = ja; j <= jb; j++) {
-          const c = Math.cos((Math.PI * (j / rate - peak)) / W);
-          const g = c * c;
+          const c = Math.cos((Math.PI * (j / rate - peak)) / wl);
+          const g = c * c * peaks[l]; // × 1 (exact) where every stage has the standard width
           const row = (j - j0) * stride + column + l * S;
           for (let k = 0; k < S; k++) latent[row + k] += weights[l * S + k] * g;
         }
