@@ -74,31 +74,30 @@ const cpuSince = (from: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(from);
   return round((u.user + u.system) / 1e6);
 };
+/** Adds words [from, to) and waits until they are in the statistics: wall and CPU seconds. */
+async function addWords(from: number, to: number): Promise<{ seconds: number; cpuSeconds: number }> {
+  const t = performance.now();
+  const c = process.cpuUsage();
+  for (let i = from; i < to; i++) await decoder.add(word(i), backend);
+  await decoder.flush(backend);
+  return { seconds: (performance.now() - t) / 1000, cpuSeconds: cpuSince(c) };
+}
+
 const loadBefore = os.loadavg();
-const t0 = performance.now();
-const c0 = process.cpuUsage();
-for (let i = 0; i < cfg.words; i++) await decoder.add(word(i), backend);
-await decoder.flush(backend);
-const accumulateSeconds = (performance.now() - t0) / 1000;
-const accumulateCpuSeconds = cpuSince(c0);
+const { seconds: accumulateSeconds, cpuSeconds: accumulateCpuSeconds } = await addWords(0, cfg.words);
 log(`accumulated ${cfg.words} words in ${accumulateSeconds.toFixed(1)} s (cold)`);
 const steadyWords = cfg.steadyWords ?? cfg.words;
-const t1 = performance.now();
-const c1 = process.cpuUsage();
-for (let i = cfg.words; i < cfg.words + steadyWords; i++) await decoder.add(word(i), backend);
-await decoder.flush(backend);
-const steadySeconds = (performance.now() - t1) / 1000;
-const steadyCpuSeconds = cpuSince(c1);
+const { seconds: steadySeconds, cpuSeconds: steadyCpuSeconds } = await addWords(cfg.words, cfg.words + steadyWords);
 log(`then ${steadyWords} words in ${steadySeconds.toFixed(1)} s (steady)`);
 
 const refitSeconds: number[] = [];
 const refitCpuSeconds: number[] = [];
 const refitWithModelSeconds: number[] = [];
 for (let r = 0; r < cfg.repeats; r++) {
-  const cr = process.cpuUsage();
+  const c1 = process.cpuUsage();
   await decoder.refit(backend, undefined, { fitFull: false });
   refitSeconds.push(round(decoder.lastRefitSeconds));
-  refitCpuSeconds.push(cpuSince(cr));
+  refitCpuSeconds.push(cpuSince(c1));
   await decoder.refit(backend);
   refitWithModelSeconds.push(round(decoder.lastRefitSeconds));
   log(`refit ${refitSeconds.at(-1)} s (${refitCpuSeconds.at(-1)} CPU s), with the full model ${refitWithModelSeconds.at(-1)} s`);

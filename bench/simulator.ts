@@ -5,9 +5,12 @@
  * activation cost is included (activations are computed lazily as words come due).
  *
  * Usage: node dist/bench/simulator.js [--seconds 120] [--chunk-ms 100] [--repeats 3]
+ *          [--coupling projections|population] [--mix auto|blas|js]   (the field mixing's kernel)
  */
 import os from 'node:os';
 import { SimulatedSubject } from '../adapters/simulator/simulatedSubject.js';
+import type { MixKernel } from '../adapters/simulator/blocks.js';
+import type { CouplingName } from '../adapters/simulator/evokedResponses.js';
 import { speechTiming } from '../adapters/simulator/speechTiming.js';
 import { describe as activationsDescribe, syntheticActivations } from '../adapters/simulator/syntheticActivations.js';
 import { builtinWords } from '../adapters/text/builtinText.js';
@@ -20,6 +23,8 @@ const opt = (name: string, dflt: string): string => {
 const seconds = Number(opt('seconds', '120'));
 const chunkMs = Number(opt('chunk-ms', '100'));
 const repeats = Number(opt('repeats', '3'));
+const coupling = opt('coupling', 'projections') as CouplingName;
+const mixKernel = opt('mix', 'auto') as MixKernel;
 if (!(seconds >= 60)) throw new RangeError(`--seconds must be ≥ 60 (a stable estimate), got ${seconds}`);
 
 const nLayers = 9;
@@ -40,8 +45,10 @@ for (let r = 0; r < repeats; r++) {
     nLayers,
     nDims,
     depths,
+    coupling,
+    mixKernel,
   });
-  describe = sim.describe;
+  describe = `${sim.describe}, mixing on ${sim.mixKernel.detail}`;
   channels = sim.channels.length;
   sfreqHz = sim.sfreqHz;
   const chunk = Math.max(1, Math.round((chunkMs / 1000) * sim.sfreqHz));

@@ -200,10 +200,13 @@ export function analysisPipeline(a: AnalysisPipelineOptions): AnalysisPipeline {
         },
       }),
       tap((e) => a.onEpoch?.(e.word)),
-      joinActivationsWithWords(a.activationOf, { flow, onMissing: (w) => {
+      joinActivationsWithWords(a.activationOf, {
+        flow,
+        onMissing: (w) => {
           counters.wordsWithoutActivations++;
           a.onNoActivations?.(w);
-        } }),
+        },
+      }),
       connect((pairs$) => {
         const conditionsOfWord = a.conditionsOf;
         const overall$ = pairs$.pipe(

@@ -169,15 +169,15 @@ export class BlockRenderer {
     this.interpBase = new Float64Array(C);
     this.interpSlope = new Float64Array(C);
     if (kernel !== 'auto' && kernel !== 'blas' && kernel !== 'js') throw new RangeError(`mixing kernel must be 'auto', 'blas' or 'js', got ${String(kernel)}`);
-    const lib = kernel === 'js' ? undefined : openBlasGemm();
-    if (lib && !('error' in lib)) {
+    const lib = kernel === 'js' ? { error: '' } : openBlasGemm();
+    if ('error' in lib) {
+      if (kernel === 'blas') throw new Error(`simulator mixing kernel 'blas': ${lib.error}`);
+      this.mixKernel = 'js';
+      this.mixDetail = lib.error ? `js (no BLAS: ${lib.error})` : 'js';
+    } else {
       this.dgemm = lib.dgemm;
       this.mixKernel = 'blas';
       this.mixDetail = `blas (${lib.describe})`;
-    } else {
-      if (kernel === 'blas') throw new Error(`simulator mixing kernel 'blas': ${lib && 'error' in lib ? lib.error : 'not loaded'}`);
-      this.mixKernel = 'js';
-      this.mixDetail = lib && 'error' in lib ? `js (no BLAS: ${lib.error})` : 'js';
     }
   }
 

@@ -209,6 +209,8 @@ export class EvokedResponses implements LatentGenerator {
   /** Full width of each stage's response bump, seconds, and its peak relative to amplitudeT (same energy per stage). */
   private readonly widthsSec: number[];
   private readonly bumpPeaks: number[];
+  /** The widest stage's width: how far from its peak any bump reaches (half of it). */
+  private readonly maxWidthSec: number;
   /** Whitening of the activation, [layer][dim]: mean and 1/sd over the words (null: read as given). */
   private readonly actMean: Float64Array | null;
   private readonly actInvSd: Float64Array | null;
@@ -287,6 +289,7 @@ export class EvokedResponses implements LatentGenerator {
     const W0 = EVOKED_MODEL.evokedWidthSec;
     this.widthsSec = lat.map((v) => (design.widthExponent === 0 || !(meanLatency > 0) ? W0 : W0 * (v / meanLatency) ** design.widthExponent));
     this.bumpPeaks = this.widthsSec.map((w) => Math.sqrt(W0 / w));
+    this.maxWidthSec = Math.max(...this.widthsSec);
 
     // Projections of each layer's activation onto its sources: random unit vectors.
     const projRng = mulberry32(subKey(seed, STREAM.projection));
@@ -379,7 +382,7 @@ export class EvokedResponses implements LatentGenerator {
     const lat = this.latenciesSec;
     const widths = this.widthsSec;
     const peaks = this.bumpPeaks;
-    const W = Math.max(...widths);
+    const W = this.maxWidthSec;
     let minLat = Infinity;
     let maxLat = -Infinity;
     for (const v of lat) {
