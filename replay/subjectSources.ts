@@ -84,8 +84,28 @@ export interface SimulatedSourcesOptions {
   speed: Speed;
   /** Planted latency per layer, seconds (default: the simulator's 0.30 → 0.65 s by depth). */
   latenciesSec?: number[];
+  /**
+   * 'recycled' (default): chunks$'s data arrays are a ring of RECYCLED_CHUNKS buffers, each
+   * overwritten RECYCLED_CHUNKS chunks later; 'fresh': a new array per chunk. See SimulatedSources.
+   */
+  chunkBuffers?: 'recycled' | 'fresh';
 }
 
+/**
+ * Chunk buffers a simulated source cycles through (0.1 s each: 0.8 s of data). The analysis
+ * pipeline reads a raw chunk while it is emitted (its filters write new arrays), so one would do;
+ * the ring leaves room for a consumer that looks back a few chunks. Fresh arrays for every chunk
+ * (~100 MB/s at 75× real time) outlived V8's young generation often enough to start a full
+ * mark-compact 4–5 times a second: −10 % CPU on `bench/tenHours` (BENCHMARKS.md).
+ */
+export const RECYCLED_CHUNKS = 8;
+
+/**
+ * chunks$ carries recycled data arrays unless chunkBuffers is 'fresh': a chunk's data is
+ * overwritten RECYCLED_CHUNKS chunks later, so a consumer that keeps samples copies them (the
+ * pipeline's nonFiniteGuard and filters do; test/subjectSources.test.ts checks the decoding is the
+ * same either way).
+ */
 export interface SimulatedSources extends SubjectSources {
   subject: SimulatedSubject;
   /** The ground truth per decoded layer (decodedDepths): its stage's latency after the control, NaN under 'null'. */
@@ -101,10 +121,13 @@ export function simulatedSources(o: SimulatedSourcesOptions): SimulatedSources {
   const durationSec = Math.min(o.minutes !== undefined ? o.minutes * 60 : Infinity, subject.durationSec, lastOnset + PAPER_EPOCH.tEndSec + 1);
   const totalSamples = Math.floor(durationSec * sfreqHz);
   const flow = new FlowControl();
-  const chunks$ = pacedChunks((first, n) => subject.chunk(first, n), {
+  const chunkSamples = sfreqHz / 10;
+  const ring = o.chunkBuffers === 'fresh' ? [] : Array.from({ length: RECYCLED_CHUNKS }, () => new Float32Array(Math.ceil(chunkSamples) * subject.channels.length));
+  let emitted = 0;
+  const chunks$ = pacedChunks((first, n) => subject.chunk(first, n, ring.length > 0 ? ring[emitted++ % ring.length] : undefined), {
     sfreqHz,
     totalSamples,
-    chunkSamples: sfreqHz / 10,
+    chunkSamples,
     speed: o.speed,
     // Hold the simulator back while the decoder has many words queued (bounded memory, same results at any speed).
     gate: () => flow.whenBelow(FLOW_WORDS),

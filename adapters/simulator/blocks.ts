@@ -183,12 +183,13 @@ export class BlockRenderer {
 
   /**
    * Samples [firstSample, firstSample + nSamples), [sample][channel], tesla, copied out of the
-   * blocks they span.
+   * blocks they span, into `into` (its first nSamples × nChannels values) or a new array.
    */
-  samples(firstSample: number, nSamples: number): Float32Array {
+  samples(firstSample: number, nSamples: number, into?: Float32Array): Float32Array {
     const C = this.nChannels;
     const N = this.grid.blockSamples;
-    const data = new Float32Array(nSamples * C);
+    if (into !== undefined && into.length < nSamples * C) throw new RangeError(`samples: a buffer of ${into.length} values for ${nSamples} samples × ${C} channels`);
+    const data = into === undefined ? new Float32Array(nSamples * C) : into.subarray(0, nSamples * C);
     let s = firstSample;
     const end = firstSample + nSamples;
     while (s < end) {

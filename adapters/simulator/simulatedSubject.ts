@@ -167,12 +167,14 @@ export class SimulatedSubject {
 
   /**
    * The data of samples [firstSample, firstSample + nSamples), [sample][channel] in tesla. The
-   * same range always gives the same values, however it is chunked.
+   * same range always gives the same values, however it is chunked. With `into`, the data are
+   * written there (its first nSamples × nChannels values) instead of a new array: a source that
+   * recycles a few buffers spares the garbage collector ~100 MB/s at 75× real time.
    */
-  chunk(firstSample: number, nSamples: number): SampleChunk {
+  chunk(firstSample: number, nSamples: number, into?: Float32Array): SampleChunk {
     if (!Number.isSafeInteger(firstSample) || firstSample < 0) throw new RangeError(`chunk: firstSample must be a non-negative integer, got ${firstSample}`);
     if (!Number.isSafeInteger(nSamples) || nSamples < 0) throw new RangeError(`chunk: nSamples must be a non-negative integer, got ${nSamples}`);
-    const data = this.renderer.samples(firstSample, nSamples);
+    const data = this.renderer.samples(firstSample, nSamples, into);
     return { sfreqHz: this.sfreqHz, firstSample, tStartSec: firstSample / this.sfreqHz, nChannels: this.channels.length, nSamples, data };
   }
 }
