@@ -188,7 +188,8 @@ export function recordingReplay(segments: ReplaySegment[], o: RecordingReplayOpt
       let ready: SampleChunk | null = null;
       const gate = async () => {
         await o.gate?.();
-        it ??= p.seg.recording.chunks({ picks: p.picks, chunkSamples: o.chunkSamples })[Symbol.asyncIterator]();
+        const opts = { picks: p.picks, chunkSamples: o.chunkSamples };
+        it ??= (o.threaded ? threadedChunks(h.path, opts) : p.seg.recording.chunks(opts))[Symbol.asyncIterator]();
         const r = await it.next();
         ready = r.done ? null : r.value;
       };

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, map, toArray } from 'rxjs';
 import { openBidsRuns, type BidsRecordingBundle } from '../adapters/meg/openRecording.js';
 import { recordingReplay, segmentsFromBids, type ReplayItem } from '../replay/recordingReplay.js';
 import { writeArmeniBids, type WrittenBids } from './helpers/armeniBids.js';
@@ -43,6 +43,17 @@ describe('replaying written CTF sessions through BIDS', () => {
     assert.equal(max.filter((x) => x.kind === 'chunk').length, 60);
     assert.equal(max.filter((x) => x.kind === 'word').length, 24);
     assert.deepEqual(flat(x50), flat(max));
+  });
+
+  it('emits the same chunks from a reader thread (threaded)', async () => {
+    const copied = (items$: ReturnType<typeof recordingReplay>['source']) =>
+      lastValueFrom(items$.pipe(map((it) => (it.kind === 'chunk' ? { ...it, chunk: { ...it.chunk, allFinite: undefined, data: it.chunk.data.slice() } } : it)), toArray()));
+    const unthreaded = await copied(recordingReplay(segmentsFromBids(bundles), { speed: 'max', chunkSamples: 120 }).source);
+    // Two at once: each replay has its own reader thread.
+    const [threaded, again] = await Promise.all([1, 2].map(() => copied(recordingReplay(segmentsFromBids(bundles), { speed: 'max', chunkSamples: 120, threaded: true }).source)));
+    assert.equal(threaded.filter((x) => x.kind === 'chunk').length, 60);
+    assert.deepEqual(flat(threaded), flat(unthreaded));
+    assert.deepEqual(flat(again), flat(unthreaded));
   });
 
   it('carries the samples written, on one clock, words after their chunk', async () => {
