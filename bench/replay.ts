@@ -10,7 +10,7 @@
  * includes the dataset writing, which streams in 10 s blocks). Deletes the dataset afterwards
  * unless --keep. Prints one JSON object.
  *
- * Usage: node dist/bench/replay.js [--minutes 60] [--chunk-ms 1000] [--dir /tmp] [--keep] [--root <dataset written before with --keep>]
+ * Usage: node dist/bench/replay.js [--minutes 60] [--chunk-ms 1000] [--dir /tmp] [--keep] [--root <dataset written before with --keep>] [--one-thread]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +26,19 @@ import type { SampleChunk, WordEvent } from '../src/types.js';
 import { segmentedEpochs } from '../streams/segmentedEpochs.js';
 
 const args = process.argv.slice(2);
+// Writing the dataset takes a minute and 5 GB: a mistyped or unknown flag must not start it.
+const USAGE = 'usage: node dist/bench/replay.js [--minutes 60] [--chunk-ms 1000] [--dir /tmp] [--keep] [--root <dataset>] [--one-thread]';
+const VALUED = ['--minutes', '--chunk-ms', '--dir', '--root'];
+for (let i = 0; i < args.length; i++) {
+  if (VALUED.includes(args[i]!)) i++;
+  else if (args[i] === '--help' || args[i] === '-h') {
+    console.log(USAGE);
+    process.exit(0);
+  } else if (args[i] !== '--keep' && args[i] !== '--one-thread') {
+    console.error(`bench/replay: unknown argument "${args[i]}" (position ${i + 1}); ${USAGE}`);
+    process.exit(2);
+  }
+}
 const opt = (name: string, dflt: string): string => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
