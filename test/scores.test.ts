@@ -519,3 +519,38 @@ test('plantedRecovery: Tmax against the planted latencies, null when nothing was
   assert.equal(plantedRecovery([0.4, 0.4, 0.4, 0.4], planted)!.r, null, 'constant Tmax: r undefined');
   assert.equal(plantedRecovery([0.3], planted), null, 'lengths differ');
 });
+
+test('plantedRecovery: the permutation p of r counts the orderings at least as correlated', () => {
+  // 4 layers: 24 orderings. [0.3, 0.4, 0.4, 0.45] against 0.30…0.45: the planted order and the one
+  // swapping the two tied Tmax reach the same r; no other ordering does.
+  const planted = [0.3, 0.35, 0.4, 0.45];
+  assert.equal(plantedRecovery([0.3, 0.4, 0.4, 0.45], planted)!.pPermutation, 2 / 24);
+  // 9 layers in the planted order: only the identity reaches r = 1 (1 of 9! orderings).
+  const lat9 = Array.from({ length: 9 }, (_, l) => 0.3 + 0.04375 * l);
+  assert.equal(plantedRecovery(lat9, lat9)!.pPermutation, 1 / 362880);
+  // Reversed: every ordering is at least as correlated.
+  assert.equal(plantedRecovery([...lat9].reverse(), lat9)!.pPermutation, 1);
+  // Against a brute-force count over all orderings of 6 layers with ties.
+  const t6 = [0.4, 0.3, 0.5, 0.5, 0.35, 0.6];
+  const p6 = [0.31, 0.29, 0.44, 0.52, 0.4, 0.58];
+  const r0 = pearson(t6, p6);
+  let atLeast = 0;
+  let total = 0;
+  const walk = (rest: number[], acc: number[]) => {
+    if (rest.length === 0) {
+      total++;
+      if (pearson(t6, acc) >= r0 - 1e-12) atLeast++;
+      return;
+    }
+    rest.forEach((v, i) => walk([...rest.slice(0, i), ...rest.slice(i + 1)], [...acc, v]));
+  };
+  walk(p6, []);
+  assert.equal(total, 720);
+  assert.equal(plantedRecovery(t6, p6)!.pPermutation, atLeast / total);
+  // More than 9 layers: sampled orderings, seeded (the same p every time), never 0.
+  const lat12 = Array.from({ length: 12 }, (_, l) => 0.25 + 0.04 * l);
+  const p12 = plantedRecovery(lat12, lat12)!.pPermutation!;
+  assert.equal(p12, plantedRecovery(lat12, lat12)!.pPermutation);
+  assert.ok(p12 > 0 && p12 < 1e-4, `p ${p12}`);
+  assert.equal(plantedRecovery([0.4, 0.4, 0.4, 0.4], planted)!.pPermutation, null);
+});
