@@ -96,7 +96,8 @@ export interface SimulatedSourcesOptions {
  * pipeline reads a raw chunk while it is emitted (its filters write new arrays), so one would do;
  * the ring leaves room for a consumer that looks back a few chunks. Fresh arrays for every chunk
  * (~100 MB/s at 75× real time) outlived V8's young generation often enough to start a full
- * mark-compact 4–5 times a second: −10 % CPU on `bench/tenHours` (BENCHMARKS.md).
+ * mark-compact 4–5 times a second: −10 % CPU over one simulated hour of `bench/tenHours`, −17–21 %
+ * over ten (BENCHMARKS.md, "Ten hours").
  */
 export const RECYCLED_CHUNKS = 8;
 

@@ -43,9 +43,12 @@ const SAMPLED_ORDERINGS = 100_000;
  */
 function permutationP(tmax: readonly number[], planted: readonly number[], r: number): number {
   const n = tmax.length;
-  const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
-  const tc = tmax.map((v) => v - mean(tmax));
-  const pc = planted.map((v) => v - mean(planted));
+  const centred = (a: readonly number[]) => {
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    return a.map((v) => v - mean);
+  };
+  const tc = centred(tmax);
+  const pc = centred(planted);
   const norm = Math.sqrt(tc.reduce((s, v) => s + v * v, 0) * pc.reduce((s, v) => s + v * v, 0));
   const threshold = r * norm - 1e-12 * norm; // ties count as at least as large
   const perm = pc.slice();
